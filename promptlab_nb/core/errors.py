@@ -1,0 +1,281 @@
+"""Domain exceptions. Each message tells the user what to do next.
+
+The notebook layer prints ``str(error)`` as one line; the server layer maps
+``http_status`` to the response code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PromptLabError(Exception):
+    """Base of every error a user of promptlab_nb can act on."""
+
+    http_status = 400
+
+
+class InvalidName(PromptLabError):
+    def __init__(self, kind: str, name: str):
+        super().__init__(
+            f"{kind} name {name!r} is not valid: use letters, digits, '_', '-' and '.' "
+            "(start with a letter or digit, at most 200 characters)."
+        )
+        self.name = name
+
+
+class NotFound(PromptLabError):
+    http_status = 404
+
+
+class DefinitionNotFound(NotFound):
+    kind = "Definition"
+    collection = "definitions"
+
+    def __init__(self, name: str, version: int | None = None):
+        api = f"lab.{self.collection}"
+        if version is None:
+            message = f"No {self.kind.lower()} named {name!r}; list them with {api}.list()."
+        else:
+            message = f"{self.kind} {name!r} has no version {version}; see its versions with {api}.history({name!r})."
+        super().__init__(message)
+        self.name, self.version = name, version
+
+
+class TemplateNotFound(DefinitionNotFound):
+    kind, collection = "Template", "templates"
+
+
+class PipelineNotFound(DefinitionNotFound):
+    kind, collection = "Pipeline", "pipelines"
+
+
+class TargetNotFound(NotFound):
+    def __init__(self, name: str):
+        super().__init__(
+            f"Nothing named {name!r} to run: it is neither a template nor a pipeline."
+        )
+        self.name = name
+
+
+class ExperimentNotFound(NotFound):
+    def __init__(self, name: str):
+        super().__init__(f"No experiment named {name!r}; list them with lab.experiments().")
+        self.name = name
+
+
+class RunNotFound(NotFound):
+    def __init__(self, run_id: str):
+        super().__init__(f"No run with id {run_id!r} in this experiment.")
+        self.run_id = run_id
+
+
+class Conflict(PromptLabError):
+    http_status = 409
+
+
+class DefinitionNameTaken(Conflict):
+    kind = "Definition"
+
+    def __init__(self, name: str):
+        super().__init__(f"A {self.kind.lower()} named {name!r} already exists; choose another name.")
+        self.name = name
+
+
+class TemplateNameTaken(DefinitionNameTaken):
+    kind = "Template"
+
+
+class PipelineNameTaken(DefinitionNameTaken):
+    kind = "Pipeline"
+
+
+class DefinitionDeleted(PromptLabError):
+    http_status = 410
+    kind, collection = "Definition", "definitions"
+
+    def __init__(self, name: str):
+        super().__init__(
+            f"{self.kind} {name!r} is deleted; restore it with lab.{self.collection}.restore({name!r}) "
+            "(or %prompt restore NAME), or choose another name."
+        )
+        self.name = name
+
+
+class TemplateDeleted(DefinitionDeleted):
+    kind, collection = "Template", "templates"
+
+
+class PipelineDeleted(DefinitionDeleted):
+    kind, collection = "Pipeline", "pipelines"
+
+
+class ExperimentNameTaken(Conflict):
+    def __init__(self, name: str):
+        super().__init__(
+            f"An experiment named {name!r} already exists; choose another name "
+            f"or continue it with lab.experiment({name!r}).resume()."
+        )
+        self.name = name
+
+
+class Invalid(PromptLabError):
+    http_status = 422
+
+
+class InvalidTemplate(Invalid):
+    def __init__(self, name: str, reason: str, line: int | None = None):
+        where = f" (line {line})" if line else ""
+        super().__init__(f"Template {name!r} is not valid{where}: {reason}")
+        self.name, self.reason, self.line = name, reason, line
+
+
+class MissingVariables(Invalid):
+    def __init__(self, missing: Iterable[str], *, available: Iterable[str] | None = None, where: str = "the template"):
+        self.missing = sorted(missing)
+        message = f"{where} needs variables that were not given: {', '.join(self.missing)}."
+        if available is not None:
+            names = sorted(available)
+            message += f" Available: {', '.join(names) if names else '(none)'}."
+        super().__init__(message[0].upper() + message[1:])
+
+
+class RenderFailed(Invalid):
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"Template {name!r} could not be rendered: {reason}")
+        self.name, self.reason = name, reason
+
+
+class UnsafeTemplateOperation(Invalid):
+    def __init__(self, reason: str):
+        super().__init__(f"The template tried an operation that is not allowed: {reason}")
+
+
+class InvalidPipeline(Invalid):
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"Pipeline {name!r} is not valid: {reason}")
+        self.name, self.reason = name, reason
+
+
+class InvalidData(Invalid):
+    pass
+
+
+class InvalidEvaluator(Invalid):
+    pass
+
+
+class InvalidModelSpec(Invalid):
+    pass
+
+
+class UnknownProvider(InvalidModelSpec):
+    def __init__(self, provider: str, known: Iterable[str]):
+        super().__init__(
+            f"Unknown provider {provider!r}; known providers: {', '.join(sorted(known))}. "
+            "Write models as provider:model, e.g. openai:gpt-4o-mini."
+        )
+        self.provider = provider
+
+
+class CostLimitExceeded(PromptLabError):
+    def __init__(self, estimated: float, limit: float, calls: int):
+        super().__init__(
+            f"This experiment makes {calls} calls estimated at ${estimated:.2f}, above the "
+            f"cost limit of ${limit:.2f}; raise it (%config PromptLab.cost_limit = ...) "
+            "or pass confirm=True."
+        )
+        self.estimated, self.limit, self.calls = estimated, limit, calls
+
+
+class StoreError(PromptLabError):
+    http_status = 503
+
+
+class InvalidStore(StoreError):
+    def __init__(self, location: str, reason: str):
+        super().__init__(
+            f"{location} is not a promptlab store ({reason}); it was left untouched. "
+            "Point PROMPTLAB_URL or Lab(url) at another file."
+        )
+        self.location = location
+
+
+class StoreTooNew(StoreError):
+    def __init__(self, location: str, revision: str):
+        super().__init__(
+            f"{location} was written by a newer promptlab_nb (schema {revision}); it was left "
+            "untouched. Upgrade with: pip install -U promptlab_nb"
+        )
+        self.location, self.revision = location, revision
+
+
+class StoreLocked(StoreError):
+    def __init__(self, location: str, holder: str | None, waited: float):
+        who = f" by {holder}" if holder else " by another process"
+        super().__init__(
+            f"{location} is held{who} and stayed locked for {waited:.0f} s; close the other "
+            "notebook's long-running work or use a PostgreSQL store for concurrent writers."
+        )
+        self.location, self.holder = location, holder
+
+
+class ProviderError(PromptLabError):
+    """A call to a model provider failed. ``retryable`` tells the runner whether to retry."""
+
+    retryable = False
+    http_status = 502
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None):
+        super().__init__(message)
+        self.provider, self.status = provider, status
+
+
+class AuthenticationFailed(ProviderError):
+    def __init__(self, provider: str, env_var: str, detail: str = ""):
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(
+            f"{provider} rejected the credentials{suffix}; set {env_var} in the environment "
+            "of the kernel and try again.",
+            provider=provider,
+            status=401,
+        )
+        self.env_var = env_var
+
+
+class MissingCredentials(AuthenticationFailed):
+    def __init__(self, provider: str, env_var: str):
+        ProviderError.__init__(
+            self,
+            f"No API key for {provider}; set {env_var} in the environment of the kernel.",
+            provider=provider,
+        )
+        self.env_var = env_var
+
+
+class RateLimited(ProviderError):
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None):
+        super().__init__(message, provider=provider, status=429)
+        self.retry_after = retry_after
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    retryable = True
+
+
+class BadRequest(ProviderError):
+    pass
+
+
+class ContextTooLong(BadRequest):
+    pass
+
+
+class ContentFiltered(BadRequest):
+    pass

@@ -1,0 +1,83 @@
+"""The provider strategy: one small async interface every model provider implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptlab_nb.core.errors import InvalidModelSpec
+
+Message = dict[str, str]
+GENERATION_PARAMS = ("temperature", "max_tokens", "top_p", "stop", "seed")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    provider: str
+    model: str
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelSpec:
+        provider, sep, model = spec.partition(":")
+        if not sep or not provider.strip() or not model.strip():
+            raise InvalidModelSpec(
+                f"Model {spec!r} is not of the form provider:model, e.g. openai:gpt-4o-mini or mock:echo."
+            )
+        return cls(provider.strip().lower(), model.strip())
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """What to send: chat messages, the provider's model name and generation params.
+
+    ``response_format`` is None, ``"json"`` (a JSON object) or a JSON schema dict.
+    """
+
+    messages: list[Message]
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    response_format: str | dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    text: str
+    parsed: Any = None
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    cost: float | None = None
+    request_id: str | None = None
+
+
+class Provider(ABC):
+    """A model provider. Instances are created per Lab and reused for many calls."""
+
+    name: str = ""
+    env_var: str | None = None
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send one request; raise a ProviderError subclass on failure."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        response = await self.complete(request)
+        yield response.text
+
+    def has_credentials(self) -> bool:
+        return True
+
+    def known_models(self) -> list[str]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

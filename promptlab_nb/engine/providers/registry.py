@@ -1,0 +1,58 @@
+"""Which provider serves a model spec. Built-in providers and entry points load the same way."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from promptlab_nb.core.errors import UnknownProvider
+from promptlab_nb.engine.providers.base import Provider
+
+ENTRY_POINT_GROUP = "promptlab_nb.providers"
+
+BUILTIN_PROVIDERS: dict[str, str] = {
+    "mock": "promptlab_nb.engine.providers.mock:MockProvider",
+}
+
+ProviderFactory = Callable[..., Provider]
+
+
+def _load(target: str) -> ProviderFactory:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def available_providers() -> dict[str, str]:
+    """Provider name -> "module:factory", built-ins first, then installed plugins."""
+    found = dict(BUILTIN_PROVIDERS)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
+class ProviderRegistry:
+    """Creates each provider once, with its options, and closes them together.
+
+    Providers hold HTTP clients bound to the event loop that created them, so a
+    registry lives for one stretch of async work on one loop.
+    """
+
+    def __init__(self, options: Mapping[str, Mapping[str, Any]] | None = None):
+        self._options = {name: dict(values) for name, values in (options or {}).items()}
+        self._instances: dict[str, Provider] = {}
+
+    def get(self, name: str) -> Provider:
+        if name not in self._instances:
+            known = available_providers()
+            if name not in known:
+                raise UnknownProvider(name, known)
+            factory = _load(known[name])
+            self._instances[name] = factory(**self._options.get(name, {}))
+        return self._instances[name]
+
+    async def aclose(self) -> None:
+        instances, self._instances = list(self._instances.values()), {}
+        for provider in instances:
+            await provider.aclose()

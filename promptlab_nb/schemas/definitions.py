@@ -1,0 +1,120 @@
+"""Templates and pipelines as returned to users: detached from the store, safe to keep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from promptlab_nb.engine.providers.base import Message
+from promptlab_nb.engine.templating import compile_template
+
+
+class Definition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: int
+    description: str | None = None
+    content_hash: str
+    created_at: datetime
+    deleted: bool = False
+    unchanged: bool = False
+    previous_version: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class Template(Definition):
+    body: str
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def variables(self) -> list[str]:
+        return compile_template(self.body, self.name).variables
+
+    @property
+    def roles(self) -> list[str]:
+        return compile_template(self.body, self.name).roles
+
+    def render(self, variables: dict[str, Any] | None = None, /, **kwargs: Any) -> list[Message]:
+        return compile_template(self.body, self.name).render(variables, **kwargs)
+
+    def _repr_html_(self) -> str:
+        from promptlab_nb.notebook.display import template_card_html
+
+        return template_card_html(self)
+
+    def __repr__(self) -> str:
+        from promptlab_nb.notebook.display import template_card_text
+
+        return template_card_text(self)
+
+
+class PipelineStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template: str
+    version: int | None = None
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    output: str | None = None
+    parse: Literal["json"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_pinned_version(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("template"), str) and "@" in data["template"]:
+            name, _, version = data["template"].partition("@")
+            if not version.isdigit():
+                raise ValueError(f"template {data['template']!r}: write a pinned version as name@3")
+            data = {**data, "template": name, "version": int(version)}
+        return data
+
+    @property
+    def output_name(self) -> str:
+        return self.output or self.template
+
+
+class Pipeline(Definition):
+    steps: list[PipelineStep]
+    inputs: list[str] = Field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[str]:
+        return [step.output_name for step in self.steps]
+
+    def _repr_html_(self) -> str:
+        from promptlab_nb.notebook.display import pipeline_card_html
+
+        return pipeline_card_html(self)
+
+    def __repr__(self) -> str:
+        from promptlab_nb.notebook.display import pipeline_card_text
+
+        return pipeline_card_text(self)
+
+
+class DefinitionDiff(BaseModel):
+    name: str
+    old_version: int
+    new_version: int
+    body_diff: str
+    settings: dict[str, tuple[Any, Any]] = Field(default_factory=dict)
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.body_diff and not self.settings
+
+    def __str__(self) -> str:
+        lines = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in self.settings.items()]
+        return "\n".join([*lines, self.body_diff]).strip() or "(no differences)"
+
+    def _repr_html_(self) -> str:
+        from promptlab_nb.notebook.display import diff_html
+
+        return diff_html(self)

@@ -1,0 +1,90 @@
+"""Templates: save (a new version only when something changed), get, list, history, diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from promptlab_nb.core import errors
+from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
+from promptlab_nb.engine.providers.base import ModelSpec
+from promptlab_nb.engine.templating import compile_template
+from promptlab_nb.schemas.definitions import DefinitionDiff, Template
+from promptlab_nb.services.versioning import VersionedDefinitions
+from promptlab_nb.store.models import Template as TemplateRow
+from promptlab_nb.store.models import TemplateVersion
+
+LIST_COLUMNS = ["name", "version", "variables", "model", "description", "updated"]
+
+
+class TemplateService(VersionedDefinitions[Template]):
+    kind = "Template"
+    entity_model = TemplateRow
+    version_model = TemplateVersion
+    owner_column = "template_id"
+    not_found = errors.TemplateNotFound
+    name_taken = errors.TemplateNameTaken
+    deleted_error = errors.TemplateDeleted
+
+    def save(
+        self,
+        name: str,
+        body: str,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        description: str | None = None,
+    ) -> Template:
+        """Store ``body`` as the next version of ``name``; identical content returns the stored version
+        with ``unchanged=True``."""
+        self.check_name(name)
+        if not isinstance(body, str) or not body.strip():
+            raise errors.InvalidTemplate(name, "the body is empty; write the prompt text")
+        compile_template(body, name)
+        if model:
+            ModelSpec.parse(model)
+        return self._save_content(name, {"body": body, "model": model or None, "params": dict(params or {})}, description)
+
+    def _content(self, row: TemplateVersion) -> dict[str, Any]:
+        return {"body": row.body, "model": row.model, "params": dict(row.params or {})}
+
+    def _to_record(self, entity: TemplateRow, row: TemplateVersion, **extra: Any) -> Template:
+        return Template(
+            name=entity.name,
+            version=row.version,
+            body=row.body,
+            model=row.model,
+            params=row.params or {},
+            description=row.description,
+            content_hash=row.content_hash,
+            created_at=row.created_at,
+            deleted=entity.deleted_at is not None,
+            **extra,
+        )
+
+    def list(self) -> pd.DataFrame:
+        """Live templates, one row each: name, latest version, variables, model, description, updated."""
+        rows = [
+            {
+                "name": entity.name,
+                "version": row.version,
+                "variables": compile_template(row.body, entity.name).variables,
+                "model": row.model,
+                "description": row.description,
+                "updated": entity.updated_at,
+            }
+            for entity, row in self._latest_rows()
+        ]
+        return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+    def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
+        before, after = self.get(name, old), self.get(name, new)
+        return DefinitionDiff(
+            name=name,
+            old_version=old,
+            new_version=new,
+            body_diff=unified_text_diff(before.body, after.body, f"{name}@{old}", f"{name}@{new}"),
+            settings=changed_settings(
+                {"model": before.model, **before.params}, {"model": after.model, **after.params}
+            ),
+        )

@@ -1,0 +1,233 @@
+"""The store's tables (singular names; the plural names are the friendly views for SQL).
+
+JSON values are kept as text so DuckDB and PostgreSQL behave alike.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from promptlab_nb.store.ids import new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class JSONText(TypeDecorator):
+    """JSON stored as text: portable, and DuckDB's json functions read it directly."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+    def process_result_value(self, value: str | None, dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _id_column() -> Mapped[str]:
+    return mapped_column(String(26), primary_key=True, default=new_id)
+
+
+class Template(Base):
+    __tablename__ = "template"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TemplateVersion(Base):
+    __tablename__ = "template_version"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    id: Mapped[str] = _id_column()
+    template_id: Mapped[str] = mapped_column(ForeignKey("template.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(200))
+    params: Mapped[dict] = mapped_column(JSONText, default=dict)
+    description: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Pipeline(Base):
+    __tablename__ = "pipeline"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PipelineVersion(Base):
+    __tablename__ = "pipeline_version"
+    __table_args__ = (UniqueConstraint("pipeline_id", "version"),)
+
+    id: Mapped[str] = _id_column()
+    pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipeline.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[list] = mapped_column(JSONText)
+    inputs: Mapped[list] = mapped_column(JSONText, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Experiment(Base):
+    __tablename__ = "experiment"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="created")
+    mode: Mapped[str] = mapped_column(String(20), default="live")
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    settings: Mapped[dict] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Variant(Base):
+    __tablename__ = "variant"
+    __table_args__ = (UniqueConstraint("experiment_id", "label"),)
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiment.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(20))
+    target_name: Mapped[str] = mapped_column(String(200))
+    target_version: Mapped[int] = mapped_column(Integer)
+    target_version_id: Mapped[str] = mapped_column(String(26))
+    model: Mapped[str | None] = mapped_column(String(200))
+    params: Mapped[dict] = mapped_column(JSONText, default=dict)
+
+
+class ExperimentRow(Base):
+    __tablename__ = "experiment_row"
+
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiment.id"), primary_key=True)
+    row_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inputs: Mapped[dict] = mapped_column(JSONText)
+
+
+class Run(Base):
+    __tablename__ = "run"
+    __table_args__ = (
+        UniqueConstraint("variant_id", "row_index", "repeat"),
+        Index("ix_run_experiment_id_status", "experiment_id", "status"),
+    )
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26))
+    variant_id: Mapped[str] = mapped_column(String(26))
+    row_index: Mapped[int] = mapped_column(Integer)
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(20), default="live")
+    messages: Mapped[list | None] = mapped_column(JSONText)
+    output: Mapped[str | None] = mapped_column(Text)
+    parsed: Mapped[Any] = mapped_column(JSONText)
+    error: Mapped[str | None] = mapped_column(Text)
+    failed_step: Mapped[str | None] = mapped_column(String(200))
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+    request_id: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RunStep(Base):
+    __tablename__ = "run_step"
+
+    id: Mapped[str] = _id_column()
+    run_id: Mapped[str] = mapped_column(String(26), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(220))
+    model: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    messages: Mapped[list | None] = mapped_column(JSONText)
+    output: Mapped[str | None] = mapped_column(Text)
+    parsed: Mapped[Any] = mapped_column(JSONText)
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Score(Base):
+    __tablename__ = "score"
+    __table_args__ = (Index("ix_score_run_id_evaluator", "run_id", "evaluator"),)
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26), index=True)
+    run_id: Mapped[str] = mapped_column(String(26))
+    evaluator: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None] = mapped_column(Float)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    cost: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Rating(Base):
+    __tablename__ = "rating"
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26), index=True)
+    run_id: Mapped[str] = mapped_column(String(26), index=True)
+    value: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CacheEntry(Base):
+    __tablename__ = "response_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(200))
+    response: Mapped[dict] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
