@@ -31,7 +31,7 @@ def postgres_unavailable_reason() -> str | None:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgresql_url() -> Iterator[str]:
     """A PostgreSQL store URL in a fresh schema, dropped after the test."""
     reason = postgres_unavailable_reason()
     if reason:
