@@ -31,10 +31,8 @@ def params_label(params: dict[str, Any]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(params.items()))
 
 
-def label_variants(variants: Sequence[VariantPlan]) -> list[VariantPlan]:
-    """Readable unique labels: the pinned target, plus the model and params where they vary."""
-    show_model = len({variant.model for variant in variants}) > 1
-    show_params = len({params_label(variant.params) for variant in variants}) > 1
+def label_variants(variants: Sequence[VariantPlan], *, show_model: bool, show_params: bool) -> list[VariantPlan]:
+    """Readable unique labels: the pinned target, plus the model and params where the user varied them."""
     labelled = []
     for variant in variants:
         parts = [f"{variant.target_name}@{variant.target_version}"]

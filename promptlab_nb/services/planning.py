@@ -54,7 +54,9 @@ class ExperimentPlanner:
             for model in (models or [None])
             for params in (param_sets or [{}])
         ]
-        plans = label_variants([plan for plan, _ in pairs])
+        plans = label_variants(
+            [plan for plan, _ in pairs], show_model=len(models) > 1, show_params=len(param_sets) > 1
+        )
         steps = {
             plan.label: self.pipeline_steps(definition, plan)
             for plan, (_, definition) in zip(plans, pairs, strict=True)

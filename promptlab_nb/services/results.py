@@ -35,11 +35,14 @@ select run_id, value, note from rating where experiment_id = :experiment_id orde
 """
 
 STEPS_QUERY = """
-select st.run_id, st.position, st.name, st.template, st.model, st.status, st.output, st.parsed, st.error,
-       st.latency_ms, st.input_tokens, st.output_tokens, st.cost, st.cache_hit
-from run_step st join run r on r.id = st.run_id
+select st.run_id, v.label as variant, r.row_index, r."repeat", st.position, st.name, st.template, st.model,
+       st.status, st.output, st.parsed, st.error, st.latency_ms, st.input_tokens, st.output_tokens, st.cost,
+       st.cache_hit
+from run_step st
+join run r on r.id = st.run_id
+join variant v on v.id = r.variant_id
 where r.experiment_id = :experiment_id
-order by st.run_id, st.position
+order by r.row_index, v.position, r."repeat", st.position
 """
 
 
