@@ -12,6 +12,7 @@ from promptlab_nb.core.errors import InvalidEvaluator
 from promptlab_nb.evaluation import EvalResult
 
 ROW = {"question": "Capital of France?", "expected": "Paris", "answer": 42}
+CITY_SCHEMA = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
 
 
 def assert_passes(evaluator: evals.Evaluator, output: str | None, row: dict | None = None, parsed=None) -> None:
@@ -21,7 +22,9 @@ def assert_passes(evaluator: evals.Evaluator, output: str | None, row: dict | No
 
 def assert_fails(evaluator: evals.Evaluator, output: str, reason: str, row: dict | None = None) -> None:
     result = evaluator.evaluate(output, ROW if row is None else row)
-    assert (result.value, result.passed, result.error) == (0.0, False, None), f"{evaluator.name} on {output!r}: {result}"
+    assert (result.value, result.passed, result.error) == (0.0, False, None), (
+        f"{evaluator.name} on {output!r}: {result}"
+    )
     assert reason in (result.reason or ""), f"reason {result.reason!r} lacks {reason!r}"
 
 
@@ -124,8 +127,6 @@ class TestDataChecks:
 
 
 class TestJsonChecks:
-    SCHEMA = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
-
     def test_json_valid_accepts_json_or_a_parsed_output(self):
         # Given the JSON check
         # When / Then a JSON text passes, prose fails, structured output already parsed passes
@@ -135,7 +136,7 @@ class TestJsonChecks:
 
     def test_json_schema_reports_where_the_output_breaks_the_schema(self):
         # Given a schema requiring a string city
-        check = evals.json_schema(self.SCHEMA)
+        check = evals.json_schema(CITY_SCHEMA)
 
         # When / Then a conforming object passes, a wrong type fails naming its path
         assert_passes(check, '{"city": "Paris"}')
@@ -146,7 +147,7 @@ class TestJsonChecks:
     def test_json_schema_accepts_schema_text(self):
         # Given the schema as JSON text
         # When / Then it behaves as the dict
-        assert_passes(evals.json_schema(json.dumps(self.SCHEMA)), '{"city": "Paris"}')
+        assert_passes(evals.json_schema(json.dumps(CITY_SCHEMA)), '{"city": "Paris"}')
 
 
 class TestConstructionRefusesBadInput:
@@ -344,7 +345,12 @@ class TestJudge:
         assert len(conversations) == 1
         system, user = conversations[0]
         assert (system["role"], user["role"]) == ("system", "user")
-        for fragment in ("The answer is polite.", "question: Capital of France?", "<output>\nParis, obviously.\n</output>", '"score"'):
+        for fragment in (
+            "The answer is polite.",
+            "question: Capital of France?",
+            "<output>\nParis, obviously.\n</output>",
+            '"score"',
+        ):
             assert fragment in user["content"], f"prompt lacks {fragment!r}"
         assert (grader.needs_model, grader.model, grader.name) == (True, "openai:gpt-4o-mini", "judge")
 

@@ -80,7 +80,7 @@ class TestPerRowMeans:
         table = pd.DataFrame({"variant": ["a"], "row_index": [0]})
 
         # When / Then averaging is refused with the columns listed
-        with pytest.raises(InvalidData, match="lacks the column.*value.*it has: variant, row_index"):
+        with pytest.raises(InvalidData, match=r"lacks the column.*value.*it has: variant, row_index"):
             per_row_means(table)
 
 
@@ -107,9 +107,7 @@ class TestMeanCi:
         # Then it matches scipy's one-sample t interval and standard error
         reference = stats.ttest_1samp(values, 0.0)
         interval = reference.confidence_interval(confidence_level=0.90)
-        assert_estimate(
-            estimate, mean=values.mean(), se=stats.sem(values), ci=(interval.low, interval.high), n=40
-        )
+        assert_estimate(estimate, mean=values.mean(), se=stats.sem(values), ci=(interval.low, interval.high), n=40)
 
     def test_one_value_has_no_standard_error(self):
         # Given a single scored row
@@ -299,19 +297,25 @@ class TestPairedDifference:
     def test_clusters_of_size_one_give_the_unclustered_comparison(self):
         # Given each row in its own topic
         rng = np.random.default_rng(5)
-        scores = long_scores({"a": rng.uniform(size=(12, 1)).tolist(), "b": rng.uniform(size=(12, 1)).tolist()},
-                             clusters=[f"t{i}" for i in range(12)])
+        scores = long_scores(
+            {"a": rng.uniform(size=(12, 1)).tolist(), "b": rng.uniform(size=(12, 1)).tolist()},
+            clusters=[f"t{i}" for i in range(12)],
+        )
 
         # When compared with and without clusters
         # Then both comparisons agree
         clustered, plain = paired_difference(scores, "a", "b", cluster="cluster"), paired_difference(scores, "a", "b")
-        assert (clustered.se, clustered.p_value, clustered.ci_low) == pytest.approx((plain.se, plain.p_value, plain.ci_low))
+        assert (clustered.se, clustered.p_value, clustered.ci_low) == pytest.approx(
+            (plain.se, plain.p_value, plain.ci_low)
+        )
 
     def test_clustered_comparison_uses_topics_as_units(self):
         # Given a gain concentrated in one of three topics
         topics = ["a", "a", "b", "b", "c", "c"]
-        scores = long_scores({"new": [[1.0], [1.0], [1.0], [0.0], [1.0], [0.0]],
-                              "old": [[0.0], [0.0], [1.0], [0.0], [1.0], [0.0]]}, clusters=topics)
+        scores = long_scores(
+            {"new": [[1.0], [1.0], [1.0], [0.0], [1.0], [0.0]], "old": [[0.0], [0.0], [1.0], [0.0], [1.0], [0.0]]},
+            clusters=topics,
+        )
 
         # When compared by topic
         comparison = paired_difference(scores, "new", "old", cluster="cluster")

@@ -33,7 +33,7 @@ _NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 @dataclass(frozen=True, slots=True)
 class EvalResult:
-    """One score: ``value`` (usually 0..1), ``passed``, a ``reason`` to show, or the ``error`` that prevented scoring."""
+    """One score: ``value`` (usually 0..1), ``passed``, a ``reason`` to show, or the ``error`` that prevented it."""
 
     value: float | None = None
     passed: bool | None = None
@@ -79,7 +79,9 @@ def verdict(passed: bool, reason_if_failed: str) -> EvalResult:
 def exact(expected: str | None = None, *, column: str | None = None) -> Evaluator:
     """The output equals ``expected`` (or the row's ``column``) exactly, apart from surrounding whitespace."""
     if (expected is None) == (column is None):
-        raise InvalidEvaluator("exact needs either an expected text, exact('Paris'), or a column, exact(column='expected').")
+        raise InvalidEvaluator(
+            "exact needs either an expected text, exact('Paris'), or a column, exact(column='expected')."
+        )
     if column is not None:
         return Evaluator(f"exact:{{{column}}}", _exact_column_scorer(column), (column,))
     target = str(expected).strip()
@@ -121,7 +123,7 @@ def _containment(kind: str, texts: Sequence[str], case: bool, combine: Callable[
 
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         found = [text in fold(output) for text in folded]
-        missing = [text for text, hit in zip(wanted, found) if not hit]
+        missing = [text for text, hit in zip(wanted, found, strict=True) if not hit]
         return verdict(combine(found), f"not found: {', '.join(map(repr, missing))}")
 
     suffix = "_case" if case else ""
@@ -151,7 +153,7 @@ def json_valid() -> Evaluator:
 
 
 def json_schema(schema: Mapping[str, Any] | str, *, name: str = "json_schema") -> Evaluator:
-    """The output is JSON valid against ``schema`` (a dict or JSON text); refused at once if it is no valid JSON Schema."""
+    """The output is JSON valid against ``schema`` (a dict or JSON text, itself checked as a JSON Schema)."""
     checker = _schema_validator(schema)
 
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
@@ -190,7 +192,10 @@ def _schema_error_text(error: Any) -> str:
 
 
 def equals(column: str) -> Evaluator:
-    """The output equals the row's ``column``, ignoring case and runs of whitespace; numbers compare as numbers ("42.0" equals 42)."""
+    """The output equals the row's ``column``, ignoring case and runs of whitespace.
+
+    Numbers compare as numbers: "42.0" equals 42.
+    """
 
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         expected = _row_value(row, column)
@@ -272,7 +277,10 @@ def length(min: int | None = None, max: int | None = None) -> Evaluator:
 
 
 def similarity(column: str, threshold: float = 0.8) -> Evaluator:
-    """Score 0..1: rapidfuzz's normalised Indel similarity (``fuzz.ratio``) of the output and the row's ``column``; passes at ``threshold``."""
+    """Score 0..1: rapidfuzz's ``fuzz.ratio`` / 100 of the output and the row's ``column``; passes at ``threshold``.
+
+    The ratio is the normalised Indel similarity: 1 - (insertions + deletions) / total length.
+    """
     if not 0 <= threshold <= 1:
         raise InvalidEvaluator(f"similarity threshold must be between 0 and 1, got {threshold}.")
 

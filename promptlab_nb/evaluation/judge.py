@@ -41,7 +41,12 @@ class Judge(Evaluator):
 
     def requests(self, output: str, row: Row) -> list[list[Message]]:
         """The conversations to send to the judge model for one output (one conversation)."""
-        return [[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": self._grading_prompt(output, row)}]]
+        return [
+            [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": self._grading_prompt(output, row)},
+            ]
+        ]
 
     def parse(self, judge_text: str | None) -> EvalResult:
         """Read the judge's answer: a JSON object, else a labelled or leading number, else PASS / FAIL."""
@@ -75,7 +80,9 @@ def judge(rubric: str, model: str | None = None, *, threshold: float = 0.5, name
 
 
 def _needs_runner(output: str, row: Row, parsed: Any) -> EvalResult:
-    return EvalResult(error="a judge needs a model call: send judge.requests(output, row) and read the answer with judge.parse")
+    return EvalResult(
+        error="a judge needs a model call: send judge.requests(output, row) and read the answer with judge.parse"
+    )
 
 
 def _read_json_answer(text: str) -> tuple[float, str | None] | None:
@@ -113,6 +120,7 @@ def _read_plain_answer(text: str) -> tuple[float, str | None] | None:
     reason = shorten(text, 500) or None
     for pattern in (_SCORE_LABEL, _LEADING_NUMBER, _LEADING_VERDICT):
         found = pattern.search(text)
-        if found:
-            return _as_score(found.group(1)), reason
+        score = _as_score(found.group(1)) if found else None
+        if score is not None:
+            return score, reason
     return None

@@ -40,7 +40,9 @@ def parse_spec(spec: str) -> ev.Evaluator:
     try:
         return builder(argument, kind != base_kind)
     except InvalidEvaluator as error:
-        raise InvalidEvaluator(f"Evaluator {spec!r} is not valid: {error} Write it as {SPEC_EXAMPLES[base_kind]}.") from None
+        raise InvalidEvaluator(
+            f"Evaluator {spec!r} is not valid: {error} Write it as {SPEC_EXAMPLES[base_kind]}."
+        ) from None
 
 
 def as_evaluator(obj: Any) -> ev.Evaluator:

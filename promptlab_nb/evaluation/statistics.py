@@ -127,8 +127,7 @@ def summarize(df: pd.DataFrame, cluster: str | None = None, confidence: float = 
     rows = per_row_means(df, cluster)
     by_variant = {variant: group for variant, group in rows.groupby("variant", sort=False, observed=True)}
     estimates = {
-        variant: _estimate_rows(by_variant.get(variant), cluster, confidence)
-        for variant in pd.unique(df["variant"])
+        variant: _estimate_rows(by_variant.get(variant), cluster, confidence) for variant in pd.unique(df["variant"])
     }
     table = pd.DataFrame(
         [[e.n, e.mean, e.se, e.ci_low, e.ci_high] for e in estimates.values()],
