@@ -65,6 +65,18 @@ class TestPerRowMeans:
         assert rows[["variant", "row_index"]].values.tolist() == [["a", 0], ["a", 1]]
         assert rows["value"].tolist() == pytest.approx([0.5, 0.5])
 
+    def test_none_and_booleans_are_read_as_missing_and_zero_one(self):
+        # Given scores stored as booleans with a missing one
+        scores = pd.DataFrame(
+            {"variant": ["a"] * 3, "row_index": [0, 0, 1], "repeat": [0, 1, 0], "value": [True, None, False]}
+        )
+
+        # When repeats are averaged
+        rows = per_row_means(scores)
+
+        # Then True counts 1, False 0 and None is ignored
+        assert rows["value"].tolist() == [1.0, 0.0]
+
     def test_the_cluster_label_of_each_row_is_kept(self):
         # Given rows labelled with a topic
         scores = long_scores({"a": [[1.0, 0.0], [1.0, 1.0]]}, clusters=["geo", "math"])

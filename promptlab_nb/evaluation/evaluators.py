@@ -15,7 +15,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
@@ -46,7 +46,7 @@ class Evaluator:
     """A named scoring rule. ``columns_needed`` are the data columns it reads."""
 
     name: str
-    score: Scorer = field(repr=False)
+    score: Scorer
     columns_needed: tuple[str, ...] = ()
     needs_model = False
 
@@ -72,7 +72,7 @@ class Evaluator:
         return f"<evaluator {self.name}>"
 
 
-def verdict(passed: bool, reason_if_failed: str) -> EvalResult:
+def _verdict(passed: bool, reason_if_failed: str) -> EvalResult:
     return EvalResult(value=float(passed), passed=passed, reason=None if passed else reason_if_failed)
 
 
@@ -87,14 +87,14 @@ def exact(expected: str | None = None, *, column: str | None = None) -> Evaluato
     target = str(expected).strip()
     return Evaluator(
         f"exact:{shorten(target)}",
-        lambda output, row, parsed: verdict(output.strip() == target, f"expected exactly {target!r}"),
+        lambda output, row, parsed: _verdict(output.strip() == target, f"expected exactly {target!r}"),
     )
 
 
 def _exact_column_scorer(column: str) -> Scorer:
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         target = str(_row_value(row, column)).strip()
-        return verdict(output.strip() == target, f"expected exactly {target!r} ({column})")
+        return _verdict(output.strip() == target, f"expected exactly {target!r} ({column})")
 
     return score
 
@@ -124,7 +124,7 @@ def _containment(kind: str, texts: Sequence[str], case: bool, combine: Callable[
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         found = [text in fold(output) for text in folded]
         missing = [text for text, hit in zip(wanted, found, strict=True) if not hit]
-        return verdict(combine(found), f"not found: {', '.join(map(repr, missing))}")
+        return _verdict(combine(found), f"not found: {', '.join(map(repr, missing))}")
 
     suffix = "_case" if case else ""
     return Evaluator(f"{kind}{suffix}:{shorten('|'.join(wanted))}", score)
@@ -138,7 +138,7 @@ def regex(pattern: str) -> Evaluator:
         raise InvalidEvaluator(f"regex {pattern!r} does not compile: {error}.") from None
     return Evaluator(
         f"regex:{shorten(pattern)}",
-        lambda output, row, parsed: verdict(compiled.search(output) is not None, f"no match for {pattern!r}"),
+        lambda output, row, parsed: _verdict(compiled.search(output) is not None, f"no match for {pattern!r}"),
     )
 
 
@@ -147,7 +147,7 @@ def json_valid() -> Evaluator:
 
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         problem = None if parsed is not None else _json_problem(output)
-        return verdict(problem is None, f"not JSON: {problem}")
+        return _verdict(problem is None, f"not JSON: {problem}")
 
     return Evaluator("json", score)
 
@@ -160,10 +160,10 @@ def json_schema(schema: Mapping[str, Any] | str, *, name: str = "json_schema") -
         if parsed is None:
             problem = _json_problem(output)
             if problem:
-                return verdict(False, f"not JSON: {problem}")
+                return _verdict(False, f"not JSON: {problem}")
             parsed = json.loads(output)
         error = jsonschema.exceptions.best_match(checker.iter_errors(parsed))
-        return verdict(error is None, _schema_error_text(error))
+        return _verdict(error is None, _schema_error_text(error))
 
     return Evaluator(name, score)
 
@@ -199,7 +199,7 @@ def equals(column: str) -> Evaluator:
 
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         expected = _row_value(row, column)
-        return verdict(_loosely_equal(output, expected), f"expected {str(expected)!r} ({column})")
+        return _verdict(_loosely_equal(output, expected), f"expected {str(expected)!r} ({column})")
 
     return Evaluator(f"equals:{column}", score, (column,))
 
@@ -230,8 +230,8 @@ def numeric_close(column: str, tol: float) -> Evaluator:
             return EvalResult(error=f"the row's {column!r} is not a number")
         found = _number_in(output)
         if found is None:
-            return verdict(False, "no number in the output")
-        return verdict(abs(found - expected) <= tol, f"{found:g} is not within {tol:g} of {expected:g} ({column})")
+            return _verdict(False, "no number in the output")
+        return _verdict(abs(found - expected) <= tol, f"{found:g} is not within {tol:g} of {expected:g} ({column})")
 
     return Evaluator(f"numeric:{column}:{tol:g}", score, (column,))
 
@@ -270,7 +270,7 @@ def length(min: int | None = None, max: int | None = None) -> Evaluator:
         too_short = lowest is not None and size < lowest
         too_long = highest is not None and size > highest
         bound = f"below {lowest}" if too_short else f"above {highest}"
-        return verdict(not (too_short or too_long), f"{size} characters, {bound}")
+        return _verdict(not (too_short or too_long), f"{size} characters, {bound}")
 
     bounds = f"{'' if lowest is None else lowest}-{'' if highest is None else highest}"
     return Evaluator(f"length:{bounds}", score)

@@ -75,13 +75,14 @@ class PairedComparison:
 
 
 def per_row_means(df: pd.DataFrame, cluster: str | None = None) -> pd.DataFrame:
-    """One row per (variant, row_index): the mean of its repeats, missing values ignored.
+    """One row per (variant, row_index): the mean of its repeats, missing values (NaN, None, NA) ignored.
 
     A row whose repeats are all missing is dropped. With ``cluster`` (a column of ``df``),
     the row's cluster label is kept in that column.
     """
     _require_columns(df, [*KEYS, "value"] + ([cluster] if cluster else []))
-    grouped = df.groupby(KEYS, sort=False, observed=True)
+    scores = df.assign(value=pd.to_numeric(df["value"]).astype(float))
+    grouped = scores.groupby(KEYS, sort=False, observed=True)
     means = grouped["value"].mean().rename("value")
     if cluster:
         means = pd.concat([means, grouped[cluster].first()], axis=1)
