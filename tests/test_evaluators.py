@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from promptlab_nb import evaluation as evals
-from promptlab_nb.core.errors import InvalidEvaluator
+from promptlab_nb.core.errors import InvalidEvaluator, InvalidModelSpec
 from promptlab_nb.evaluation import EvalResult
 
 ROW = {"question": "Capital of France?", "expected": "Paris", "answer": 42}
@@ -166,11 +166,22 @@ class TestConstructionRefusesBadInput:
             (lambda: evals.numeric_close("answer", -1), "tolerance >= 0"),
             (lambda: evals.similarity("expected", 1.5), "between 0 and 1"),
             (lambda: evals.judge("  "), "needs a rubric"),
+            (lambda: evals.judge("polite", name=""), "name needs 1 to 200 characters"),
+            (lambda: evals.custom(print, name="x" * 201), "name needs 1 to 200 characters"),
             (lambda: evals.custom("not callable"), "needs a function"),
         ],
     )
     def test_mistakes_are_reported_before_any_run(self, build, fragment):
+        # Given an impossible argument
+        # When the evaluator is built
+        # Then it is refused at once, saying what is wrong
         assert_refused(build, fragment)
+
+    def test_a_judge_model_must_be_a_model_spec(self):
+        # Given a model name without its provider
+        # When / Then the judge is refused with the expected form
+        with pytest.raises(InvalidModelSpec, match="provider:model"):
+            evals.judge("polite", model="gpt-4o-mini")
 
 
 class TestColumns:

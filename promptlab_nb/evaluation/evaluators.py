@@ -50,6 +50,10 @@ class Evaluator:
     columns_needed: tuple[str, ...] = ()
     needs_model = False
 
+    def __post_init__(self) -> None:
+        if not self.name or len(self.name) > MAX_NAME_LENGTH:
+            raise InvalidEvaluator(f"An evaluator name needs 1 to {MAX_NAME_LENGTH} characters, got {self.name!r}.")
+
     def validate(self, columns: Iterable[str]) -> None:
         """Raise InvalidEvaluator when the data lacks a column this evaluator reads."""
         available = list(columns)
@@ -298,7 +302,7 @@ def custom(fn: Callable[[str, Row], Any], name: str | None = None) -> Evaluator:
     if not callable(fn):
         raise InvalidEvaluator(f"custom needs a function (output, row) -> bool | float | (score, reason), got {fn!r}.")
     label = name or _function_name(fn)
-    return Evaluator(label[:MAX_NAME_LENGTH], lambda output, row, parsed: _as_result(fn(output, row)))
+    return Evaluator(label, lambda output, row, parsed: _as_result(fn(output, row)))
 
 
 def _function_name(fn: Callable[..., Any]) -> str:

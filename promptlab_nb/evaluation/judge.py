@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidEvaluator
-from promptlab_nb.engine.providers.base import Message
+from promptlab_nb.engine.providers.base import Message, ModelSpec
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator, Row, shorten
 
 SYSTEM_PROMPT = (
@@ -30,7 +30,10 @@ _VERDICT_SCORES = {"pass": 1.0, "passed": 1.0, "true": 1.0, "fail": 0.0, "failed
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Judge(Evaluator):
-    """Grades outputs with a model against ``rubric``; a score at or above ``threshold`` passes."""
+    """Grades outputs with a model against ``rubric``; a score at or above ``threshold`` passes.
+
+    Send its conversations with ``temperature`` and ``response_format`` (a JSON object) as given here.
+    """
 
     rubric: str = ""
     model: str | None = None
@@ -76,6 +79,8 @@ def judge(rubric: str, model: str | None = None, *, threshold: float = 0.5, name
         raise InvalidEvaluator('judge needs a rubric, e.g. judge("The answer names the capital of the country.").')
     if not 0 <= threshold <= 1:
         raise InvalidEvaluator(f"judge threshold must be between 0 and 1, got {threshold}.")
+    if model is not None:
+        ModelSpec.parse(model)
     return Judge(name, _needs_runner, rubric=rubric.strip(), model=model, threshold=threshold)
 
 
