@@ -162,10 +162,10 @@ def json_schema(schema: Mapping[str, Any] | str, *, name: str = "json_schema") -
 
     def score(output: str, row: Row, parsed: Any) -> EvalResult:
         if parsed is None:
-            problem = _json_problem(output)
-            if problem:
+            try:
+                parsed = json.loads(output)
+            except json.JSONDecodeError as problem:
                 return _verdict(False, f"not JSON: {problem}")
-            parsed = json.loads(output)
         error = jsonschema.exceptions.best_match(checker.iter_errors(parsed))
         return _verdict(error is None, _schema_error_text(error))
 
