@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
-from promptlab_nb.engine.data import load_rows
+from promptlab_nb.engine.data import columns_of, load_rows
+from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.engine.loop import run_blocking
 from promptlab_nb.experiment import Experiment
 from promptlab_nb.services.execution import ExecutionOptions
@@ -77,6 +78,7 @@ class Lab:
         params: dict[str, Any] | None = None,
         repeats: int = 1,
         name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
         cache: bool | None = None,
         concurrency: int | None = None,
         confirm: bool = False,
@@ -90,6 +92,7 @@ class Lab:
             params=[params] if params else None,
             repeats=repeats,
             name=name,
+            evaluators=evaluators,
             cache=cache,
             concurrency=concurrency,
             confirm=confirm,
@@ -105,13 +108,16 @@ class Lab:
         params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
         repeats: int = 1,
         name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
         cache: bool | None = None,
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool = True,
     ) -> Experiment:
         """Run every target x model x params variant over every row of ``data``, ``repeats`` times."""
-        experiment = self.plan(targets, data, models=models, params=params, repeats=repeats, name=name)
+        experiment = self.plan(
+            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
+        )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
         return run_blocking(lambda: experiment.aexecute(options))
 
@@ -128,12 +134,15 @@ class Lab:
         params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
         repeats: int = 1,
         name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
         cache: bool | None = None,
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool = True,
     ) -> Experiment:
-        experiment = self.plan(targets, data, models=models, params=params, repeats=repeats, name=name)
+        experiment = self.plan(
+            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
+        )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
         return await experiment.aexecute(options)
 
@@ -146,6 +155,7 @@ class Lab:
         params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
         repeats: int = 1,
         name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
     ) -> Experiment:
         """Store an experiment without running it; ``.resume()`` runs it."""
         targets = [targets] if isinstance(targets, str) else list(targets)
@@ -155,14 +165,16 @@ class Lab:
             raise InvalidData(f"repeats must be a whole number of at least 1, not {repeats!r}.")
         param_sets = [params] if isinstance(params, dict) else list(params or [])
         rows = load_rows(data)
+        prepared = prepare_evaluators(evaluators, columns_of(rows))
         with self.db.session() as session:
             planner = ExperimentPlanner(session, self.settings.default_model)
             variants, steps = planner.variants(targets, list(models or []), param_sets)
             planner.check_data(variants, steps, rows)
             service = ExperimentService(session)
             experiment_name = name or service.unique_name(_default_name(targets))
-            service.create(experiment_name, variants, rows, repeats, {"pipeline_steps": steps})
-        return Experiment(self, experiment_name)
+            settings = {"pipeline_steps": steps, "evaluators": storable_specs(prepared)}
+            service.create(experiment_name, variants, rows, repeats, settings)
+        return Experiment(self, experiment_name, prepared)
 
     def execution_options(
         self, *, cache: bool | None = None, concurrency: int | None = None, confirm: bool = False, progress: bool = True

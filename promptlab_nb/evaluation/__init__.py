@@ -21,6 +21,7 @@ from promptlab_nb.evaluation.evaluators import (
 )
 from promptlab_nb.evaluation.judge import Judge, judge
 from promptlab_nb.evaluation.specs import as_evaluator, parse_spec
+from promptlab_nb.evaluation.statistics import sample_size
 
 __all__ = [
     "EvalResult",
@@ -40,5 +41,6 @@ __all__ = [
     "numeric_close",
     "parse_spec",
     "regex",
+    "sample_size",
     "similarity",
 ]

@@ -6,6 +6,8 @@ not hold the store, so each read or bulk write is its own short unit of work.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +19,15 @@ from promptlab_nb.engine.limits import Limits, RetryPolicy
 from promptlab_nb.engine.matrix import cells
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.registry import ProviderRegistry
-from promptlab_nb.engine.runner import ExperimentRunner, RunTask, Scorer
+from promptlab_nb.engine.runner import ExperimentRunner, RunTask
 from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import compile_template
+from promptlab_nb.evaluation.evaluators import Evaluator
+from promptlab_nb.evaluation.scoring import RunScorer
 from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
 from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.scoring import ScoreService
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
 
@@ -43,10 +48,10 @@ class ExecutionResult:
 
 
 class ExperimentExecution:
-    def __init__(self, database: Database, settings: PromptLab, scorer: Scorer | None = None):
-        self.database, self.settings, self.scorer = database, settings, scorer
+    def __init__(self, database: Database, settings: PromptLab):
+        self.database, self.settings = database, settings
 
-    async def run(self, name: str, options: ExecutionOptions) -> ExecutionResult:
+    async def run(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> ExecutionResult:
         experiment, rows, finished = self._load(name)
         tasks = self._tasks(experiment, rows, finished)
         cache = ResponseCache(self.database, enabled=options.cache)
@@ -55,12 +60,13 @@ class ExperimentExecution:
         self._set_status(experiment.id, "running")
         registry = ProviderRegistry(self.settings.providers)
         caller = ModelCaller(registry, self._limits(options), self._policy(), cache)
+        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
         runner = ExperimentRunner(
             caller,
             RunSink(self.database, cache),
             Progress(len(tasks), f"{name}: {estimate.describe()}", enabled=options.progress),
             workers=options.concurrency or self.settings.concurrency,
-            scorer=self.scorer,
+            scorer=scorer,
         )
         status = "interrupted"
         try:
@@ -69,6 +75,32 @@ class ExperimentExecution:
             await registry.aclose()
             self._set_status(experiment.id, status)
         return ExecutionResult(status, estimate, caller.calls)
+
+    async def evaluate(self, name: str, evaluators: Sequence[Evaluator], options: ExecutionOptions) -> int:
+        """Score every successful run of ``name`` again with ``evaluators``, without calling its models;
+        judges call theirs. Earlier scores of the same evaluators are replaced. Returns the runs scored."""
+        with self.database.session() as session:
+            experiment = ExperimentService(session).get(name)
+            runs = ScoreService(session).finished_runs(experiment.id)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        registry = ProviderRegistry(self.settings.providers)
+        caller = ModelCaller(registry, self._limits(options), self._policy(), cache)
+        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id)
+        limit = asyncio.Semaphore(options.concurrency or self.settings.concurrency)
+
+        async def score(run: dict[str, Any]) -> list[dict[str, Any]]:
+            async with limit:
+                return await scorer.score(run["id"], run["output"], run["parsed"], run["inputs"])
+
+        try:
+            scored = await asyncio.gather(*(score(run) for run in runs))
+        finally:
+            await registry.aclose()
+        records = [record for records in scored for record in records]
+        with self.database.session() as session:
+            ScoreService(session).replace(experiment.id, [evaluator.name for evaluator in evaluators], records)
+            ResponseCache.write(session.connection(), cache.take_pending())
+        return len(runs)
 
     def _load(self, name: str) -> tuple[ExperimentRecord, list[dict[str, Any]], set[tuple[str, int, int]]]:
         with self.database.session() as session:

@@ -63,19 +63,26 @@ def _loads(value: Any) -> Any:
 def runs_frame(connection, experiment_id: str) -> pd.DataFrame:
     runs = query_frame(connection, RUNS_QUERY, experiment_id=experiment_id)
     if runs.empty:
-        return pd.DataFrame(columns=RUN_COLUMNS)
+        empty = pd.DataFrame(columns=RUN_COLUMNS)
+        empty.attrs.update(inputs=[], evaluators=[])
+        return empty
     for column in ("params", "parsed", "inputs"):
         runs[column] = [_loads(value) for value in runs[column]]
     runs["cache_hit"] = runs["cache_hit"].astype(bool)
-    runs = _with_input_columns(runs)
-    runs = _with_scores(runs, query_frame(connection, SCORES_QUERY, experiment_id=experiment_id))
-    return _with_ratings(runs, query_frame(connection, RATINGS_QUERY, experiment_id=experiment_id))
+    runs, input_columns = _with_input_columns(runs)
+    scores = query_frame(connection, SCORES_QUERY, experiment_id=experiment_id)
+    ratings = query_frame(connection, RATINGS_QUERY, experiment_id=experiment_id)
+    runs = _with_ratings(_with_scores(runs, scores), ratings)
+    runs.attrs["inputs"] = input_columns
+    runs.attrs["evaluators"] = list(dict.fromkeys(scores["evaluator"])) + (["rating"] if not ratings.empty else [])
+    return runs
 
 
-def _with_input_columns(runs: pd.DataFrame) -> pd.DataFrame:
+def _with_input_columns(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Each data column becomes a column of its own (prefixed input_ where it would hide a run column)."""
     inputs = pd.DataFrame([value or {} for value in runs["inputs"]], index=runs.index)
     renamed = {column: f"input_{column}" if column in runs.columns else column for column in inputs.columns}
-    return pd.concat([runs, inputs.rename(columns=renamed)], axis=1)
+    return pd.concat([runs, inputs.rename(columns=renamed)], axis=1), list(renamed.values())
 
 
 def _with_scores(runs: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
