@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -31,6 +32,7 @@ def cache_key(spec: ModelSpec, request: ChatRequest, repeat: int) -> str:
 
 
 def response_from_cache(payload: dict[str, Any]) -> ChatResponse:
+    """A stored response as a cache hit: no latency and no cost this time."""
     return ChatResponse(**{**payload, "latency_ms": 0.0, "cost": 0.0})
 
 
@@ -42,13 +44,15 @@ class ResponseCache:
         self._database = database
         self.enabled = enabled
         self._known: dict[str, dict[str, Any]] = {}
+        self._looked_up: set[str] = set()
         self._pending: list[dict[str, Any]] = []
         self._pending_lock = threading.Lock()
 
     def prefetch(self, keys: Iterable[str]) -> int:
         if not self.enabled:
             return 0
-        wanted = [key for key in dict.fromkeys(keys) if key not in self._known]
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._known and key not in self._looked_up]
+        self._looked_up.update(wanted)
         with self._database.session() as session:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 query = select(CacheEntry.key, CacheEntry.response).where(
@@ -62,6 +66,13 @@ class ResponseCache:
             return None
         payload = self._known.get(key)
         return response_from_cache(payload) if payload is not None else None
+
+    async def fetch(self, key: str) -> ChatResponse | None:
+        """The stored response for a key not prefetched (a pipeline's later steps, a judge's call)."""
+        if not self.enabled or key in self._looked_up:
+            return self.get(key)
+        await asyncio.to_thread(self.prefetch, [key])
+        return self.get(key)
 
     def has(self, key: str) -> bool:
         return self.enabled and key in self._known

@@ -3,10 +3,11 @@ calls its model and adds its output as a new variable for the steps after it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from promptlab_nb.core.errors import PromptLabError, ProviderError
@@ -65,10 +66,32 @@ class ModelCaller:
         self.registry, self.limits, self.policy, self.cache = registry, limits, policy, cache
         self.on_retry = on_retry
         self.calls = 0
+        self._in_flight: dict[str, asyncio.Future] = {}
 
     async def call(self, spec: ModelSpec, request: ChatRequest, repeat: int) -> tuple[ChatResponse, bool]:
+        """The response and whether it came without a new provider call (the cache, or an identical
+        call already in flight, whose answer is shared)."""
         key = cache_key(spec, request, repeat)
         cached = self.cache.get(key)
+        if cached is not None:
+            return cached, True
+        if key in self._in_flight:
+            return as_cached(await asyncio.shield(self._in_flight[key])), True
+        shared = asyncio.get_running_loop().create_future()
+        shared.add_done_callback(_mark_retrieved)
+        self._in_flight[key] = shared
+        try:
+            response, from_cache = await self._fetch_or_send(key, spec, request)
+            shared.set_result(response)
+            return response, from_cache
+        except BaseException as error:
+            shared.set_exception(error) if isinstance(error, Exception) else shared.cancel()
+            raise
+        finally:
+            del self._in_flight[key]
+
+    async def _fetch_or_send(self, key: str, spec: ModelSpec, request: ChatRequest) -> tuple[ChatResponse, bool]:
+        cached = await self.cache.fetch(key)
         if cached is not None:
             return cached, True
         provider = self.registry.get(spec.provider)
@@ -82,6 +105,15 @@ class ModelCaller:
         response = await with_retries(attempt, self.policy, self.on_retry)
         self.cache.put(key, spec, response)
         return response, False
+
+
+def as_cached(response: ChatResponse) -> ChatResponse:
+    return replace(response, latency_ms=0.0, cost=0.0)
+
+
+def _mark_retrieved(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _estimated_tokens(request: ChatRequest) -> int:
