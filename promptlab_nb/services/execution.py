@@ -7,7 +7,7 @@ not hold the store, so each read or bulk write is its own short unit of work.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ class ExecutionOptions:
     progress: bool = True
     confirm: bool = False
     concurrency: int | None = None
+    stream_to: Callable[[str], Any] | None = None
 
 
 @dataclass
@@ -59,7 +60,7 @@ class ExperimentExecution:
         self._check_cost(estimate, options.confirm)
         self._set_status(experiment.id, "running")
         registry = ProviderRegistry(self.settings.providers)
-        caller = ModelCaller(registry, self._limits(options), self._policy(), cache)
+        caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
         scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
         runner = ExperimentRunner(
             caller,
