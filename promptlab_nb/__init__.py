@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Lab": "promptlab_nb.lab",
+    "Lab": "promptlab_nb._lab",
     "PromptLab": "promptlab_nb.core.config",
     "Experiment": "promptlab_nb.experiment",
     "mock_model": "promptlab_nb.engine.providers.mock",
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from promptlab_nb.core.config import PromptLab
     from promptlab_nb.engine.providers.mock import mock_model
     from promptlab_nb.experiment import Experiment
-    from promptlab_nb.lab import Lab
+    from promptlab_nb._lab import Lab
     from promptlab_nb.notebook.session import lab
 
 

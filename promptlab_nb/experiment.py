@@ -23,7 +23,7 @@ from promptlab_nb.services.results import runs_frame, steps_frame
 from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
-    from promptlab_nb.lab import Lab
+    from promptlab_nb._lab import Lab
 
 
 class Experiment:

@@ -53,7 +53,7 @@ class PipelineNotFound(DefinitionNotFound):
 class TargetNotFound(NotFound):
     def __init__(self, name: str):
         super().__init__(
-            f"Nothing named {name!r} to run: it is neither a template nor a pipeline."
+            f"No template or pipeline named {name!r}; see them with %prompt list or lab.templates.list()."
         )
         self.name = name
 

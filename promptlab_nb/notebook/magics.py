@@ -12,7 +12,7 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.display import display
 
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.core.errors import DefinitionNotFound, PromptLabError, TargetNotFound
 from promptlab_nb.notebook import arguments, session
 
 HELP = """\
@@ -107,6 +107,7 @@ class PromptMagics(Magics):
         if len(param_sets) > 1:
             raise UsageError("%%prompt saves one set of params; give each -p key once.")
         params = {**(param_sets[0] if param_sets else {}), **self._generation_options(options)}
+        run_row = self._notebook_variables(options.template_name, cell) if options.run else None
         template = self.lab.templates.save(
             options.template_name, cell, model=options.model, params=params, description=options.description
         )
@@ -117,9 +118,9 @@ class PromptMagics(Magics):
         if options.data is not None:
             display(saved)
             return self._execute(template.name, options, data=self._data(options.data))
-        if options.run:
+        if run_row is not None:
             display(saved)
-            return self._run_once(template)
+            return self.lab.stream_once(template.name, run_row, on_text=_print_chunk)
         return saved
 
     def _generation_options(self, options) -> dict[str, Any]:
@@ -137,14 +138,15 @@ class PromptMagics(Magics):
             params["response_format"] = schema
         return params
 
-    def _run_once(self, template) -> Any:
-        missing = [name for name in template.variables if name not in self.shell.user_ns]
+    def _notebook_variables(self, name: str, body: str) -> dict[str, Any]:
+        """The notebook variables a body needs, checked before anything is saved."""
+        from promptlab_nb.engine.templating import compile_template
+
+        needed = compile_template(body, name).variables
+        missing = [variable for variable in needed if variable not in self.shell.user_ns]
         if missing:
-            raise UsageError(
-                f"--run needs notebook variables for {', '.join(missing)}; define them or use --on DATA."
-            )
-        row = {name: self.shell.user_ns[name] for name in template.variables}
-        return self.lab.stream_once(template.name, row, on_text=_print_chunk)
+            raise UsageError(f"--run needs notebook variables for {', '.join(missing)}; define them or use --on DATA.")
+        return {variable: self.shell.user_ns[variable] for variable in needed}
 
     def _run(self, command: str, words: list[str]) -> Any:
         options = arguments.run_parser(command).parse(words)
@@ -189,14 +191,13 @@ class PromptMagics(Magics):
 
     def _definition_service(self, name: str):
         """The templates service when ``name`` is a template, else the pipelines service."""
-        from promptlab_nb.core.errors import TemplateNotFound
-
-        try:
-            self.lab.templates.history(name)
-            return self.lab.templates
-        except TemplateNotFound:
-            self.lab.pipelines.history(name)
-            return self.lab.pipelines
+        for service in (self.lab.templates, self.lab.pipelines):
+            try:
+                service.history(name)
+                return service
+            except DefinitionNotFound:
+                continue
+        raise TargetNotFound(name)
 
     def _list(self, words: list[str]) -> Any:
         import pandas as pd

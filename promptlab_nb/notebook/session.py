@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from promptlab_nb.core.config import PromptLab
 
 if TYPE_CHECKING:
-    from promptlab_nb.lab import Lab
+    from promptlab_nb._lab import Lab
 
 _kernel: dict[str, object] = {"settings": None, "lab": None, "url": None}
 
@@ -26,7 +26,7 @@ def settings() -> PromptLab:
 def lab() -> Lab:
     """The kernel's Lab on the store named by ``%config PromptLab.db_url`` (or PROMPTLAB_URL, or
     ./promptlab.duckdb); it is reopened when that setting changes."""
-    from promptlab_nb.lab import Lab
+    from promptlab_nb._lab import Lab
 
     current = settings()
     if _kernel["lab"] is None or _kernel["url"] != current.db_url:
