@@ -39,6 +39,7 @@ class ExecutionOptions:
     confirm: bool = False
     concurrency: int | None = None
     stream_to: Callable[[str], Any] | None = None
+    on_run: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass
@@ -65,7 +66,7 @@ class ExperimentExecution:
         runner = ExperimentRunner(
             caller,
             RunSink(self.database, cache),
-            Progress(len(tasks), f"{name}: {estimate.describe()}", enabled=options.progress),
+            Progress(len(tasks), f"{name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run),
             workers=options.concurrency or self.settings.concurrency,
             scorer=scorer,
         )
