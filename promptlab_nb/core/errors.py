@@ -279,3 +279,13 @@ class ContextTooLong(BadRequest):
 
 class ContentFiltered(BadRequest):
     pass
+
+
+class ProviderNotConfigured(ProviderError):
+    def __init__(self, provider: str, option: str, example: str):
+        super().__init__(
+            f"{provider} needs the option {option!r}; set it with "
+            f"%config PromptLab.providers = {{{provider!r}: {{{option!r}: {example!r}}}}}.",
+            provider=provider,
+        )
+        self.option = option

@@ -13,6 +13,11 @@ from promptlab_nb.engine.providers.base import Provider
 ENTRY_POINT_GROUP = "promptlab_nb.providers"
 
 BUILTIN_PROVIDERS: dict[str, str] = {
+    "openai": "promptlab_nb.engine.providers.openai_provider:OpenAIProvider",
+    "anthropic": "promptlab_nb.engine.providers.anthropic_provider:AnthropicProvider",
+    "gemini": "promptlab_nb.engine.providers.gemini_provider:GeminiProvider",
+    "ollama": "promptlab_nb.engine.providers.openai_provider:OllamaProvider",
+    "openai-compatible": "promptlab_nb.engine.providers.openai_provider:OpenAICompatibleProvider",
     "mock": "promptlab_nb.engine.providers.mock:MockProvider",
 }
 
