@@ -10,7 +10,7 @@ from fakes.script import RETRY_AFTER_SECONDS, Script, received, send_events, sse
 
 REQUEST_ID = "req_openai_fake"
 _FAILURES: dict[str, tuple[int, str, str, str | None]] = {
-    "auth": (401, "invalid_request_error", "Incorrect API key provided: sk-test.", "invalid_api_key"),
+    "auth": (401, "invalid_request_error", "Incorrect API key provided: {key}.", "invalid_api_key"),
     "rate_limit": (429, "requests", "Rate limit reached for gpt-4o-mini on requests per min (RPM).", "rate_limit_exceeded"),
     "server": (500, "server_error", "The server had an error while processing your request.", None),
     "bad_request": (400, "invalid_request_error", "Unrecognized request argument supplied: foo", None),
@@ -36,14 +36,16 @@ def routes() -> list[web.RouteDef]:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     script, failure, body = await received(request)
     if failure:
-        return failure_response(failure)
+        return failure_response(failure, request.headers.get("Authorization", "").removeprefix("Bearer "))
     if body.get("stream"):
         return await send_events(request, [sse(chunk) for chunk in _chunks(script, body["model"])] + [b"data: [DONE]\n\n"], _headers())
     return web.json_response(_completion(script, body["model"]), headers=_headers())
 
 
-def failure_response(kind: str) -> web.Response:
-    status, error_type, message, code = _FAILURES[kind]
+def failure_response(kind: str, key: str) -> web.Response:
+    """The error OpenAI answers; like the real API, the auth error quotes the key it got."""
+    status, error_type, template, code = _FAILURES[kind]
+    message = template.format(key=key)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if kind == "rate_limit" else {}
     error = {"message": message, "type": error_type, "param": None, "code": code}
     return web.json_response({"error": error}, status=status, headers={**_headers(), **headers})
