@@ -8,7 +8,7 @@ from typing import Any
 from promptlab_nb.core.errors import ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, Message
 from promptlab_nb.engine.providers.credentials import ApiKey
-from promptlab_nb.engine.providers.failures import error_for_status, timed_out, unreachable
+from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
 from promptlab_nb.engine.providers.remote import DEFAULT_TIMEOUT, Chunk, RemoteProvider, Reply
 from promptlab_nb.engine.providers.structured import (
     CALLED_TOOL,
@@ -112,7 +112,7 @@ class AnthropicProvider(RemoteProvider):
         if isinstance(error, anthropic.APIStatusError):
             message = error.api_message or error.message
             return error_for_status(self.name, self.env_var or "", error.status_code, message, error.response.headers)
-        if isinstance(error, anthropic.APITimeoutError):
+        if isinstance(error, anthropic.APITimeoutError) and not connection_refused(error):
             return timed_out(self.name)
         if isinstance(error, anthropic.APIConnectionError):
             return unreachable(self.name, f"{self._base_url or 'the default endpoint'} ({error.__cause__ or error})")

@@ -68,6 +68,16 @@ def unreachable(provider: str, reason: str) -> ProviderUnavailable:
     return ProviderUnavailable(f"Could not reach {provider}: {reason}", provider=provider)
 
 
+def connection_refused(error: BaseException) -> bool:
+    """Whether a refused connection lies behind ``error``: some transports report it as a timeout."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
     lowered = {name.lower(): value for name, value in headers.items()}

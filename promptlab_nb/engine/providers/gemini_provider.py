@@ -8,7 +8,13 @@ from typing import Any
 from promptlab_nb.core.errors import AuthenticationFailed, ProviderError, RateLimited
 from promptlab_nb.engine.providers.base import ChatRequest, Message
 from promptlab_nb.engine.providers.credentials import ApiKey
-from promptlab_nb.engine.providers.failures import error_for_status, rejected_request, timed_out, unreachable
+from promptlab_nb.engine.providers.failures import (
+    connection_refused,
+    error_for_status,
+    rejected_request,
+    timed_out,
+    unreachable,
+)
 from promptlab_nb.engine.providers.remote import Chunk, RemoteProvider, Reply
 from promptlab_nb.engine.providers.structured import FILTERED, FINISHED, JSON_OBJECT, TRUNCATED, json_schema_of
 
@@ -83,7 +89,7 @@ class GeminiProvider(RemoteProvider):
 
         if isinstance(error, errors.APIError):
             return self._status_error(error)
-        if isinstance(error, TimeoutError | httpx2.TimeoutException):
+        if isinstance(error, TimeoutError | httpx2.TimeoutException) and not connection_refused(error):
             return timed_out(self.name)
         if isinstance(error, aiohttp.ClientError | httpx2.TransportError | OSError):
             return unreachable(self.name, f"{self._base_url or 'the default endpoint'} ({error})")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
 from promptlab_nb.engine.providers.base import ChatRequest
 from promptlab_nb.engine.providers.credentials import ApiKey
-from promptlab_nb.engine.providers.failures import error_for_status, timed_out, unreachable
+from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
 from promptlab_nb.engine.providers.remote import DEFAULT_TIMEOUT, Chunk, RemoteProvider, Reply
 from promptlab_nb.engine.providers.structured import (
     CALLED_TOOL,
@@ -100,7 +100,7 @@ class OpenAIProvider(RemoteProvider):
             return error_for_status(
                 self.name, self.env_var or "", error.status_code, _message_of(error), error.response.headers
             )
-        if isinstance(error, openai.APITimeoutError):
+        if isinstance(error, openai.APITimeoutError) and not connection_refused(error):
             return timed_out(self.name)
         if isinstance(error, openai.APIConnectionError):
             return unreachable(self.name, f"{self._base_url or 'the default endpoint'} ({error.__cause__ or error})")
