@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fakes.calls import (
-    CASE_IDS,
-    FAKE_KEYS,
+    KEYED_CASES,
     PROVIDER_CASES,
     ProviderCase,
     closed_port_url,
@@ -31,8 +30,6 @@ from promptlab_nb.core.errors import (
 )
 from promptlab_nb.engine.providers import ProviderRegistry
 
-KEYED_CASES = [case for case in PROVIDER_CASES if case.provider in FAKE_KEYS]
-KEYED_IDS = [name for name, case in zip(CASE_IDS, PROVIDER_CASES) if case.provider in FAKE_KEYS]
 ENV_VARS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 EXPECTED = {
     "auth": (AuthenticationFailed, False),
@@ -71,7 +68,7 @@ def assert_domain_error(error: ProviderError, kind: str, case: ProviderCase) -> 
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))
-@pytest.mark.parametrize("case", KEYED_CASES, ids=KEYED_IDS)
+@pytest.mark.parametrize("case", KEYED_CASES, ids=str)
 def test_a_failed_call_becomes_a_domain_error(fake_server, case, kind):
     # Given a provider that fails the next call
     fake_server.script.fail(kind)
@@ -85,7 +82,7 @@ def test_a_failed_call_becomes_a_domain_error(fake_server, case, kind):
 
 
 @pytest.mark.parametrize("kind", ["rate_limit", "auth", "content_filtered"])
-@pytest.mark.parametrize("case", KEYED_CASES, ids=KEYED_IDS)
+@pytest.mark.parametrize("case", KEYED_CASES, ids=str)
 def test_a_failed_stream_becomes_the_same_domain_error(fake_server, case, kind):
     # Given a provider that fails the next call
     fake_server.script.fail(kind)
@@ -98,7 +95,7 @@ def test_a_failed_stream_becomes_the_same_domain_error(fake_server, case, kind):
     assert_domain_error(raised.value, kind, case)
 
 
-@pytest.mark.parametrize("case", PROVIDER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", PROVIDER_CASES, ids=str)
 def test_a_slow_provider_times_out_as_retryable(fake_server, case):
     # Given a provider slower than the configured timeout
     fake_server.reset(latency=1.0)
@@ -112,7 +109,7 @@ def test_a_slow_provider_times_out_as_retryable(fake_server, case):
     assert raised.value.retryable
 
 
-@pytest.mark.parametrize("case", PROVIDER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", PROVIDER_CASES, ids=str)
 def test_an_unreachable_provider_is_unavailable_and_retryable(case, running_fake_server):
     # Given a base URL where nothing listens
     options = {**case.options(running_fake_server), "base_url": unreachable_base_url(case)}
@@ -130,7 +127,7 @@ def unreachable_base_url(case: ProviderCase) -> str:
     return url if case.provider in ("anthropic", "gemini") else f"{url}/v1"
 
 
-@pytest.mark.parametrize("case", KEYED_CASES, ids=KEYED_IDS)
+@pytest.mark.parametrize("case", KEYED_CASES, ids=str)
 def test_a_missing_key_names_the_variable_to_set_and_sends_nothing(fake_server, case):
     # Given no key in the options or the environment
     options = {key: value for key, value in case.options(fake_server).items() if key != "api_key"}

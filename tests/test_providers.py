@@ -10,7 +10,15 @@ import textwrap
 
 import pytest
 
-from fakes.calls import CASE_IDS, PROVIDER_CASES, ProviderCase, complete, complete_case, openai_style, stream_case
+from fakes.calls import (
+    PROVIDER_CASES,
+    ProviderCase,
+    case_named,
+    complete,
+    complete_case,
+    openai_style,
+    stream_case,
+)
 from fakes.fixtures import fake_server, running_fake_server  # noqa: F401
 from promptlab_nb.core.errors import InvalidModelSpec, UnknownProvider
 from promptlab_nb.engine.providers import ChatRequest, ChatResponse, ModelSpec, ProviderRegistry
@@ -34,7 +42,7 @@ def assert_same_answer(response: ChatResponse, case: ProviderCase) -> None:
         assert response.cost == pytest.approx(case.expected_cost)
 
 
-@pytest.mark.parametrize("case", PROVIDER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", PROVIDER_CASES, ids=str)
 def test_the_same_request_gives_the_same_fields_from_every_provider(fake_server, case):
     # Given the fake server speaking the provider's wire format
     # When one chat request goes through the provider
@@ -44,7 +52,7 @@ def test_the_same_request_gives_the_same_fields_from_every_provider(fake_server,
     assert_same_answer(response, case)
 
 
-@pytest.mark.parametrize("case", PROVIDER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", PROVIDER_CASES, ids=str)
 def test_a_json_answer_is_parsed_when_json_is_asked_for(fake_server, case):
     # Given a model that answers with a JSON object
     fake_server.reset(reply='{"capital": "Paris"}')
@@ -66,7 +74,7 @@ def sent_schema(provider: str, body: dict) -> dict | None:
     return body["response_format"]["json_schema"]["schema"]
 
 
-@pytest.mark.parametrize("case", PROVIDER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", PROVIDER_CASES, ids=str)
 def test_a_json_schema_reaches_the_provider(fake_server, case):
     # Given a request for an answer following a JSON schema
     fake_server.reset(reply='{"capital": "Paris"}')
@@ -99,7 +107,7 @@ def test_local_servers_receive_max_tokens_under_its_classic_name(fake_server):
 
 def test_anthropic_receives_the_system_prompt_apart_and_no_seed(fake_server):
     # When a request with a system message and every generation param goes to Anthropic
-    case = PROVIDER_CASES[CASE_IDS.index("anthropic")]
+    case = case_named("anthropic")
     complete_case(case, fake_server, params=dict(PARAMS))
 
     # Then the system prompt travels apart, stop as stop_sequences, and the seed it lacks is left out
@@ -112,7 +120,7 @@ def test_anthropic_receives_the_system_prompt_apart_and_no_seed(fake_server):
 
 def test_anthropic_gets_a_default_max_tokens_it_requires(fake_server):
     # When a request without max_tokens goes to Anthropic
-    case = PROVIDER_CASES[CASE_IDS.index("anthropic")]
+    case = case_named("anthropic")
     complete_case(case, fake_server)
 
     # Then the request still carries the max_tokens the API requires
@@ -121,7 +129,7 @@ def test_anthropic_gets_a_default_max_tokens_it_requires(fake_server):
 
 def test_gemini_receives_the_generation_config(fake_server):
     # When a request with every generation param goes to Gemini
-    case = PROVIDER_CASES[CASE_IDS.index("gemini")]
+    case = case_named("gemini")
     complete_case(case, fake_server, params=dict(PARAMS))
 
     # Then the params arrive in generationConfig and the system prompt as systemInstruction
@@ -137,7 +145,7 @@ def test_gemini_receives_the_generation_config(fake_server):
     assert body["contents"] == [{"role": "user", "parts": [{"text": "What is the capital of France?"}]}]
 
 
-@pytest.mark.parametrize("case", PROVIDER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", PROVIDER_CASES, ids=str)
 def test_streaming_yields_the_answer_piece_by_piece(fake_server, case):
     # When the answer is streamed
     chunks = stream_case(case, fake_server)

@@ -22,6 +22,7 @@ FAKE_KEYS = {"openai": "sk-test-openai", "anthropic": "sk-ant-test", "gemini": "
 class ProviderCase:
     """A model spec, how to point its provider at the fake server, and the cost the fake's usage implies."""
 
+    name: str
     spec: str
     options: Callable[[FakeServer], dict[str, Any]]
     expected_cost: float | None
@@ -31,15 +32,15 @@ class ProviderCase:
         return ModelSpec.parse(self.spec).provider
 
     def __str__(self) -> str:
-        return self.spec
+        return self.name
 
 
 def openai_style(key: str | None = None, **extra: Any) -> Callable[[FakeServer], dict[str, Any]]:
     return lambda server: {"base_url": server.openai_base_url, **({"api_key": key} if key else {}), **extra}
 
 
-def at_root(key: str) -> Callable[[FakeServer], dict[str, Any]]:
-    return lambda server: {"base_url": server.url, "api_key": key}
+def at_root(key: str, **extra: Any) -> Callable[[FakeServer], dict[str, Any]]:
+    return lambda server: {"base_url": server.url, "api_key": key, **extra}
 
 
 def cost(input_per_million: float, output_per_million: float, input_tokens: int = 12, output_tokens: int = 7) -> float:
@@ -47,14 +48,26 @@ def cost(input_per_million: float, output_per_million: float, input_tokens: int 
 
 
 PROVIDER_CASES = [
-    ProviderCase("openai:gpt-4o-mini", openai_style(FAKE_KEYS["openai"]), cost(0.15, 0.60)),
-    ProviderCase("openai:gpt-4o-mini", openai_style(FAKE_KEYS["openai"], transport="httpx"), cost(0.15, 0.60)),
-    ProviderCase("anthropic:claude-haiku-4-5", at_root(FAKE_KEYS["anthropic"]), cost(1.00, 5.00)),
-    ProviderCase("gemini:gemini-2.5-flash", at_root(FAKE_KEYS["gemini"]), cost(0.30, 2.50)),
-    ProviderCase("ollama:llama3.2", openai_style(), 0.0),
-    ProviderCase("openai-compatible:qwen2.5-7b-instruct", openai_style(), None),
+    ProviderCase("openai", "openai:gpt-4o-mini", openai_style(FAKE_KEYS["openai"]), cost(0.15, 0.60)),
+    ProviderCase(
+        "openai-httpx", "openai:gpt-4o-mini", openai_style(FAKE_KEYS["openai"], transport="httpx"), cost(0.15, 0.60)
+    ),
+    ProviderCase("anthropic", "anthropic:claude-haiku-4-5", at_root(FAKE_KEYS["anthropic"]), cost(1.00, 5.00)),
+    ProviderCase(
+        "anthropic-httpx",
+        "anthropic:claude-haiku-4-5",
+        at_root(FAKE_KEYS["anthropic"], transport="httpx"),
+        cost(1.00, 5.00),
+    ),
+    ProviderCase("gemini", "gemini:gemini-2.5-flash", at_root(FAKE_KEYS["gemini"]), cost(0.30, 2.50)),
+    ProviderCase("ollama", "ollama:llama3.2", openai_style(), 0.0),
+    ProviderCase("openai-compatible", "openai-compatible:qwen2.5-7b-instruct", openai_style(), None),
 ]
-CASE_IDS = ["openai", "openai-httpx", "anthropic", "gemini", "ollama", "openai-compatible"]
+KEYED_CASES = [case for case in PROVIDER_CASES if case.provider in FAKE_KEYS]
+
+
+def case_named(name: str) -> ProviderCase:
+    return next(case for case in PROVIDER_CASES if case.name == name)
 
 
 def request_for(spec: str, **changes: Any) -> ChatRequest:

@@ -9,7 +9,14 @@ from promptlab_nb.core.errors import ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, Message
 from promptlab_nb.engine.providers.credentials import ApiKey
 from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
-from promptlab_nb.engine.providers.remote import DEFAULT_TIMEOUT, Chunk, RemoteProvider, Reply
+from promptlab_nb.engine.providers.remote import (
+    DEFAULT_TIMEOUT,
+    Chunk,
+    RemoteProvider,
+    Reply,
+    Transport,
+    sdk_http_client,
+)
 from promptlab_nb.engine.providers.structured import (
     CALLED_TOOL,
     FILTERED,
@@ -36,7 +43,8 @@ class AnthropicProvider(RemoteProvider):
     The API needs ``max_tokens``: a request without it gets ``default_max_tokens``. The API has
     no ``seed``, so that parameter is left out; ``temperature``, ``top_p`` and other parameters
     the SDK no longer names are sent as they are, for the models that still take them. A JSON schema response format uses structured
-    outputs; plain ``"json"`` adds an instruction to the system prompt.
+    outputs; plain ``"json"`` adds an instruction to the system prompt. ``transport`` is
+    ``"aiohttp"`` (default) or ``"httpx"``.
     """
 
     name = "anthropic"
@@ -52,9 +60,11 @@ class AnthropicProvider(RemoteProvider):
         timeout: float = DEFAULT_TIMEOUT,
         prices: Mapping[str, Any] | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        transport: Transport = "aiohttp",
     ):
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, prices=prices)
         self._default_max_tokens = default_max_tokens
+        self._transport = transport
 
     def _create_client(self, api_key: ApiKey | None) -> Any:
         import anthropic
@@ -64,7 +74,7 @@ class AnthropicProvider(RemoteProvider):
             base_url=self._base_url,
             timeout=self._timeout,
             max_retries=0,
-            http_client=anthropic.DefaultAioHttpClient(),
+            http_client=sdk_http_client(anthropic, self._transport),
         )
 
     async def _send(self, client: Any, request: ChatRequest) -> Reply:

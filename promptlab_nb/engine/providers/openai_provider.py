@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
 from promptlab_nb.engine.providers.base import ChatRequest
 from promptlab_nb.engine.providers.credentials import ApiKey
 from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
-from promptlab_nb.engine.providers.remote import DEFAULT_TIMEOUT, Chunk, RemoteProvider, Reply
+from promptlab_nb.engine.providers.remote import (
+    DEFAULT_TIMEOUT,
+    Chunk,
+    RemoteProvider,
+    Reply,
+    Transport,
+    sdk_http_client,
+)
 from promptlab_nb.engine.providers.structured import (
     CALLED_TOOL,
     FILTERED,
@@ -20,17 +27,13 @@ from promptlab_nb.engine.providers.structured import (
     schema_name,
 )
 
-Transport = Literal["aiohttp", "httpx"]
 _FINISH_REASONS = {"stop": FINISHED, "length": TRUNCATED, "content_filter": FILTERED, "tool_calls": CALLED_TOOL}
 _UNUSED_KEY = "unused"
 
 
 class OpenAIProvider(RemoteProvider):
     """``openai:<model>``. Key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL, or the options.
-
-    ``transport`` is ``"aiohttp"`` (default: about 1 ms of CPU per call at 50 concurrent
-    calls) or ``"httpx"``, the SDK's default transport (about 7 ms).
-    """
+    ``transport`` is ``"aiohttp"`` (default) or ``"httpx"``."""
 
     name = "openai"
     env_var = "OPENAI_API_KEY"
@@ -53,13 +56,12 @@ class OpenAIProvider(RemoteProvider):
     def _create_client(self, api_key: ApiKey | None) -> Any:
         import openai
 
-        http_client = openai.DefaultAioHttpClient() if self._transport == "aiohttp" else openai.DefaultAsyncHttpxClient()
         return openai.AsyncOpenAI(
             api_key=api_key.reveal() if api_key else _UNUSED_KEY,
             base_url=self._base_url,
             timeout=self._timeout,
             max_retries=0,
-            http_client=http_client,
+            http_client=sdk_http_client(openai, self._transport),
         )
 
     async def _send(self, client: Any, request: ChatRequest) -> Reply:

@@ -11,7 +11,8 @@ import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal
 
 from promptlab_nb.core.errors import ContentFiltered, MissingCredentials, ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Provider
@@ -20,6 +21,13 @@ from promptlab_nb.engine.providers.pricing import Price, PriceTable
 from promptlab_nb.engine.providers.structured import FILTERED, parse_json_if_asked
 
 DEFAULT_TIMEOUT = 120.0
+Transport = Literal["aiohttp", "httpx"]
+
+
+def sdk_http_client(sdk: ModuleType, transport: Transport) -> Any:
+    """The HTTP client for an openai or anthropic SDK client: aiohttp (about 1 ms of CPU per
+    call at 50 concurrent calls, measured in bench/) or the SDK's default httpx (about 7 ms)."""
+    return sdk.DefaultAioHttpClient() if transport == "aiohttp" else sdk.DefaultAsyncHttpxClient()
 
 
 @dataclass(slots=True)
