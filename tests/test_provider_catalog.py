@@ -6,12 +6,13 @@ import math
 
 import pandas as pd
 import pytest
-
 from fakes.calls import complete, openai_style
-from fakes.fixtures import fake_server, running_fake_server  # noqa: F401
+
 from promptlab_nb.engine.providers.catalog import providers_table
 from promptlab_nb.engine.providers.pricing import Price, PriceTable
 from promptlab_nb.engine.providers.structured import parse_json_if_asked
+
+pytest_plugins = ["fakes.fixtures"]
 
 
 def row_of(table: pd.DataFrame, spec: str) -> pd.Series:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fakes.calls import (
     KEYED_CASES,
     PROVIDER_CASES,
@@ -11,11 +10,10 @@ from fakes.calls import (
     closed_port_url,
     complete,
     complete_case,
-    openai_style,
     stream_case,
 )
-from fakes.fixtures import fake_server, running_fake_server  # noqa: F401
 from fakes.script import RETRY_AFTER_SECONDS
+
 from promptlab_nb.core.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -29,6 +27,8 @@ from promptlab_nb.core.errors import (
     RateLimited,
 )
 from promptlab_nb.engine.providers import ProviderRegistry
+
+pytest_plugins = ["fakes.fixtures"]
 
 ENV_VARS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 EXPECTED = {

@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from fakes.calls import (
     PROVIDER_CASES,
     ProviderCase,
@@ -19,9 +18,11 @@ from fakes.calls import (
     openai_style,
     stream_case,
 )
-from fakes.fixtures import fake_server, running_fake_server  # noqa: F401
+
 from promptlab_nb.core.errors import InvalidModelSpec, UnknownProvider
 from promptlab_nb.engine.providers import ChatRequest, ChatResponse, ModelSpec, ProviderRegistry
+
+pytest_plugins = ["fakes.fixtures"]
 
 CAPITAL_SCHEMA = {"type": "object", "properties": {"capital": {"type": "string"}}, "required": ["capital"]}
 PARAMS = {"temperature": 0.2, "max_tokens": 50, "top_p": 0.9, "stop": ["\n\n"], "seed": 7}
@@ -239,7 +240,9 @@ def test_importing_promptlab_nb_imports_no_provider_sdk():
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {list(PROVIDER_SDKS)!r}"
         " or m.startswith('google.genai'))))\n"
     )
-    loaded = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    loaded = json.loads(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    )
 
     # Then no provider SDK or HTTP transport was imported
     assert loaded == []

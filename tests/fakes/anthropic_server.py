@@ -62,12 +62,18 @@ def _events(script: Script, model: str, text: str, stop_reason: str) -> list[byt
     start = {**_message(script, model, text, stop_reason), "content": [], "stop_reason": None}
     start["usage"] = {"input_tokens": script.input_tokens, "output_tokens": 1}
     deltas = [
-        sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}, "content_block_delta")
+        sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+            "content_block_delta",
+        )
         for piece in (script.pieces() if text else [])
     ]
     return [
         sse({"type": "message_start", "message": start}, "message_start"),
-        sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start"),
+        sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),
         *deltas,
         sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
         sse(

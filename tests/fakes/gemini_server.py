@@ -12,7 +12,11 @@ RESPONSE_ID = "resp_gemini_fake"
 _FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS"}
 _FAILURES: dict[str, tuple[int, str, str]] = {
     "auth": (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
-    "rate_limit": (429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details."),
+    "rate_limit": (
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota, please check your plan and billing details.",
+    ),
     "server": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
     "bad_request": (400, "INVALID_ARGUMENT", "Invalid value at 'generation_config.temperature' (TYPE_FLOAT), \"hot\""),
     "context_too_long": (
@@ -33,7 +37,9 @@ async def generate_content(request: web.Request) -> web.StreamResponse:
         return failure_response(failure)
     response = _blocked(script) if failure else _response(script, script.reply, _FINISH_REASONS[script.finish])
     if request.match_info["call"].endswith(":streamGenerateContent"):
-        return await send_events(request, [sse(chunk) for chunk in _chunks(script, response, blocked=bool(failure))], {})
+        return await send_events(
+            request, [sse(chunk) for chunk in _chunks(script, response, blocked=bool(failure))], {}
+        )
     return web.json_response(response)
 
 

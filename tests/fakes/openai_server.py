@@ -11,7 +11,12 @@ from fakes.script import RETRY_AFTER_SECONDS, Script, received, send_events, sse
 REQUEST_ID = "req_openai_fake"
 _FAILURES: dict[str, tuple[int, str, str, str | None]] = {
     "auth": (401, "invalid_request_error", "Incorrect API key provided: {key}.", "invalid_api_key"),
-    "rate_limit": (429, "requests", "Rate limit reached for gpt-4o-mini on requests per min (RPM).", "rate_limit_exceeded"),
+    "rate_limit": (
+        429,
+        "requests",
+        "Rate limit reached for gpt-4o-mini on requests per min (RPM).",
+        "rate_limit_exceeded",
+    ),
     "server": (500, "server_error", "The server had an error while processing your request.", None),
     "bad_request": (400, "invalid_request_error", "Unrecognized request argument supplied: foo", None),
     "context_too_long": (
@@ -38,7 +43,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if failure:
         return failure_response(failure, request.headers.get("Authorization", "").removeprefix("Bearer "))
     if body.get("stream"):
-        return await send_events(request, [sse(chunk) for chunk in _chunks(script, body["model"])] + [b"data: [DONE]\n\n"], _headers())
+        return await send_events(
+            request, [sse(chunk) for chunk in _chunks(script, body["model"])] + [b"data: [DONE]\n\n"], _headers()
+        )
     return web.json_response(_completion(script, body["model"]), headers=_headers())
 
 
@@ -92,4 +99,3 @@ def _chunks(script: Script, model: str) -> list[dict[str, Any]]:
 
     pieces = [chunk({"role": "assistant", "content": piece}, None) for piece in script.pieces()]
     return [*pieces, chunk({}, script.finish)]
-

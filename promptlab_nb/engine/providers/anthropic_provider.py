@@ -42,9 +42,9 @@ class AnthropicProvider(RemoteProvider):
 
     The API needs ``max_tokens``: a request without it gets ``default_max_tokens``. The API has
     no ``seed``, so that parameter is left out; ``temperature``, ``top_p`` and other parameters
-    the SDK no longer names are sent as they are, for the models that still take them. A JSON schema response format uses structured
-    outputs; plain ``"json"`` adds an instruction to the system prompt. ``transport`` is
-    ``"aiohttp"`` (default) or ``"httpx"``.
+    the SDK no longer names are sent as they are, for the models that still take them. A JSON
+    schema response format uses structured outputs; plain ``"json"`` adds an instruction to the
+    system prompt. ``transport`` is ``"aiohttp"`` (default) or ``"httpx"``.
     """
 
     name = "anthropic"

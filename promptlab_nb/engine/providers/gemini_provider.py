@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from promptlab_nb.core.errors import AuthenticationFailed, ProviderError, RateLimited
@@ -16,7 +16,7 @@ from promptlab_nb.engine.providers.failures import (
     unreachable,
 )
 from promptlab_nb.engine.providers.remote import Chunk, RemoteProvider, Reply
-from promptlab_nb.engine.providers.structured import FILTERED, FINISHED, JSON_OBJECT, TRUNCATED, json_schema_of
+from promptlab_nb.engine.providers.structured import FILTERED, FINISHED, TRUNCATED, json_schema_of
 
 _FINISH_REASONS = {
     "STOP": FINISHED,

@@ -88,7 +88,9 @@ class OpenAIProvider(RemoteProvider):
         arguments: dict[str, Any] = {"model": request.model, "messages": request.messages}
         if "max_tokens" in params:
             arguments[self.max_tokens_param] = params.pop("max_tokens")
-        arguments.update({name: params.pop(name) for name in ("temperature", "top_p", "stop", "seed") if name in params})
+        arguments.update(
+            {name: params.pop(name) for name in ("temperature", "top_p", "stop", "seed") if name in params}
+        )
         if params:
             arguments["extra_body"] = params
         if request.response_format is not None:
