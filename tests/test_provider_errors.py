@@ -19,6 +19,7 @@ from promptlab_nb.core.errors import (
     BadRequest,
     ContentFiltered,
     ContextTooLong,
+    InvalidProviderOptions,
     MissingCredentials,
     ProviderError,
     ProviderNotConfigured,
@@ -219,3 +220,27 @@ def test_a_key_is_never_shown(fake_server):
     # Then the key appears nowhere they can see
     for shown in (repr(provider), str(provider), repr(vars(provider)), str(raised.value)):
         assert secret not in shown
+
+
+@pytest.mark.parametrize("case", [case for case in KEYED_CASES if case.provider != "gemini"], ids=str)
+def test_an_answer_of_unexpected_shape_is_a_failed_call_not_a_crash(fake_server, case):
+    # Given a server that answers 200 with a body of the wrong shape
+    fake_server.script.fail("malformed")
+
+    # When a request is sent
+    with pytest.raises(ProviderError) as raised:
+        complete_case(case, fake_server)
+
+    # Then the runner gets a provider error it records and does not retry
+    assert type(raised.value) is ProviderError and not raised.value.retryable
+    assert case.provider in str(raised.value)
+
+
+def test_a_misspelt_provider_option_is_named():
+    # When a provider is configured with an option it does not have
+    with pytest.raises(InvalidProviderOptions) as raised:
+        ProviderRegistry({"openai": {"api-key": "sk-test"}}).get("openai")
+
+    # Then the error names the provider and the option, not the key
+    assert "openai" in str(raised.value) and "api-key" in str(raised.value)
+    assert "sk-test" not in str(raised.value)

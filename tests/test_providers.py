@@ -98,6 +98,16 @@ def test_openai_receives_the_generation_params_under_its_names(fake_server):
     assert sent == {"temperature": 0.2, "max_completion_tokens": 50, "top_p": 0.9, "stop": ["\n\n"], "seed": 7}
 
 
+def test_params_left_unset_are_not_sent(fake_server):
+    # When a request carries params set to None, as a template without them renders
+    for case in PROVIDER_CASES:
+        complete_case(case, fake_server, params={"temperature": None, "seed": None, "max_tokens": 20})
+
+    # Then no provider received them
+    for received in fake_server.script.received:
+        assert "temperature" not in json.dumps(received.body) and "seed" not in json.dumps(received.body)
+
+
 def test_local_servers_receive_max_tokens_under_its_classic_name(fake_server):
     # When a request goes to an Ollama server
     complete("ollama:llama3.2", {"ollama": openai_style()(fake_server)}, params={"max_tokens": 50})

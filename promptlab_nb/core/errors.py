@@ -178,6 +178,15 @@ class UnknownProvider(InvalidModelSpec):
         self.provider = provider
 
 
+class InvalidProviderOptions(Invalid):
+    def __init__(self, provider: str, reason: str):
+        super().__init__(
+            f"The options of provider {provider!r} are not valid ({reason}); "
+            "check %config PromptLab.providers."
+        )
+        self.provider = provider
+
+
 class CostLimitExceeded(PromptLabError):
     def __init__(self, estimated: float, limit: float, calls: int):
         super().__init__(

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.script import RETRY_AFTER_SECONDS, Script, received, send_events, sse
+from fakes.script import MALFORMED_BODY, RETRY_AFTER_SECONDS, Script, received, send_events, sse
 
 REQUEST_ID = "req_anthropic_fake"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
@@ -25,6 +25,8 @@ def routes() -> list[web.RouteDef]:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     script, failure, body = await received(request)
+    if failure == "malformed":
+        return web.json_response(MALFORMED_BODY, headers=_headers())
     if failure and failure != "content_filtered":
         return failure_response(failure)
     stop_reason = "refusal" if failure else _STOP_REASONS[script.finish]

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.script import RETRY_AFTER_SECONDS, Script, received, send_events, sse
+from fakes.script import MALFORMED_BODY, RETRY_AFTER_SECONDS, Script, received, send_events, sse
 
 RESPONSE_ID = "resp_gemini_fake"
 _FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS"}
@@ -33,6 +33,8 @@ def routes() -> list[web.RouteDef]:
 
 async def generate_content(request: web.Request) -> web.StreamResponse:
     script, failure, _ = await received(request)
+    if failure == "malformed":
+        return web.json_response(MALFORMED_BODY)
     if failure and failure != "content_filtered":
         return failure_response(failure)
     response = _blocked(script) if failure else _response(script, script.reply, _FINISH_REASONS[script.finish])

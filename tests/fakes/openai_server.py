@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.script import RETRY_AFTER_SECONDS, Script, received, send_events, sse
+from fakes.script import MALFORMED_BODY, RETRY_AFTER_SECONDS, Script, received, send_events, sse
 
 REQUEST_ID = "req_openai_fake"
 _FAILURES: dict[str, tuple[int, str, str, str | None]] = {
@@ -40,6 +40,8 @@ def routes() -> list[web.RouteDef]:
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     script, failure, body = await received(request)
+    if failure == "malformed":
+        return web.json_response(MALFORMED_BODY, headers=_headers())
     if failure:
         return failure_response(failure, request.headers.get("Authorization", "").removeprefix("Bearer "))
     if body.get("stream"):

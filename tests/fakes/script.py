@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-FAILURE_KINDS = ("auth", "rate_limit", "server", "bad_request", "context_too_long", "content_filtered")
+FAILURE_KINDS = ("auth", "rate_limit", "server", "bad_request", "context_too_long", "content_filtered", "malformed")
+MALFORMED_BODY = {"unexpected": True}
 RETRY_AFTER_SECONDS = 7
 
 

@@ -15,6 +15,7 @@ from promptlab_nb.engine.providers.remote import (
     RemoteProvider,
     Reply,
     Transport,
+    given_params,
     sdk_http_client,
 )
 from promptlab_nb.engine.providers.structured import (
@@ -95,7 +96,7 @@ class AnthropicProvider(RemoteProvider):
             yield Chunk("", _STOP_REASONS.get(final.stop_reason or ""))
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
-        params = dict(request.params)
+        params = given_params(request)
         params.pop("seed", None)
         system, messages = _split_system(request.messages)
         arguments: dict[str, Any] = {

@@ -15,7 +15,7 @@ from promptlab_nb.engine.providers.failures import (
     timed_out,
     unreachable,
 )
-from promptlab_nb.engine.providers.remote import Chunk, RemoteProvider, Reply
+from promptlab_nb.engine.providers.remote import Chunk, RemoteProvider, Reply, given_params
 from promptlab_nb.engine.providers.structured import FILTERED, FINISHED, TRUNCATED, json_schema_of
 
 _FINISH_REASONS = {
@@ -66,7 +66,7 @@ class GeminiProvider(RemoteProvider):
         from google.genai import types
 
         system = "\n\n".join(message["content"] for message in request.messages if message["role"] == "system")
-        config: dict[str, Any] = {_CONFIG_NAMES.get(name, name): value for name, value in request.params.items()}
+        config = {_CONFIG_NAMES.get(name, name): value for name, value in given_params(request).items()}
         if isinstance(config.get("stop_sequences"), str):
             config["stop_sequences"] = [config["stop_sequences"]]
         if system:
@@ -142,7 +142,7 @@ def _finish_reason(response: Any, candidate: Any) -> str | None:
         blocked = response.prompt_feedback and response.prompt_feedback.block_reason
         return FILTERED if blocked else None
     reason = candidate.finish_reason
-    return _FINISH_REASONS.get(reason.value if reason else "") if reason else None
+    return _FINISH_REASONS.get(getattr(reason, "value", reason)) if reason else None
 
 
 def _retry_delay(details: Any) -> float | None:

@@ -15,6 +15,7 @@ from promptlab_nb.engine.providers.remote import (
     RemoteProvider,
     Reply,
     Transport,
+    given_params,
     sdk_http_client,
 )
 from promptlab_nb.engine.providers.structured import (
@@ -84,7 +85,7 @@ class OpenAIProvider(RemoteProvider):
                     yield Chunk(choice.delta.content or "", _FINISH_REASONS.get(choice.finish_reason or ""))
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
-        params = dict(request.params)
+        params = given_params(request)
         arguments: dict[str, Any] = {"model": request.model, "messages": request.messages}
         if "max_tokens" in params:
             arguments[self.max_tokens_param] = params.pop("max_tokens")

@@ -145,10 +145,11 @@ class RemoteProvider(Provider):
             request_id=reply.request_id,
         )
 
-    def _translated(self, error: Exception) -> Exception:
-        translated = self._domain_error(error)
-        if translated is None:
-            return error
+    def _translated(self, error: Exception) -> ProviderError:
+        """The domain error for ``error``; anything unforeseen is a failed call, not retried."""
+        translated = self._domain_error(error) or ProviderError(
+            f"{self.name} call failed: {type(error).__name__}: {error}", provider=self.name
+        )
         if self._api_key is not None:
             translated.args = (self._api_key.scrub(str(translated)),)
         return translated
@@ -169,3 +170,8 @@ class RemoteProvider(Provider):
 
     async def _close_client(self, client: Any) -> None:
         await client.close()
+
+
+def given_params(request: ChatRequest) -> dict[str, Any]:
+    """The request's generation params without the ones left unset (None)."""
+    return {name: value for name, value in request.params.items() if value is not None}
