@@ -122,7 +122,7 @@ class AnthropicProvider(RemoteProvider):
 
         if isinstance(error, anthropic.APIStatusError):
             message = error.api_message or error.message
-            return error_for_status(self.name, self.env_var or "", error.status_code, message, error.response.headers)
+            return error_for_status(self.name, self.key_hint, error.status_code, message, error.response.headers)
         if isinstance(error, anthropic.APITimeoutError) and not connection_refused(error):
             return timed_out(self.name)
         if isinstance(error, anthropic.APIConnectionError):

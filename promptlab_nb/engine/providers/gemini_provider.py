@@ -100,9 +100,9 @@ class GeminiProvider(RemoteProvider):
     def _status_error(self, error: Any) -> ProviderError:
         message = str(error.message or error)
         if any(marker in f"{message} {error.details}" for marker in _INVALID_KEY_MARKERS):
-            return AuthenticationFailed(self.name, self.env_var or "", message)
+            return AuthenticationFailed(self.name, self.key_hint, message)
         headers = dict(getattr(error.response, "headers", None) or {})
-        failure = error_for_status(self.name, self.env_var or "", error.code, message, headers)
+        failure = error_for_status(self.name, self.key_hint, error.code, message, headers)
         if isinstance(failure, RateLimited) and failure.retry_after is None:
             failure.retry_after = _retry_delay(error.details)
         return failure

@@ -22,7 +22,6 @@ from promptlab_nb.engine.providers.structured import (
     CALLED_TOOL,
     FILTERED,
     FINISHED,
-    JSON_OBJECT,
     TRUNCATED,
     json_schema_of,
     schema_name,
@@ -103,7 +102,7 @@ class OpenAIProvider(RemoteProvider):
 
         if isinstance(error, openai.APIStatusError):
             return error_for_status(
-                self.name, self.env_var or "", error.status_code, _message_of(error), error.response.headers
+                self.name, self.key_hint, error.status_code, _message_of(error), error.response.headers
             )
         if isinstance(error, openai.APITimeoutError) and not connection_refused(error):
             return timed_out(self.name)
@@ -115,7 +114,7 @@ class OpenAIProvider(RemoteProvider):
 def _response_format(response_format: str | dict[str, Any]) -> dict[str, Any]:
     schema = json_schema_of(response_format)
     if schema is None:
-        return {"type": "json_object"} if response_format == JSON_OBJECT else {"type": "text"}
+        return {"type": "json_object"}
     return {"type": "json_schema", "json_schema": {"name": schema_name(schema), "schema": schema}}
 
 

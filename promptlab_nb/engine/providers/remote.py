@@ -25,8 +25,8 @@ Transport = Literal["aiohttp", "httpx"]
 
 
 def sdk_http_client(sdk: ModuleType, transport: Transport) -> Any:
-    """The HTTP client for an openai or anthropic SDK client: aiohttp (about 1 ms of CPU per
-    call at 50 concurrent calls, measured in bench/) or the SDK's default httpx (about 7 ms)."""
+    """The HTTP client for an openai or anthropic SDK client: aiohttp, the cheaper in CPU per
+    call (bench/README.md), or the SDK's default httpx."""
     return sdk.DefaultAioHttpClient() if transport == "aiohttp" else sdk.DefaultAsyncHttpxClient()
 
 
@@ -77,6 +77,11 @@ class RemoteProvider(Provider):
     def base_url(self) -> str | None:
         return self._base_url
 
+    @property
+    def key_hint(self) -> str:
+        """Where the user puts this provider's key, for error messages."""
+        return self.env_var or f"the api_key option of PromptLab.providers[{self.name!r}]"
+
     def has_credentials(self) -> bool:
         return self._api_key is not None or not self.needs_api_key
 
@@ -124,7 +129,7 @@ class RemoteProvider(Provider):
 
     def _check_configured(self) -> None:
         if self.needs_api_key and self._api_key is None:
-            raise MissingCredentials(self.name, self.env_var or "an API key option")
+            raise MissingCredentials(self.name, self.key_hint)
 
     def _refuse_if_filtered(self, finish_reason: str | None, answered: bool) -> None:
         if finish_reason == FILTERED and not answered:
