@@ -168,6 +168,7 @@ def test_keys_come_from_the_usual_environment_variables(fake_server, monkeypatch
     [
         ("OPENAI_BASE_URL", "openai:gpt-4o-mini", "openai_base_url"),
         ("ANTHROPIC_BASE_URL", "anthropic:claude-haiku-4-5", "url"),
+        ("GOOGLE_GEMINI_BASE_URL", "gemini:gemini-2.5-flash", "url"),
     ],
 )
 def test_base_urls_come_from_the_sdks_environment_variables(fake_server, monkeypatch, variable, spec, url):
@@ -175,6 +176,7 @@ def test_base_urls_come_from_the_sdks_environment_variables(fake_server, monkeyp
     monkeypatch.setenv(variable, getattr(fake_server, url))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("GEMINI_API_KEY", "gm-test")
 
     # When a request is sent with no options at all
     response = complete(spec, {})

@@ -22,7 +22,6 @@ from promptlab_nb.engine.providers.structured import (
     CALLED_TOOL,
     FILTERED,
     FINISHED,
-    JSON_OBJECT,
     TRUNCATED,
     json_schema_of,
 )
@@ -111,7 +110,7 @@ class AnthropicProvider(RemoteProvider):
             arguments["extra_body"] = params
         if schema := json_schema_of(request.response_format):
             arguments["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
-        elif request.response_format == JSON_OBJECT:
+        elif request.response_format is not None:
             system = "\n\n".join(part for part in (system, JSON_ONLY_INSTRUCTION) if part)
         if system:
             arguments["system"] = system

@@ -10,8 +10,6 @@ TRUNCATED = "length"
 FILTERED = "content_filter"
 CALLED_TOOL = "tool_calls"
 
-JSON_OBJECT = "json"
-
 
 def parse_json_if_asked(text: str, response_format: str | dict[str, Any] | None) -> Any:
     """The JSON value of ``text`` when a JSON response was requested, else None."""
