@@ -49,6 +49,7 @@ class AnthropicProvider(RemoteProvider):
 
     name = "anthropic"
     env_var = "ANTHROPIC_API_KEY"
+    sdk_modules = ("anthropic",)
     env_vars = ("ANTHROPIC_API_KEY",)
     base_url_env_vars = ("ANTHROPIC_BASE_URL",)
 

@@ -39,6 +39,7 @@ class GeminiProvider(RemoteProvider):
 
     name = "gemini"
     env_var = "GEMINI_API_KEY"
+    sdk_modules = ("google.genai", "aiohttp")
     env_vars = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env_vars = ("GOOGLE_GEMINI_BASE_URL",)
 

@@ -37,6 +37,7 @@ class OpenAIProvider(RemoteProvider):
 
     name = "openai"
     env_var = "OPENAI_API_KEY"
+    sdk_modules = ("openai",)
     env_vars = ("OPENAI_API_KEY",)
     base_url_env_vars = ("OPENAI_BASE_URL",)
     max_tokens_param = "max_completion_tokens"

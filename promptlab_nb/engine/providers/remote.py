@@ -7,6 +7,8 @@ JSON parsing so every provider answers with the same fields.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
@@ -54,6 +56,7 @@ class RemoteProvider(Provider):
     seconds and ``prices`` (see pricing). The SDK client is created on first use, on the
     running event loop, with the SDK's own retries off: the runner retries."""
 
+    sdk_modules: tuple[str, ...] = ()
     env_vars: tuple[str, ...] = ()
     base_url_env_vars: tuple[str, ...] = ()
     default_base_url: str | None = None
@@ -92,7 +95,7 @@ class RemoteProvider(Provider):
         return self._prices.price(model)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        client = self._ready_client()
+        client = await self._ready_client()
         started = time.perf_counter()
         try:
             reply = await self._send(client, request)
@@ -103,7 +106,7 @@ class RemoteProvider(Provider):
         return self._response(request, reply, latency_ms=(time.perf_counter() - started) * 1000)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
-        client = self._ready_client()
+        client = await self._ready_client()
         answered, finish_reason = False, None
         try:
             async for chunk in self._stream_chunks(client, request):
@@ -121,9 +124,13 @@ class RemoteProvider(Provider):
         if client is not None:
             await self._close_client(client)
 
-    def _ready_client(self) -> Any:
+    async def _ready_client(self) -> Any:
+        """The SDK client, created on first use; the SDK is imported in a thread meanwhile, as
+        importing it takes up to a second that would otherwise stall every task on the loop."""
         if self._client is None:
             self._check_configured()
+            await asyncio.to_thread(_import_all, self.sdk_modules)
+        if self._client is None:
             self._client = self._create_client(self._api_key)
         return self._client
 
@@ -175,6 +182,11 @@ class RemoteProvider(Provider):
 
     async def _close_client(self, client: Any) -> None:
         await client.close()
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
 
 def given_params(request: ChatRequest) -> dict[str, Any]:
