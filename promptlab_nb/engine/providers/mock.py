@@ -18,6 +18,7 @@ from promptlab_nb.engine.providers.pricing import Price
 from promptlab_nb.engine.providers.structured import parse_json_if_asked
 
 Responder = str | Sequence[str] | Mapping[str, str] | Callable[[list[Message]], str]
+FREE = Price(0.0, 0.0)
 
 
 def prompt_text(messages: list[Message]) -> str:
@@ -126,5 +127,3 @@ class MockProvider(Provider):
     def price(self, model: str) -> Price | None:
         return FREE
 
-
-FREE = Price(0.0, 0.0)
