@@ -126,4 +126,3 @@ class MockProvider(Provider):
 
     def price(self, model: str) -> Price | None:
         return FREE
-
