@@ -11,6 +11,8 @@ import pandas as pd
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.loop import run_blocking
 from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.batch_execution import BatchExecution, BatchReport, is_batch_mode
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.evaluation.analysis import compare_pair, summary_table, wide_table
 from promptlab_nb.evaluation.evaluators import Evaluator
@@ -34,6 +36,7 @@ class Experiment:
         self.name = name
         self.evaluators = list(evaluators or [])
         self.last_execution: ExecutionResult | None = None
+        self.last_batch_report: BatchReport | None = None
 
     @property
     def record(self) -> ExperimentRecord:
@@ -76,6 +79,38 @@ class Experiment:
         options = options or self.lab.execution_options()
         self.last_execution = await execution.run(self.name, options, self._run_evaluators())
         return self
+
+    async def asubmit(self, options: ExecutionOptions | None = None) -> Experiment:
+        """Send the runs not cached as provider batches (cached runs are stored at once); see ``refresh``."""
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = options or self.lab.execution_options()
+        self.last_batch_report = await batches.submit(self.name, options, self._run_evaluators())
+        return self
+
+    def refresh(self, *, progress: bool = True) -> Experiment:
+        """Ask the providers about this experiment's batches and store the runs of every batch that has
+        finished, scored by the stored evaluators. Safe to call again: no run is stored twice."""
+        return run_blocking(lambda: self.arefresh(progress=progress))
+
+    async def arefresh(self, *, progress: bool = True) -> Experiment:
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(progress=progress)
+        self.last_batch_report = await batches.refresh(self.name, options, self._run_evaluators())
+        return self
+
+    def cancel(self, *, progress: bool = True) -> Experiment:
+        """Cancel this experiment's pending provider batches and store what they answered before stopping."""
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(progress=progress)
+        self.last_batch_report = run_blocking(lambda: batches.cancel(self.name, options, self._run_evaluators()))
+        return self
+
+    @property
+    def batches(self) -> pd.DataFrame:
+        """This experiment's provider batches: status, request counts, submitted and finished times."""
+        record = self.record
+        with self.lab.db.session() as session:
+            return BatchService(session).list(record.id)
 
     def _run_evaluators(self) -> list[Evaluator]:
         """The evaluators given at run time, or rebuilt from their stored specs (e.g. in a new session)."""
@@ -134,10 +169,14 @@ class Experiment:
             raise InvalidData("No scores to plot yet; add evaluators with exp.evaluate(...).")
         return plot_summary(summary, evaluator or scored[0])
 
-    def resume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        """Run only what is missing: runs never started, and those that failed or were interrupted."""
+    def resume(
+        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, mode: str = "live"
+    ) -> Experiment:
+        """Run only what is missing: runs never started, and those that failed or were interrupted;
+        ``mode="batch"`` sends them as provider batches. Runs awaiting a batch are left to ``refresh``."""
         options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        return run_blocking(lambda: self.aexecute(options))
+        start = self.asubmit if is_batch_mode(mode) else self.aexecute
+        return run_blocking(lambda: start(options))
 
     async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
         return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))

@@ -26,6 +26,7 @@ from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.scoring import RunScorer
 from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.scoring import ScoreService
 from promptlab_nb.services.templates import TemplateService
@@ -54,13 +55,13 @@ class ExperimentExecution:
         self.database, self.settings = database, settings
 
     async def run(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> ExecutionResult:
-        experiment, rows, finished = self._load(name)
-        tasks = self._tasks(experiment, rows, finished)
+        experiment, rows, finished = self.load(name)
+        tasks = self.tasks(experiment, rows, finished)
         cache = ResponseCache(self.database, enabled=options.cache)
         registry = ProviderRegistry(self.settings.providers)
         try:
             estimate = self._estimate(tasks, cache, registry)
-            self._check_cost(estimate, options.confirm)
+            self.check_cost(estimate, options.confirm)
             caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
             status = await self._execute(experiment, tasks, caller, estimate, options, evaluators)
         finally:
@@ -121,20 +122,24 @@ class ExperimentExecution:
             ResponseCache.write(session.connection(), cache.take_pending())
         return len(runs)
 
-    def _load(self, name: str) -> tuple[ExperimentRecord, list[dict[str, Any]], set[tuple[str, int, int]]]:
+    def load(self, name: str) -> tuple[ExperimentRecord, list[dict[str, Any]], set[tuple[str, int, int]]]:
+        """The experiment, its rows and the cells not to run: those that succeeded and those
+        awaiting a provider batch. Failed and interrupted runs are cleared so they run again."""
         with self.database.session() as session:
             service = ExperimentService(session)
             experiment = service.get(name)
             service.clear_unfinished(experiment.id)
-            return experiment, service.rows(experiment.id), service.finished_cells(experiment.id)
+            awaited = BatchService(session).awaited_cells(experiment)
+            return experiment, service.rows(experiment.id), service.finished_cells(experiment.id) | awaited
 
     def _set_status(self, experiment_id: str, status: str) -> None:
         with self.database.session() as session:
             ExperimentService(session).set_status(experiment_id, status)
 
-    def _tasks(
+    def tasks(
         self, experiment: ExperimentRecord, rows: list[dict[str, Any]], finished: set[tuple[str, int, int]]
     ) -> list[RunTask]:
+        """A task for every cell of the experiment not in ``finished``."""
         chains = self._chains(experiment)
         variants = experiment.variants
         return [
@@ -146,7 +151,6 @@ class ExperimentExecution:
                 repeat=cell.repeat,
                 inputs=rows[cell.row_index],
                 chain=chains[cell.variant_index],
-                mode=experiment.mode,
             )
             for cell in cells(len(variants), len(rows), experiment.repeats)
             if (variants[cell.variant_index].id, cell.row_index, cell.repeat) not in finished
@@ -193,7 +197,7 @@ class ExperimentExecution:
     def _estimate(self, tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry) -> Estimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call."""
-        keys = {id(task): self._cache_key(task) for task in tasks if task.kind == "template"}
+        keys = {id(task): task_cache_key(task) for task in tasks if task.kind == "template"}
         cache.prefetch(key for key in keys.values() if key)
         estimate = Estimate()
         for task in tasks:
@@ -207,18 +211,13 @@ class ExperimentExecution:
                 estimate.add_call(price, input_chars, step.params.get("max_tokens"))
         return estimate
 
-    @staticmethod
-    def _cache_key(task: RunTask) -> str | None:
-        step = task.chain.steps[0]
-        try:
-            return cache_key(step.spec, step.request(task.inputs), task.repeat)
-        except PromptLabError:
-            return None
-
-    def _check_cost(self, estimate: Estimate, confirmed: bool) -> None:
+    def check_cost(self, estimate: Estimate, confirmed: bool) -> None:
         limit = self.settings.cost_limit
         if limit and not confirmed and estimate.cost > limit:
             raise CostLimitExceeded(estimate.cost, limit, estimate.calls)
+
+    def caller(self, options: ExecutionOptions, registry: ProviderRegistry, cache: ResponseCache) -> ModelCaller:
+        return ModelCaller(registry, self._limits(options), self._policy(), cache)
 
     def _limits(self, options: ExecutionOptions) -> Limits:
         return Limits(
@@ -229,6 +228,15 @@ class ExperimentExecution:
 
     def _policy(self) -> RetryPolicy:
         return RetryPolicy(max_retries=self.settings.max_retries, timeout=self.settings.timeout)
+
+
+def task_cache_key(task: RunTask) -> str | None:
+    """The cache key of a single-template run, None when its prompt cannot be rendered."""
+    step = task.chain.steps[0]
+    try:
+        return cache_key(step.spec, step.request(task.inputs), task.repeat)
+    except PromptLabError:
+        return None
 
 
 def _first_messages(task: RunTask) -> list[dict[str, str]]:

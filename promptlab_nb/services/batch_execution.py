@@ -1,0 +1,307 @@
+"""Executing an experiment through the providers' batch APIs: submit what is not cached, then
+store the answers as normal runs whenever they are ready (also from another session).
+
+Like ExperimentExecution this takes the Database: each read or write is its own short unit of
+work, and a batch id is stored as soon as the provider gave it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from promptlab_nb.core.config import PromptLab
+from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
+from promptlab_nb.engine.batches import BatchAnswers, CellId, response_of, split_lines
+from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.costs import Estimate
+from promptlab_nb.engine.progress import Progress
+from promptlab_nb.engine.providers.base import ChatResponse, Provider
+from promptlab_nb.engine.providers.batching import BatchOutcome, BatchState
+from promptlab_nb.engine.providers.registry import ProviderRegistry
+from promptlab_nb.engine.runner import ExperimentRunner, RunTask
+from promptlab_nb.engine.sink import RunSink
+from promptlab_nb.engine.steps import ModelCaller
+from promptlab_nb.evaluation.evaluators import Evaluator
+from promptlab_nb.evaluation.scoring import RunScorer
+from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.batches import BatchService, StoredBatch
+from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution, task_cache_key
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.store.database import Database
+
+BATCH = "batch"
+SUBMITTED = "submitted"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+
+
+@dataclass
+class BatchReport:
+    """What one submit, refresh or cancel did: the experiment's status after it, the requests
+    sent in new batches, the runs stored now and the requests still awaited."""
+
+    status: str
+    submitted: int = 0
+    stored: int = 0
+    awaited: int = 0
+    estimate: Estimate | None = None
+
+
+@dataclass
+class FinishedBatch:
+    batch: StoredBatch
+    state: BatchState
+    outcomes: dict[str, BatchOutcome]
+
+
+class BatchExecution:
+    def __init__(self, database: Database, settings: PromptLab):
+        self.database, self.settings = database, settings
+        self.live = ExperimentExecution(database, settings)
+
+    async def submit(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
+        """Store the cached runs at once and send the others as provider batches."""
+        experiment, rows, skipped = self.live.load(name)
+        _refuse_pipelines(experiment)
+        tasks = self.live.tasks(experiment, rows, skipped)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        registry = ProviderRegistry(self.settings.providers)
+        try:
+            to_send, at_once = _split_cached(tasks, cache)
+            groups = _grouped_by_model(to_send, registry)
+            estimate = _batch_estimate(to_send, len(at_once), registry)
+            self.live.check_cost(estimate, options.confirm)
+            self._use_batch_mode(experiment.id, SUBMITTED)
+            caller = self.live.caller(options, registry, cache)
+            await self._store(experiment, at_once, caller, options, evaluators, caller)
+            for (provider_name, model), group in groups.items():
+                await self._submit_group(experiment, registry.get(provider_name), model, group, options, evaluators, caller)
+        finally:
+            await registry.aclose()
+        awaited = self._awaited(experiment)
+        self._set_status(experiment.id, SUBMITTED if awaited else COMPLETED)
+        return BatchReport(SUBMITTED if awaited else COMPLETED, submitted=len(to_send), stored=len(at_once), awaited=awaited, estimate=estimate)
+
+    async def refresh(
+        self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = (), final_status: str = COMPLETED
+    ) -> BatchReport:
+        """Ask the provider about every batch not collected yet and store the runs of those that finished."""
+        with self.database.session() as session:
+            experiment = ExperimentService(session).get(name)
+            batches = BatchService(session).uncollected(experiment.id)
+        registry = ProviderRegistry(self.settings.providers)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        try:
+            finished = [done for batch in batches if (done := await self._finished(batch, registry)) is not None]
+            stored = await self._collect(experiment, finished, registry, cache, options, evaluators)
+        finally:
+            await registry.aclose()
+        awaited = self._awaited(experiment)
+        status = SUBMITTED if awaited else final_status
+        self._set_status(experiment.id, status)
+        return BatchReport(status, stored=stored, awaited=awaited)
+
+    async def cancel(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
+        """Cancel every batch still running, then store what they answered before they stopped."""
+        with self.database.session() as session:
+            experiment = ExperimentService(session).get(name)
+            batches = BatchService(session).uncollected(experiment.id)
+        registry = ProviderRegistry(self.settings.providers)
+        try:
+            for batch in batches:
+                provider = registry.get(batch.provider)
+                state = await provider.cancel_batch(batch.provider_batch_id)
+                self._update(batch, state)
+        finally:
+            await registry.aclose()
+        return await self.refresh(name, options, evaluators, final_status=CANCELLED)
+
+    async def _submit_group(
+        self,
+        experiment: ExperimentRecord,
+        provider: Provider,
+        model: str,
+        tasks: list[RunTask],
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+        caller: ModelCaller,
+    ) -> None:
+        """Submit the requests of one model in as many batches as its provider's limits need;
+        the requests of a batch the provider refused are stored as failed runs with its reason."""
+        positions = {variant.id: position for position, variant in enumerate(experiment.variants)}
+        by_custom_id = {_cell_of(task, positions).custom_id: task for task in tasks}
+        lines = [
+            provider.batch_line(custom_id, task.chain.steps[0].request(task.inputs))
+            for custom_id, task in by_custom_id.items()
+        ]
+        for group in split_lines(lines, provider.batch_limits):
+            custom_ids = [line["custom_id"] for line in group]
+            try:
+                state = await provider.submit_batch(model, group)
+            except ProviderError as error:
+                refused = [by_custom_id[custom_id] for custom_id in custom_ids]
+                answers = {task_cache_key(task): error for task in refused}
+                await self._store(experiment, refused, BatchAnswers(answers, caller.cache), options, evaluators, caller)
+                continue
+            with self.database.session() as session:
+                BatchService(session).add(experiment.id, provider.name, model, state, custom_ids)
+
+    async def _finished(self, batch: StoredBatch, registry: ProviderRegistry) -> FinishedBatch | None:
+        provider = registry.get(batch.provider)
+        state = await provider.batch_state(batch.provider_batch_id)
+        self._update(batch, state)
+        if not state.finished:
+            return None
+        outcomes = await provider.batch_outcomes(batch.provider_batch_id)
+        return FinishedBatch(batch, state, {outcome.custom_id: outcome for outcome in outcomes})
+
+    async def _collect(
+        self,
+        experiment: ExperimentRecord,
+        finished: list[FinishedBatch],
+        registry: ProviderRegistry,
+        cache: ResponseCache,
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+    ) -> int:
+        """Store a run for every request of the finished batches that has none yet, then mark them collected."""
+        with self.database.session() as session:
+            rows = ExperimentService(session).rows(experiment.id)
+            stored = BatchService(session).stored_cells(experiment.id)
+        positions = {variant.id: position for position, variant in enumerate(experiment.variants)}
+        answered = {cell.custom_id: done for done in finished for cell in done.batch.cells}
+        tasks = [
+            task
+            for task in self.live.tasks(experiment, rows, stored)
+            if _cell_of(task, positions).custom_id in answered
+        ]
+        answers = _answers(tasks, positions, answered, registry)
+        caller = self.live.caller(options, registry, cache)
+        await self._store(experiment, tasks, BatchAnswers(answers, cache), options, evaluators, caller)
+        with self.database.session() as session:
+            BatchService(session).mark_collected([done.batch.id for done in finished])
+        return len(tasks)
+
+    async def _store(
+        self,
+        experiment: ExperimentRecord,
+        tasks: list[RunTask],
+        caller: ModelCaller | BatchAnswers,
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+        judge_caller: ModelCaller,
+    ) -> None:
+        """Runs ``tasks`` through the runner (answered by ``caller``) and stores them; judges call their models."""
+        if not tasks:
+            return
+        for task in tasks:
+            task.mode = BATCH
+        scorer = RunScorer(evaluators, judge_caller, self.settings.default_model, experiment.id) if evaluators else None
+        progress = Progress(len(tasks), f"{experiment.name}: storing batch runs", enabled=options.progress, on_run=options.on_run)
+        sink = RunSink(self.database, judge_caller.cache, skip_stored_runs=True)
+        runner = ExperimentRunner(caller, sink, progress, workers=options.concurrency or self.settings.concurrency, scorer=scorer)  # type: ignore[arg-type]
+        await runner.execute(tasks)
+
+    def _update(self, batch: StoredBatch, state: BatchState) -> None:
+        with self.database.session() as session:
+            BatchService(session).update_state(batch.id, state)
+
+    def _awaited(self, experiment: ExperimentRecord) -> int:
+        with self.database.session() as session:
+            return len(BatchService(session).awaited_cells(experiment))
+
+    def _use_batch_mode(self, experiment_id: str, status: str) -> None:
+        with self.database.session() as session:
+            BatchService(session).use_batch_mode(experiment_id, status)
+
+    def _set_status(self, experiment_id: str, status: str) -> None:
+        with self.database.session() as session:
+            ExperimentService(session).set_status(experiment_id, status)
+
+
+def is_batch_mode(mode: str) -> bool:
+    """Whether ``mode`` asks for provider batches; anything but "live" or "batch" is refused."""
+    if mode not in ("live", BATCH):
+        raise InvalidData(f'mode is "live" or "batch", not {mode!r}.')
+    return mode == BATCH
+
+
+def _refuse_pipelines(experiment: ExperimentRecord) -> None:
+    pipelines = [variant.label for variant in experiment.variants if variant.kind == "pipeline"]
+    if pipelines:
+        raise BatchModeUnsupported(
+            f"Batch mode sends every request at once, but a pipeline's later steps need its earlier outputs "
+            f"({', '.join(pipelines)}). Experiment {experiment.name!r} is stored: run it live with "
+            f"lab.experiment({experiment.name!r}).resume()."
+        )
+
+
+def _split_cached(tasks: list[RunTask], cache: ResponseCache) -> tuple[list[RunTask], list[RunTask]]:
+    """The tasks to send, and those stored at once: answered by the cache, or whose prompt cannot be rendered."""
+    keys = {id(task): task_cache_key(task) for task in tasks}
+    cache.prefetch(key for key in keys.values() if key)
+    to_send = [task for task in tasks if keys[id(task)] and not cache.has(keys[id(task)])]
+    sent = {id(task) for task in to_send}
+    return to_send, [task for task in tasks if id(task) not in sent]
+
+
+def _grouped_by_model(tasks: list[RunTask], registry: ProviderRegistry) -> dict[tuple[str, str], list[RunTask]]:
+    """Tasks per (provider, model), a batch holding one model; refused before anything is sent
+    when a provider has no batch API."""
+    groups: dict[tuple[str, str], list[RunTask]] = defaultdict(list)
+    for task in tasks:
+        spec = task.chain.steps[0].spec
+        groups[(spec.provider, spec.model)].append(task)
+    for provider_name, _ in groups:
+        if registry.get(provider_name).batch_limits is None:
+            raise BatchNotSupported(provider_name)
+    return dict(groups)
+
+
+def _batch_estimate(tasks: list[RunTask], cached: int, registry: ProviderRegistry) -> Estimate:
+    estimate = Estimate(cached=cached)
+    for task in tasks:
+        step = task.chain.steps[0]
+        input_chars = sum(len(message["content"]) for message in step.request(task.inputs).messages)
+        price = registry.get(step.spec.provider).batch_price(step.spec.model)
+        estimate.add_call(price, input_chars, step.params.get("max_tokens"))
+    return estimate
+
+
+def _cell_of(task: RunTask, positions: dict[str, int]) -> CellId:
+    return CellId(positions[task.variant_id], task.row_index, task.repeat)
+
+
+def _answers(
+    tasks: list[RunTask], positions: dict[str, int], answered: dict[str, FinishedBatch], registry: ProviderRegistry
+) -> dict[str, ChatResponse | ProviderError]:
+    """Each task's answer by its cache key; a task whose prompt no longer renders has none (the runner records why)."""
+    answers: dict[str, ChatResponse | ProviderError] = {}
+    for task in tasks:
+        step = task.chain.steps[0]
+        try:
+            request = step.request(task.inputs)
+        except PromptLabError:
+            continue
+        cell = _cell_of(task, positions)
+        done = answered[cell.custom_id]
+        outcome = done.outcomes.get(cell.custom_id) or _unanswered(done, cell)
+        provider = registry.get(done.batch.provider)
+        try:
+            answer: ChatResponse | ProviderError = response_of(
+                outcome, request, provider.batch_price(done.batch.model), provider.name
+            )
+        except ProviderError as error:
+            answer = error
+        answers[cache_key(step.spec, request, task.repeat)] = answer
+    return answers
+
+
+def _unanswered(done: FinishedBatch, cell: CellId) -> BatchOutcome:
+    reason = f": {done.state.error}" if done.state.error else ""
+    return BatchOutcome(
+        cell.custom_id,
+        error=f"{done.batch.provider} batch {done.batch.provider_batch_id} {done.state.status} without an answer to this request{reason}",
+    )
