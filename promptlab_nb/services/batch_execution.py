@@ -84,13 +84,14 @@ class BatchExecution:
         self._set_status(experiment.id, SUBMITTED if awaited else COMPLETED)
         return BatchReport(SUBMITTED if awaited else COMPLETED, submitted=len(to_send), stored=len(at_once), awaited=awaited, estimate=estimate)
 
-    async def refresh(
-        self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = (), final_status: str = COMPLETED
-    ) -> BatchReport:
-        """Ask the provider about every batch not collected yet and store the runs of those that finished."""
+    async def refresh(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
+        """Ask the provider about every batch not collected yet and store the runs of those that finished.
+        Once none is awaited the experiment is ``completed``, or ``cancelled`` when one was cancelled."""
         with self.database.session() as session:
             experiment = ExperimentService(session).get(name)
             batches = BatchService(session).uncollected(experiment.id)
+        if not batches:
+            return BatchReport(experiment.status)
         registry = ProviderRegistry(self.settings.providers)
         cache = ResponseCache(self.database, enabled=options.cache)
         try:
@@ -99,7 +100,8 @@ class BatchExecution:
         finally:
             await registry.aclose()
         awaited = self._awaited(experiment)
-        status = SUBMITTED if awaited else final_status
+        cancelled = any(done.state.status == CANCELLED for done in finished)
+        status = SUBMITTED if awaited else CANCELLED if cancelled else COMPLETED
         self._set_status(experiment.id, status)
         return BatchReport(status, stored=stored, awaited=awaited)
 
@@ -116,7 +118,7 @@ class BatchExecution:
                 self._update(batch, state)
         finally:
             await registry.aclose()
-        return await self.refresh(name, options, evaluators, final_status=CANCELLED)
+        return await self.refresh(name, options, evaluators)
 
     async def _submit_group(
         self,
