@@ -15,6 +15,7 @@ from promptlab_nb.core import errors
 from promptlab_nb.engine.batches import CellId, split_lines
 from promptlab_nb.engine.providers.batching import BatchLimits
 from promptlab_nb.engine.providers.mock import mock_model
+from promptlab_nb.engine.providers.openai_provider import OpenAIProvider
 from promptlab_nb.engine.providers.pricing import Price, PriceTable
 from promptlab_nb.store import migrate
 
@@ -269,3 +270,66 @@ def test_a_store_at_0002_upgrades_in_place_to_hold_batches(store_url):
     with lab.db.connection() as connection:
         assert connection.execute(text("select count(*) from provider_batch")).scalar_one() == 0
     lab.close()
+
+
+def test_a_thousand_runs_go_through_batches_across_a_kernel_restart(duckdb_url, fake_server, monkeypatch):
+    # Given OpenAI batches limited to 200 requests, batches that take two status reads, and a cached row
+    monkeypatch.setattr(OpenAIProvider, "batch_limits", BatchLimits(max_requests=200, max_bytes=200 * 1024 * 1024))
+    fake_server.batches.polls_to_finish = 2
+    first = open_lab(duckdb_url, fake_server)
+    for provider, model in MODELS.items():
+        first.templates.save(f"capital_{provider}", QUESTION, model=model)
+    first.run("capital_openai", countries(1), name="warm-up", progress=False)
+    # When 250 rows x 2 models x 2 repeats are submitted in batch mode and refreshed once too early
+    experiment = first.compare(
+        ["capital_openai", "capital_anthropic"], countries(250), repeats=2, mode="batch", name="thousand", progress=False
+    )
+    experiment.refresh(progress=False)
+    first.close()
+    # And the kernel restarts: a new Lab on the same store file refreshes it, twice
+    second = open_lab(duckdb_url, fake_server)
+    assert second.experiments().set_index("name").loc["thousand", "status"] == "submitted"
+    second.experiment("thousand").refresh(progress=False)
+    runs = second.experiment("thousand").refresh(progress=False).runs
+    # Then every one of the 1,000 runs is stored exactly once, ok, at batch prices
+    assert len(runs) == 1_000 and set(runs["status"]) == {"ok"}
+    assert_each_cell_once(runs)
+    assert_answered_by_their_own_request(runs[~runs["cache_hit"]])
+    assert runs["cache_hit"].sum() == 1
+    assert fake_server.batches.submitted_lines == 999
+    assert len(second.batches()) == 4
+    expected_cost = 499 * BATCH_COST["openai"] + 500 * BATCH_COST["anthropic"]
+    assert runs["cost"].sum() == pytest.approx(expected_cost)
+    assert second.experiment("thousand").status == "completed"
+    second.close()
+
+
+@pytest.fixture
+def ip(store_url):
+    from IPython.testing import globalipapp
+
+    globalipapp.start_ipython()
+    shell = globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "promptlab_nb")
+    shell.run_line_magic("config", f'PromptLab.db_url = "{store_url}"')
+    shell.user_ns["words"] = pd.DataFrame({"word": ["hi", "yo"]})
+    yield shell
+    shell.run_line_magic("unload_ext", "promptlab_nb")
+    shell.user_ns.pop("words", None)
+
+
+def test_the_magics_submit_with_batch_and_list_and_refresh_with_prompt_batches(ip):
+    # Given a mock model whose batches take a moment
+    mock_model("batchy", respond=lambda messages: messages[-1]["content"].upper(), batch_delay=3.0)
+    # When a %%prompt cell runs over a DataFrame with --batch
+    submitted = ip.run_cell_magic("prompt", "shout --model mock:batchy --on words --batch --name shouting", "say {{ word }}")
+    # Then the experiment is submitted and %prompt batches lists its batch, still running
+    assert submitted.status == "submitted"
+    assert ip.run_line_magic("prompt", "batches")["status"].tolist() == ["in_progress"]
+    # When %prompt batches runs after the delay, Then it stored the runs
+    time.sleep(3.0)
+    assert ip.run_line_magic("prompt", "batches")["status"].tolist() == ["ended"]
+    assert ip.run_line_magic("prompt", "runs --experiment shouting")["output"].tolist() == ["SAY HI", "SAY YO"]
+    # And %prompt run takes --batch too
+    rerun = ip.run_line_magic("prompt", "run shout --on words --batch --name again")
+    assert (rerun.status, rerun.runs["cache_hit"].tolist()) == ("completed", [True, True])
