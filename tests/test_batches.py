@@ -21,11 +21,17 @@ from promptlab_nb.store import migrate
 
 pytest_plugins = ["fakes.fixtures"]
 
-MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
+MODELS = {
+    "openai": "openai:gpt-4o-mini",
+    "anthropic": "anthropic:claude-haiku-4-5",
+    "gemini": "gemini:gemini-2.5-flash",
+}
 BATCH_COST = {
     "openai": (12 * 0.075 + 7 * 0.30) / 1_000_000,
     "anthropic": (12 * 0.50 + 7 * 2.50) / 1_000_000,
+    "gemini": (12 * 0.15 + 7 * 1.25) / 1_000_000,
 }
+ALL_PROVIDERS = list(MODELS)
 QUESTION = "What is the capital of {{ country }}?"
 
 
@@ -33,6 +39,7 @@ def provider_options(fake_server) -> dict:
     return {
         "openai": {"api_key": "sk-test-openai", "base_url": fake_server.openai_base_url},
         "anthropic": {"api_key": "sk-ant-test", "base_url": fake_server.url},
+        "gemini": {"api_key": "gm-test-key", "base_url": fake_server.url},
     }
 
 
@@ -74,7 +81,7 @@ def assert_each_cell_once(runs: pd.DataFrame) -> None:
     assert not runs.duplicated(["variant", "row_index", "repeat"]).any()
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
 def test_a_batch_experiment_is_submitted_then_stored_as_normal_runs_at_batch_prices(batch_lab, fake_server, provider):
     # Given batches that take two status reads to finish
     fake_server.batches.polls_to_finish = 2
@@ -111,7 +118,7 @@ def test_failed_and_malformed_results_are_recorded_per_run_and_retried_in_a_foll
     runs = experiment.refresh(progress=False).runs.set_index("row_index")
     # Then the good answers are stored and each failure carries its reason
     assert runs["status"].tolist() == ["ok", "error", "error", "error", "ok"]
-    assert "must not be empty" in runs.loc[1, "error"] or "empty content" in runs.loc[1, "error"]
+    assert "BatchItemFailed" in runs.loc[1, "error"] and "invalid" in runs.loc[1, "error"]
     assert "malformed result line" in runs.loc[2, "error"]
     assert "without an answer to this request" in runs.loc[3, "error"]
     # When the failures are retried in a follow-up batch that succeeds
@@ -125,7 +132,7 @@ def test_failed_and_malformed_results_are_recorded_per_run_and_retried_in_a_foll
     assert_answered_by_their_own_request(runs)
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
 def test_an_expired_batch_keeps_its_answers_and_the_rest_run_live_on_resume(batch_lab, fake_server, provider):
     # Given a batch that expires after answering its first two requests
     fake_server.batches.expire = True
@@ -145,7 +152,7 @@ def test_an_expired_batch_keeps_its_answers_and_the_rest_run_live_on_resume(batc
     assert runs["output"].iloc[0] == expected_output(0)
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
 def test_cancelling_stores_what_was_answered_and_marks_the_rest_cancelled(batch_lab, fake_server, provider):
     # Given a running batch that had answered one request when it was cancelled
     fake_server.batches.polls_to_finish = 100
@@ -209,20 +216,24 @@ def test_refreshing_stores_the_finished_batches_while_others_still_run(batch_lab
     assert sorted(experiment.batches["status"]) == ["ended", "in_progress"]
 
 
-def test_a_failed_batch_records_the_providers_reason_on_every_run(batch_lab, fake_server):
+@pytest.mark.parametrize(
+    ("provider", "reason"), [("openai", "failed without an answer to this request: line 1: model not found"), ("gemini", "failed without an answer")]
+)
+def test_a_failed_batch_records_the_providers_reason_on_every_run(batch_lab, fake_server, provider, reason):
+    # Given a batch the provider fails as a whole (the Gemini SDK drops the reason of a failed job)
     fake_server.batches.invalid = True
-    runs = submit(batch_lab, "openai", 2, name="invalid").refresh(progress=False).runs
+    runs = submit(batch_lab, provider, 2, name="invalid").refresh(progress=False).runs
     assert runs["status"].tolist() == ["error", "error"]
-    assert all("failed" in error and "model not found" in error for error in runs["error"])
+    assert all(reason in error for error in runs["error"])
 
 
 def test_pipelines_and_providers_without_a_batch_api_are_refused_before_anything_is_sent(batch_lab, fake_server):
     batch_lab.pipelines.save("twice", steps=[{"template": "capital_openai", "output": "answer"}])
     with pytest.raises(errors.BatchModeUnsupported, match="later steps need its earlier outputs"):
         batch_lab.run("twice", countries(2), mode="batch", progress=False)
-    batch_lab.templates.save("capital_gemini", QUESTION, model="gemini:gemini-2.5-flash")
-    with pytest.raises(errors.BatchNotSupported, match="gemini has no batch API"):
-        batch_lab.run("capital_gemini", countries(2), mode="batch", progress=False)
+    batch_lab.templates.save("capital_ollama", QUESTION, model="ollama:llama3.2")
+    with pytest.raises(errors.BatchNotSupported, match="ollama has no batch API"):
+        batch_lab.run("capital_ollama", countries(2), mode="batch", progress=False)
     with pytest.raises(errors.InvalidData, match='mode is "live" or "batch"'):
         batch_lab.run("capital_openai", countries(2), mode="overnight", progress=False)
     assert fake_server.batches.submitted_lines == 0
@@ -238,6 +249,14 @@ def test_a_mock_batch_answers_after_its_delay(lab):
     # When it is refreshed after the delay, Then the answers are stored
     time.sleep(1.5)
     assert experiment.refresh(progress=False).runs["output"].tolist() == ["SAY HI", "SAY YO"]
+
+
+def test_a_failed_gemini_request_keeps_its_reason(batch_lab, fake_server):
+    fake_server.batches.failing = {"v0-r1-n0"}
+    runs = submit(batch_lab, "gemini", 3).refresh(progress=False).runs
+    assert runs["status"].tolist() == ["ok", "error", "ok"]
+    assert "contents must not be empty" in runs["error"].iloc[1]
+    assert_answered_by_their_own_request(runs)
 
 
 def test_requests_are_split_into_batches_within_the_providers_limits():

@@ -311,7 +311,7 @@ class BatchNotSupported(Invalid):
     def __init__(self, provider: str):
         super().__init__(
             f"{provider} has no batch API in promptlab_nb; run its models live (without mode=\"batch\" / --batch). "
-            "Batch mode works for openai, anthropic and mock models."
+            "Batch mode works for openai, anthropic, gemini and mock models."
         )
         self.provider = provider
 

@@ -43,8 +43,8 @@ def routes() -> list[web.RouteDef]:
         web.post("/v1/files", upload_file),
         web.get("/v1/files/{file_id}/content", file_content),
         web.post("/v1/batches", create_batch),
-        web.get("/v1/batches/{batch_id}", retrieve_batch),
-        web.post("/v1/batches/{batch_id}/cancel", cancel_batch),
+        web.get("/v1/batches/{batch_id:batch_[^/:]+}", retrieve_batch),
+        web.post("/v1/batches/{batch_id:batch_[^/:]+}/cancel", cancel_batch),
     ]
 
 

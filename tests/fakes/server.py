@@ -8,7 +8,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from fakes import anthropic_batch_server, anthropic_server, gemini_server, openai_batch_server, openai_server
+from fakes import (
+    anthropic_batch_server,
+    anthropic_server,
+    gemini_batch_server,
+    gemini_server,
+    openai_batch_server,
+    openai_server,
+)
 from fakes.batch_book import CURRENT_BOOK, BatchBook
 from fakes.script import CURRENT_SCRIPT, Script, script_of
 
@@ -32,7 +39,8 @@ def build_app(current_script: Callable[[], Script], current_book: Callable[[], B
     app = web.Application(middlewares=[_delayed], client_max_size=256 * 1024 * 1024)
     app[CURRENT_SCRIPT] = current_script
     app[CURRENT_BOOK] = current_book
-    for wire in (openai_server, anthropic_server, gemini_server, openai_batch_server, anthropic_batch_server):
+    wires = (gemini_batch_server, openai_server, anthropic_server, gemini_server, openai_batch_server, anthropic_batch_server)
+    for wire in wires:
         app.add_routes(wire.routes())
     return app
 

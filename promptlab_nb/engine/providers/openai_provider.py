@@ -226,6 +226,7 @@ class OllamaProvider(OpenAIProvider):
 
     name = "ollama"
     env_var = None
+    batch_limits = None
     env_vars = ()
     base_url_env_vars = ()
     default_base_url = "http://localhost:11434/v1"
@@ -238,6 +239,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     name = "openai-compatible"
     env_var = None
+    batch_limits = None
     env_vars = ()
     base_url_env_vars = ()
     needs_api_key = False
