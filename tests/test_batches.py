@@ -108,7 +108,9 @@ def test_a_batch_experiment_is_submitted_then_stored_as_normal_runs_at_batch_pri
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_failed_and_malformed_results_are_recorded_per_run_and_retried_in_a_follow_up_batch(batch_lab, fake_server, provider):
+def test_failed_and_malformed_results_are_recorded_per_run_and_retried_in_a_follow_up_batch(
+    batch_lab, fake_server, provider
+):
     # Given a batch where one request fails, one result line has the wrong shape and one is not JSON
     fake_server.batches.failing = {"v0-r1-n0"}
     fake_server.batches.malformed = {"v0-r2-n0"}
@@ -173,7 +175,9 @@ def test_a_new_lab_on_the_same_store_finds_the_pending_batches_and_scores_their_
     # Given an experiment submitted with an evaluator, and the kernel restarted
     first = open_lab(store_url, fake_server)
     first.templates.save("capital", QUESTION, model=MODELS["openai"])
-    first.run("capital", countries(3), mode="batch", name="overnight", evaluators=["contains:country 1"], progress=False)
+    first.run(
+        "capital", countries(3), mode="batch", name="overnight", evaluators=["contains:country 1"], progress=False
+    )
     first.close()
     # When a new Lab on the same store lists the experiments and refreshes the pending one
     second = open_lab(store_url, fake_server)
@@ -217,7 +221,11 @@ def test_refreshing_stores_the_finished_batches_while_others_still_run(batch_lab
 
 
 @pytest.mark.parametrize(
-    ("provider", "reason"), [("openai", "failed without an answer to this request: line 1: model not found"), ("gemini", "failed without an answer")]
+    ("provider", "reason"),
+    [
+        ("openai", "failed without an answer to this request: line 1: model not found"),
+        ("gemini", "failed without an answer"),
+    ],
 )
 def test_a_failed_batch_records_the_providers_reason_on_every_run(batch_lab, fake_server, provider, reason):
     # Given a batch the provider fails as a whole (the Gemini SDK drops the reason of a failed job)
@@ -301,7 +309,12 @@ def test_a_thousand_runs_go_through_batches_across_a_kernel_restart(duckdb_url, 
     first.run("capital_openai", countries(1), name="warm-up", progress=False)
     # When 250 rows x 2 models x 2 repeats are submitted in batch mode and refreshed once too early
     experiment = first.compare(
-        ["capital_openai", "capital_anthropic"], countries(250), repeats=2, mode="batch", name="thousand", progress=False
+        ["capital_openai", "capital_anthropic"],
+        countries(250),
+        repeats=2,
+        mode="batch",
+        name="thousand",
+        progress=False,
     )
     experiment.refresh(progress=False)
     first.close()
@@ -341,7 +354,9 @@ def test_the_magics_submit_with_batch_and_list_and_refresh_with_prompt_batches(i
     # Given a mock model whose batches take a moment
     mock_model("batchy", respond=lambda messages: messages[-1]["content"].upper(), batch_delay=3.0)
     # When a %%prompt cell runs over a DataFrame with --batch
-    submitted = ip.run_cell_magic("prompt", "shout --model mock:batchy --on words --batch --name shouting", "say {{ word }}")
+    submitted = ip.run_cell_magic(
+        "prompt", "shout --model mock:batchy --on words --batch --name shouting", "say {{ word }}"
+    )
     # Then the experiment is submitted and %prompt batches lists its batch, still running
     assert submitted.status == "submitted"
     assert ip.run_line_magic("prompt", "batches")["status"].tolist() == ["in_progress"]

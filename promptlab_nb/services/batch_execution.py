@@ -56,6 +56,39 @@ class FinishedBatch:
     outcomes: dict[str, BatchOutcome]
 
 
+class RunStorer:
+    """Stores tasks as batch-mode runs through the runner, each answered by the given caller (the
+    cache, or its batch's answer); evaluators score them, judges calling their models through ``caller``."""
+
+    def __init__(
+        self,
+        database: Database,
+        experiment_name: str,
+        caller: ModelCaller,
+        scorer: RunScorer | None,
+        options: ExecutionOptions,
+        workers: int,
+    ):
+        self.database, self.experiment_name = database, experiment_name
+        self.caller, self.cache, self.scorer = caller, caller.cache, scorer
+        self.options, self.workers = options, workers
+
+    async def store(self, tasks: list[RunTask], answerer: ModelCaller | BatchAnswers) -> None:
+        if not tasks:
+            return
+        for task in tasks:
+            task.mode = BATCH
+        progress = Progress(
+            len(tasks),
+            f"{self.experiment_name}: storing runs",
+            enabled=self.options.progress,
+            on_run=self.options.on_run,
+        )
+        sink = RunSink(self.database, self.cache, skip_stored_runs=True)
+        runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)  # type: ignore[arg-type]
+        await runner.execute(tasks)
+
+
 class BatchExecution:
     def __init__(self, database: Database, settings: PromptLab):
         self.database, self.settings = database, settings
@@ -74,15 +107,21 @@ class BatchExecution:
             estimate = _batch_estimate(to_send, len(at_once), registry)
             self.live.check_cost(estimate, options.confirm)
             self._use_batch_mode(experiment.id, SUBMITTED)
-            caller = self.live.caller(options, registry, cache)
-            await self._store(experiment, at_once, caller, options, evaluators, caller)
+            storer = self._storer(experiment, options, evaluators, registry, cache)
+            await storer.store(at_once, storer.caller)
             for (provider_name, model), group in groups.items():
-                await self._submit_group(experiment, registry.get(provider_name), model, group, options, evaluators, caller)
+                await self._submit_group(experiment, registry.get(provider_name), model, group, storer)
         finally:
             await registry.aclose()
         awaited = self._awaited(experiment)
         self._set_status(experiment.id, SUBMITTED if awaited else COMPLETED)
-        return BatchReport(SUBMITTED if awaited else COMPLETED, submitted=len(to_send), stored=len(at_once), awaited=awaited, estimate=estimate)
+        return BatchReport(
+            SUBMITTED if awaited else COMPLETED,
+            submitted=len(to_send),
+            stored=len(at_once),
+            awaited=awaited,
+            estimate=estimate,
+        )
 
     async def refresh(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
         """Ask the provider about every batch not collected yet and store the runs of those that finished.
@@ -126,9 +165,7 @@ class BatchExecution:
         provider: Provider,
         model: str,
         tasks: list[RunTask],
-        options: ExecutionOptions,
-        evaluators: Sequence[Evaluator],
-        caller: ModelCaller,
+        storer: RunStorer,
     ) -> None:
         """Submit the requests of one model in as many batches as its provider's limits need;
         the requests of a batch the provider refused are stored as failed runs with its reason."""
@@ -144,8 +181,9 @@ class BatchExecution:
                 state = await provider.submit_batch(model, group)
             except ProviderError as error:
                 refused = [by_custom_id[custom_id] for custom_id in custom_ids]
-                answers = {task_cache_key(task): error for task in refused}
-                await self._store(experiment, refused, BatchAnswers(answers, caller.cache), options, evaluators, caller)
+                await storer.store(
+                    refused, BatchAnswers({task_cache_key(task): error for task in refused}, storer.cache)
+                )
                 continue
             with self.database.session() as session:
                 BatchService(session).add(experiment.id, provider.name, model, state, custom_ids)
@@ -179,32 +217,24 @@ class BatchExecution:
             for task in self.live.tasks(experiment, rows, stored)
             if _cell_of(task, positions).custom_id in answered
         ]
-        answers = _answers(tasks, positions, answered, registry)
-        caller = self.live.caller(options, registry, cache)
-        await self._store(experiment, tasks, BatchAnswers(answers, cache), options, evaluators, caller)
+        storer = self._storer(experiment, options, evaluators, registry, cache)
+        await storer.store(tasks, BatchAnswers(_answers(tasks, positions, answered, registry), cache))
         with self.database.session() as session:
             BatchService(session).mark_collected([done.batch.id for done in finished])
         return len(tasks)
 
-    async def _store(
+    def _storer(
         self,
         experiment: ExperimentRecord,
-        tasks: list[RunTask],
-        caller: ModelCaller | BatchAnswers,
         options: ExecutionOptions,
         evaluators: Sequence[Evaluator],
-        judge_caller: ModelCaller,
-    ) -> None:
-        """Runs ``tasks`` through the runner (answered by ``caller``) and stores them; judges call their models."""
-        if not tasks:
-            return
-        for task in tasks:
-            task.mode = BATCH
-        scorer = RunScorer(evaluators, judge_caller, self.settings.default_model, experiment.id) if evaluators else None
-        progress = Progress(len(tasks), f"{experiment.name}: storing batch runs", enabled=options.progress, on_run=options.on_run)
-        sink = RunSink(self.database, judge_caller.cache, skip_stored_runs=True)
-        runner = ExperimentRunner(caller, sink, progress, workers=options.concurrency or self.settings.concurrency, scorer=scorer)  # type: ignore[arg-type]
-        await runner.execute(tasks)
+        registry: ProviderRegistry,
+        cache: ResponseCache,
+    ) -> RunStorer:
+        caller = self.live.caller(options, registry, cache)
+        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
+        workers = options.concurrency or self.settings.concurrency
+        return RunStorer(self.database, experiment.name, caller, scorer, options, workers)
 
     def _update(self, batch: StoredBatch, state: BatchState) -> None:
         with self.database.session() as session:

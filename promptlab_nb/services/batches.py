@@ -17,8 +17,18 @@ from promptlab_nb.store.ids import new_id
 from promptlab_nb.store.models import Experiment, ProviderBatch, Run, utcnow
 
 LIST_COLUMNS = [
-    "experiment", "provider", "model", "batch_id", "status", "requests", "succeeded", "failed",
-    "submitted", "finished", "collected", "error",
+    "experiment",
+    "provider",
+    "model",
+    "batch_id",
+    "status",
+    "requests",
+    "succeeded",
+    "failed",
+    "submitted",
+    "finished",
+    "collected",
+    "error",
 ]
 
 

@@ -13,7 +13,12 @@ from aiohttp import web
 
 OK, FAILED, MALFORMED, UNREADABLE, STOPPED = "ok", "failed", "malformed", "unreadable", "stopped"
 IN_PROGRESS, ENDED, EXPIRED, CANCELLING, CANCELLED, INVALID = (
-    "in_progress", "ended", "expired", "cancelling", "cancelled", "failed",
+    "in_progress",
+    "ended",
+    "expired",
+    "cancelling",
+    "cancelled",
+    "failed",
 )
 
 

@@ -14,8 +14,8 @@ from fakes.batch_book import (
     ENDED,
     EXPIRED,
     FAILED,
-    INVALID,
     IN_PROGRESS,
+    INVALID,
     MALFORMED,
     OK,
     STOPPED,
@@ -108,11 +108,16 @@ def _file_object(file_id: str, filename: str, size: int, purpose: str) -> dict[s
     }
 
 
-def _batch_object(book: BatchBook, script: Script, batch: FakeBatch, input_file_id: str = "file_input") -> dict[str, Any]:
+def _batch_object(
+    book: BatchBook, script: Script, batch: FakeBatch, input_file_id: str = "file_input"
+) -> dict[str, Any]:
     output_file_id, error_file_id, completed, failed = _result_files(book, script, batch)
     errors = None
     if batch.status == INVALID:
-        errors = {"object": "list", "data": [{"code": "invalid_request", "message": "line 1: model not found", "line": 1}]}
+        errors = {
+            "object": "list",
+            "data": [{"code": "invalid_request", "message": "line 1: model not found", "line": 1}],
+        }
     return {
         "id": batch.id,
         "object": "batch",
@@ -148,7 +153,9 @@ def _output_line(script: Script, line: dict[str, Any], fate: str) -> str:
         return '{"custom_id": "' + line["custom_id"] + '", "response": {'
     body = {"unexpected": True} if fate == MALFORMED else _completion(script, line)
     response = {"status_code": 200, "request_id": f"req_{line['custom_id']}", "body": body}
-    return json.dumps({"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": response, "error": None})
+    return json.dumps(
+        {"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": response, "error": None}
+    )
 
 
 def _completion(script: Script, line: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +184,18 @@ def _error_line(batch: FakeBatch, line: dict[str, Any], fate: str) -> str:
     if fate == STOPPED:
         code = _STOP_CODES[batch.status]
         error = {"code": code, "message": f"This request could not be executed before the batch was {batch.status}."}
-        return json.dumps({"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": None, "error": error})
-    body = {"error": {"message": "Invalid 'messages': empty content.", "type": "invalid_request_error", "param": "messages", "code": "invalid_value"}}
+        return json.dumps(
+            {"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": None, "error": error}
+        )
+    body = {
+        "error": {
+            "message": "Invalid 'messages': empty content.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "invalid_value",
+        }
+    }
     response = {"status_code": 400, "request_id": f"req_{line['custom_id']}", "body": body}
-    return json.dumps({"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": response, "error": None})
+    return json.dumps(
+        {"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": response, "error": None}
+    )

@@ -24,9 +24,9 @@ from promptlab_nb.engine.providers.batching import (
     BatchOutcome,
     BatchState,
 )
-from promptlab_nb.store.ids import new_id
 from promptlab_nb.engine.providers.pricing import Price
 from promptlab_nb.engine.providers.structured import parse_json_if_asked
+from promptlab_nb.store.ids import new_id
 
 Responder = str | Sequence[str] | Mapping[str, str] | Callable[[list[Message]], str]
 FREE = Price(0.0, 0.0)
