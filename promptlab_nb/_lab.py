@@ -13,8 +13,8 @@ from sqlalchemy import text
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.data import columns_of, load_rows
-from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment
 from promptlab_nb.services.execution import ExecutionOptions
 from promptlab_nb.services.experiments import ExperimentService

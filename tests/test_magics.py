@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from IPython.testing import globalipapp
 
 import promptlab_nb as pl

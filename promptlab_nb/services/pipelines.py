@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from promptlab_nb.core import errors
-from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
+from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.schemas.definitions import DefinitionDiff, Pipeline, PipelineStep
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.services.versioning import VersionedDefinitions
