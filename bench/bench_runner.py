@@ -12,37 +12,17 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench_providers import fake_server
 
 import promptlab_nb as pl
 from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.ids import new_id
 from promptlab_nb.store.models import Run, utcnow
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-
-
-@contextmanager
-def fake_server(latency: float) -> Iterator[str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fakes", "--latency", str(latency)],
-        cwd=TESTS,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield server.stdout.readline().strip()
-    finally:
-        server.stdin.close()
-        server.wait(timeout=10)
 
 
 def open_lab(folder: Path, url: str, concurrency: int) -> pl.Lab:
@@ -105,8 +85,8 @@ def main() -> None:
     parser.add_argument("--large-concurrency", type=int, default=200)
     options = parser.parse_args()
     lines = ["| experiment | runs | ideal | wall | CPU per run | provider calls |", "|---|---:|---:|---:|---:|---:|"]
-    with tempfile.TemporaryDirectory() as folder, fake_server(options.latency) as url:
-        lab = open_lab(Path(folder), url, options.concurrency)
+    with tempfile.TemporaryDirectory() as folder, fake_server(options.latency) as fake:
+        lab = open_lab(Path(folder), fake.url, options.concurrency)
         names = save_variants(lab, options.variants)
         runs = options.rows * options.variants
         ideal = runs * options.latency / options.concurrency
@@ -120,6 +100,7 @@ def main() -> None:
         wall, cpu, experiment = run_experiment(lab, names, options.large_rows, "large", cache=False)
         lines.append(experiment_row(f"{large:,} runs, concurrency {options.large_concurrency}", large, ideal, wall, cpu, experiment.last_execution.provider_calls))
         write = bulk_write_seconds(lab, 10_000)
+        lab.close()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print("\n".join(lines))
     print(f"\n10,000 runs written to DuckDB in one bulk insert: {write:.3f} s")

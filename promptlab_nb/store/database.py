@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import random
 import re
 import threading
@@ -104,6 +105,7 @@ class Database:
         self.lock_timeout = lock_timeout
         self.backend = make_url(self.url).get_backend_name()
         self._keeper = _FileKeeper(LINGER_SECONDS)
+        atexit.register(self._keeper.release)
         self.engine = self._create_engine()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         try:
