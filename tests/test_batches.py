@@ -7,10 +7,10 @@ import time
 
 import pandas as pd
 import pytest
+from fakes.batch_book import answer_to
 from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
-from fakes.batch_book import answer_to
 from promptlab_nb.core import errors
 from promptlab_nb.engine.batches import CellId, split_lines
 from promptlab_nb.engine.providers.batching import BatchLimits

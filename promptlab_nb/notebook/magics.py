@@ -23,8 +23,9 @@ HELP = """\
 %%pipeline NAME [--description TEXT]
     Save the YAML list of steps in the cell (template, output, model, params, parse: json) as pipeline NAME.
 %prompt run NAME --on DATA [--model M] [-p key=value] [--repeats N] [--eval SPEC] [--name E] [--no-cache] [--batch]
-%prompt compare A B ... --on DATA [--models M1,M2] [-p key=v1 -p key=v2] [--repeats N] [--eval SPEC] [--name E] [--batch]
-    --batch sends the runs not cached through the providers' batch APIs (OpenAI, Anthropic, mock: about
+%prompt compare A B ... --on DATA [--models M1,M2] [-p key=v1 -p key=v2] [--repeats N] [--eval SPEC] [--name E]
+         [--batch]
+    --batch sends the runs not cached through the providers' batch APIs (OpenAI, Anthropic, Gemini, mock: about
     half the price, answered within 24 hours); the experiment is "submitted" until its batches finish.
 %prompt batches [--no-refresh]
     Store the results of finished batches (also those submitted in another session) and list every batch.

@@ -8,8 +8,10 @@ work, and a batch id is stored as soon as the provider gave it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy import Connection
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
@@ -73,9 +75,13 @@ class RunStorer:
         self.caller, self.cache, self.scorer = caller, caller.cache, scorer
         self.options, self.workers = options, workers
 
-    async def store(self, tasks: list[RunTask], answerer: ModelCaller | BatchAnswers) -> None:
-        if not tasks:
-            return
+    async def store(
+        self,
+        tasks: list[RunTask],
+        answerer: ModelCaller | BatchAnswers,
+        last_write: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Store a run for each task, and do ``last_write`` in the same unit of work as the last runs."""
         for task in tasks:
             task.mode = BATCH
         progress = Progress(
@@ -86,7 +92,10 @@ class RunStorer:
         )
         sink = RunSink(self.database, self.cache, skip_stored_runs=True)
         runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)  # type: ignore[arg-type]
-        await runner.execute(tasks)
+        try:
+            await runner.execute(tasks)
+        finally:
+            await sink.finish(last_write)
 
 
 class BatchExecution:
@@ -96,9 +105,8 @@ class BatchExecution:
 
     async def submit(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
         """Store the cached runs at once and send the others as provider batches."""
-        experiment, rows, skipped = self.live.load(name)
+        experiment, tasks = self.live.missing_tasks(name)
         _refuse_pipelines(experiment)
-        tasks = self.live.tasks(experiment, rows, skipped)
         cache = ResponseCache(self.database, enabled=options.cache)
         registry = ProviderRegistry(self.settings.providers)
         try:
@@ -106,9 +114,12 @@ class BatchExecution:
             groups = _grouped_by_model(to_send, registry)
             estimate = _batch_estimate(to_send, len(at_once), registry)
             self.live.check_cost(estimate, options.confirm)
-            self._use_batch_mode(experiment.id, SUBMITTED)
             storer = self._storer(experiment, options, evaluators, registry, cache)
-            await storer.store(at_once, storer.caller)
+            await storer.store(
+                at_once,
+                storer.caller,
+                lambda connection: BatchService.mark_batch_mode(connection, experiment.id, SUBMITTED),
+            )
             for (provider_name, model), group in groups.items():
                 await self._submit_group(experiment, registry.get(provider_name), model, group, storer)
         finally:
@@ -207,20 +218,18 @@ class BatchExecution:
         evaluators: Sequence[Evaluator],
     ) -> int:
         """Store a run for every request of the finished batches that has none yet, then mark them collected."""
-        with self.database.session() as session:
-            rows = ExperimentService(session).rows(experiment.id)
-            stored = BatchService(session).stored_cells(experiment.id)
         positions = {variant.id: position for position, variant in enumerate(experiment.variants)}
         answered = {cell.custom_id: done for done in finished for cell in done.batch.cells}
         tasks = [
-            task
-            for task in self.live.tasks(experiment, rows, stored)
-            if _cell_of(task, positions).custom_id in answered
+            task for task in self.live.unstored_tasks(experiment) if _cell_of(task, positions).custom_id in answered
         ]
         storer = self._storer(experiment, options, evaluators, registry, cache)
-        await storer.store(tasks, BatchAnswers(_answers(tasks, positions, answered, registry), cache))
-        with self.database.session() as session:
-            BatchService(session).mark_collected([done.batch.id for done in finished])
+        collected = [done.batch.id for done in finished]
+        await storer.store(
+            tasks,
+            BatchAnswers(_answers(tasks, positions, answered, registry), cache),
+            lambda connection: BatchService.mark_collected(connection, collected),
+        )
         return len(tasks)
 
     def _storer(
@@ -243,10 +252,6 @@ class BatchExecution:
     def _awaited(self, experiment: ExperimentRecord) -> int:
         with self.database.session() as session:
             return len(BatchService(session).awaited_cells(experiment))
-
-    def _use_batch_mode(self, experiment_id: str, status: str) -> None:
-        with self.database.session() as session:
-            BatchService(session).use_batch_mode(experiment_id, status)
 
     def _set_status(self, experiment_id: str, status: str) -> None:
         with self.database.session() as session:
@@ -332,8 +337,6 @@ def _answers(
 
 
 def _unanswered(done: FinishedBatch, cell: CellId) -> BatchOutcome:
-    reason = f": {done.state.error}" if done.state.error else ""
-    return BatchOutcome(
-        cell.custom_id,
-        error=f"{done.batch.provider} batch {done.batch.provider_batch_id} {done.state.status} without an answer to this request{reason}",
-    )
+    batch, reason = done.batch, f": {done.state.error}" if done.state.error else ""
+    ended = f"{batch.provider} batch {batch.provider_batch_id} {done.state.status}"
+    return BatchOutcome(cell.custom_id, error=f"{ended} without an answer to this request{reason}")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from promptlab_nb.engine.batches import CellId
 from promptlab_nb.engine.providers.batching import BatchState
@@ -71,8 +71,10 @@ class BatchService:
             )
         )
 
-    def use_batch_mode(self, experiment_id: str, status: str) -> None:
-        self.session.execute(
+    @staticmethod
+    def mark_batch_mode(connection: Connection, experiment_id: str, status: str) -> None:
+        """Set the mode and status within a bulk write's connection."""
+        connection.execute(
             update(Experiment)
             .where(Experiment.id == experiment_id)
             .values(mode="batch", status=status, updated_at=utcnow())
@@ -117,9 +119,11 @@ class BatchService:
             .values(**values)
         )
 
-    def mark_collected(self, batch_ids: list[str]) -> None:
+    @staticmethod
+    def mark_collected(connection: Connection, batch_ids: list[str]) -> None:
+        """Mark batches collected within the bulk write that stores their runs, so both happen or neither."""
         if batch_ids:
-            self.session.execute(
+            connection.execute(
                 update(ProviderBatch).where(ProviderBatch.id.in_(batch_ids)).values(collected_at=utcnow())
             )
 

@@ -39,8 +39,8 @@ def build_app(current_script: Callable[[], Script], current_book: Callable[[], B
     app = web.Application(middlewares=[_delayed], client_max_size=256 * 1024 * 1024)
     app[CURRENT_SCRIPT] = current_script
     app[CURRENT_BOOK] = current_book
-    wires = (gemini_batch_server, openai_server, anthropic_server, gemini_server, openai_batch_server, anthropic_batch_server)
-    for wire in wires:
+    wires = (gemini_batch_server, openai_server, anthropic_server, gemini_server)
+    for wire in (*wires, openai_batch_server, anthropic_batch_server):
         app.add_routes(wire.routes())
     return app
 

@@ -168,7 +168,8 @@ class AnthropicProvider(RemoteProvider):
     def _result_error(self, result: dict[str, Any]) -> str:
         if result["type"] == "errored":
             error = (result.get("error") or {}).get("error") or {}
-            return f"{self.name} batch request failed: {error.get('message') or 'no reason given'} [{error.get('type')}]"
+            reason = error.get("message") or "no reason given"
+            return f"{self.name} batch request failed: {reason} [{error.get('type')}]"
         if result["type"] == "canceled":
             return f"{self.name} cancelled this request with its batch before it ran"
         if result["type"] == "expired":

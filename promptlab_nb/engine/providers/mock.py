@@ -181,7 +181,8 @@ class MockProvider(Provider):
     async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
         batch = self._batch(batch_id)
         if batch.status == CANCELLED:
-            return [BatchOutcome(line["custom_id"], error="mock batch cancelled before this request ran") for line in batch.lines]
+            reason = "mock batch cancelled before this request ran"
+            return [BatchOutcome(line["custom_id"], error=reason) for line in batch.lines]
         model = self._model(batch.model)
         return [self._outcome(model, line) for line in batch.lines]
 
