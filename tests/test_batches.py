@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 from fakes.batch_book import answer_to
+from IPython.core.error import UsageError
 from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
@@ -192,6 +193,20 @@ def test_a_new_lab_on_the_same_store_finds_the_pending_batches_and_scores_their_
     second.close()
 
 
+def test_a_batch_collected_again_by_a_second_notebook_stores_nothing_twice(batch_lab, fake_server):
+    # Given a batch whose runs are stored
+    experiment = submit(batch_lab, "anthropic", 4, name="twice")
+    experiment.refresh(progress=False)
+    # When another notebook, refreshing at the same moment, collects the same batch again
+    with batch_lab.db.connection() as connection:
+        connection.execute(text("update provider_batch set collected_at = null"))
+    runs = batch_lab.experiment("twice").refresh(progress=False).runs
+    # Then each run is still stored once and the batch is collected
+    assert len(runs) == 4 and set(runs["status"]) == {"ok"}
+    assert_each_cell_once(runs)
+    assert experiment.batches["collected"].notna().all()
+
+
 def test_cached_runs_are_stored_at_once_and_never_sent_in_a_batch(batch_lab, fake_server):
     # Given three rows already answered live
     batch_lab.run("capital_openai", countries(3), progress=False)
@@ -364,6 +379,10 @@ def test_the_magics_submit_with_batch_and_list_and_refresh_with_prompt_batches(i
     time.sleep(3.0)
     assert ip.run_line_magic("prompt", "batches")["status"].tolist() == ["ended"]
     assert ip.run_line_magic("prompt", "runs --experiment shouting")["output"].tolist() == ["SAY HI", "SAY YO"]
+    # And a pipeline is refused in one line
+    ip.run_cell_magic("pipeline", "twice", "- template: shout\n  output: loud\n")
+    with pytest.raises(UsageError, match="later steps need its earlier outputs"):
+        ip.run_line_magic("prompt", "run twice --on words --batch")
     # And %prompt run takes --batch too
     rerun = ip.run_line_magic("prompt", "run shout --on words --batch --name again")
     assert (rerun.status, rerun.runs["cache_hit"].tolist()) == ("completed", [True, True])
