@@ -100,9 +100,12 @@ class Experiment:
 
     def cancel(self, *, progress: bool = True) -> Experiment:
         """Cancel this experiment's pending provider batches and store what they answered before stopping."""
+        return run_blocking(lambda: self.acancel(progress=progress))
+
+    async def acancel(self, *, progress: bool = True) -> Experiment:
         batches = BatchExecution(self.lab.db, self.lab.settings)
         options = self.lab.execution_options(progress=progress)
-        self.last_batch_report = run_blocking(lambda: batches.cancel(self.name, options, self._run_evaluators()))
+        self.last_batch_report = await batches.cancel(self.name, options, self._run_evaluators())
         return self
 
     @property
@@ -178,12 +181,13 @@ class Experiment:
     ) -> Experiment:
         """Run only what is missing: runs never started, and those that failed or were interrupted;
         ``mode="batch"`` sends them as provider batches. Runs awaiting a batch are left to ``refresh``."""
-        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        start = self.asubmit if is_batch_mode(mode) else self.aexecute
-        return run_blocking(lambda: start(options))
+        return run_blocking(lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode))
 
-    async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))
+    async def aresume(
+        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, mode: str = "live"
+    ) -> Experiment:
+        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
+        return await (self.asubmit(options) if is_batch_mode(mode) else self.aexecute(options))
 
     def export(self, path: str | Path) -> Path:
         """Write the runs to CSV, JSONL or Parquet, chosen by the file's extension."""

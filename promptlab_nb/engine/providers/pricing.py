@@ -16,8 +16,6 @@ from typing import Any
 
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest|preview(-\d{2}-\d{4})?)$")
 ANY_MODEL = "*"
-
-
 BATCH_DISCOUNT = 0.5
 
 
