@@ -83,6 +83,7 @@ class Lab:
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool = True,
+        live: bool = False,
     ) -> Experiment:
         """Run one template or pipeline (``name`` or ``name@version``) over ``data``."""
         return self.compare(
@@ -97,6 +98,7 @@ class Lab:
             concurrency=concurrency,
             confirm=confirm,
             progress=progress,
+            live=live,
         )
 
     def compare(
@@ -113,13 +115,15 @@ class Lab:
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool = True,
+        live: bool = False,
     ) -> Experiment:
-        """Run every target x model x params variant over every row of ``data``, ``repeats`` times."""
+        """Run every target x model x params variant over every row of ``data``, ``repeats`` times.
+        ``live=True`` shows the comparison widget filling in as runs finish (in a Jupyter kernel)."""
         experiment = self.plan(
             targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
         )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
-        return run_blocking(lambda: experiment.aexecute(options))
+        return experiment.execute_blocking(options, live)
 
     async def arun(self, target: str, data: Any = None, **options: Any) -> Experiment:
         model, params = options.pop("model", None), options.pop("params", None)

@@ -134,10 +134,25 @@ class Experiment:
             raise InvalidData("No scores to plot yet; add evaluators with exp.evaluate(...).")
         return plot_summary(summary, evaluator or scored[0])
 
-    def resume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        """Run only what is missing: runs never started, and those that failed or were interrupted."""
+    def resume(
+        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, live: bool = False
+    ) -> Experiment:
+        """Run only what is missing: runs never started, and those that failed or were interrupted.
+        ``live=True`` shows the comparison widget filling in as runs finish."""
         options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        return run_blocking(lambda: self.aexecute(options))
+        return self.execute_blocking(options, live)
+
+    def execute_blocking(self, options: ExecutionOptions, live: bool = False) -> Experiment:
+        from promptlab_nb.notebook.widget import show_live
+
+        view = show_live(self) if live else None
+        if view is not None:
+            options.on_run = view.add_run
+        try:
+            return run_blocking(lambda: self.aexecute(options))
+        finally:
+            if view is not None:
+                view.refresh()
 
     async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
         return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))
@@ -161,6 +176,21 @@ class Experiment:
         return experiment_header_text(
             record.name, record.status, len(record.variants), record.row_count, record.repeats, self.status_counts()
         )
+
+    def widget(self):
+        """The comparison widget: rows x variants, summary and chart, filters, diffs and ratings."""
+        from promptlab_nb.notebook.widget import ComparisonWidget
+
+        return ComparisonWidget.from_experiment(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
+        """In a live kernel the widget, with the static HTML view for wherever widgets cannot render."""
+        from promptlab_nb.notebook.widget import kernel_has_widgets
+
+        bundle = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if kernel_has_widgets():
+            bundle.update(self.widget()._repr_mimebundle_())
+        return bundle
 
     def _repr_html_(self) -> str:
         """The static view (saved notebooks, nbconvert, GitHub): summary and outputs side by side, escaped."""

@@ -1,0 +1,177 @@
+"""The comparison widget: rows x variants of an experiment, live while it runs, rated by clicking.
+
+Built on anywidget, not a composition of ipywidgets controls. anywidget ships a prebuilt
+JupyterLab 4 / Notebook 7 extension and a classic nbextension (which VS Code loads from the
+kernel's environment), and our front end is one ES module read from this package and sent as a
+string, so nothing is fetched from a CDN. A grid of ipywidgets controls would need a few widgets
+per cell, hundreds per page, each its own comm; here one model carries the page as JSON.
+The view renders every value with ``textContent``: model output is never parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
+
+if TYPE_CHECKING:
+    from promptlab_nb.experiment import Experiment
+
+QUERY_TRAITS = ("page", "page_size", "failed_only", "disagree_only", "search", "sort_by", "descending", "baseline")
+LIVE_REFRESH_SECONDS = 0.25
+
+
+def _asset(name: str) -> str:
+    return resources.files("promptlab_nb.notebook").joinpath("widget_static", name).read_text(encoding="utf-8")
+
+
+class ComparisonWidget(anywidget.AnyWidget):
+    """``exp.widget()``: the grid, a per-variant summary with a chart, filters, diffs and ratings."""
+
+    _esm = traitlets.Unicode(_asset("comparison.js")).tag(sync=True)
+    _css = traitlets.Unicode(_asset("comparison.css")).tag(sync=True)
+
+    title = traitlets.Unicode("").tag(sync=True)
+    variants = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    evaluators = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    summary = traitlets.List().tag(sync=True)
+    sort_options = traitlets.List().tag(sync=True)
+    baseline_options = traitlets.List().tag(sync=True)
+    view = traitlets.Dict().tag(sync=True)
+    finished = traitlets.Int(0).tag(sync=True)
+    expected_runs = traitlets.Int(0).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    page = traitlets.Int(0).tag(sync=True)
+    page_size = traitlets.Int(25).tag(sync=True)
+    failed_only = traitlets.Bool(False).tag(sync=True)
+    disagree_only = traitlets.Bool(False).tag(sync=True)
+    search = traitlets.Unicode("").tag(sync=True)
+    sort_by = traitlets.Unicode("row").tag(sync=True)
+    descending = traitlets.Bool(True).tag(sync=True)
+    baseline = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, experiment: Experiment, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.state = ComparisonState([], [], [])
+        self._lock = threading.RLock()
+        self._variant_labels: dict[str, str] = {}
+        self._last_push = 0.0
+        self.observe(self._query_changed, names=list(QUERY_TRAITS))
+        self.on_msg(self._handle_view_message)
+
+    @classmethod
+    def from_experiment(cls, experiment: Experiment) -> ComparisonWidget:
+        widget = cls(experiment)
+        widget.refresh()
+        return widget
+
+    @property
+    def query(self) -> GridQuery:
+        return GridQuery(**{name: getattr(self, name) for name in QUERY_TRAITS})
+
+    def refresh(self) -> None:
+        """Read the experiment from the store again: runs, scores, ratings and the summary."""
+        runs = self.experiment.runs
+        record = self.experiment.record
+        state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
+        summary = self.experiment.summary() if not runs.empty else None
+        with self._lock:
+            self.state = state
+            with self.hold_sync():
+                self.summary = summary_rows(summary, state.evaluators) if summary is not None else []
+                self.expected_runs = record.row_count * len(record.variants)
+                self.title = self.experiment._header()
+                self._push_state()
+
+    def start_live(self) -> None:
+        """Show every data row as pending; ``add_run`` then fills the cells as runs finish."""
+        record = self.experiment.record
+        with self.experiment.lab.db.session() as session:
+            rows = ExperimentService(session).rows(record.id)
+        with self._lock:
+            self._variant_labels = {variant.id: variant.label for variant in record.variants}
+            if not self.state.rows:
+                self.state = ComparisonState(self._variant_labels.values(), _columns(rows), [])
+                self.state.add_rows(dict(enumerate(rows)))
+            self.expected_runs = record.row_count * len(record.variants)
+            self.title = f"{record.name}: running"
+            self._push_state()
+
+    def add_run(self, record: dict[str, Any]) -> None:
+        """The ``on_run`` listener of a live run (called from the runner's thread)."""
+        with self._lock:
+            self.state.put(cell_from_record(record, self._variant_labels.get(record["variant_id"], "?")))
+            if time.monotonic() - self._last_push >= LIVE_REFRESH_SECONDS:
+                self._push_state()
+
+    def rate(self, run_id: str, value: int, note: str | None = None) -> None:
+        """Store a rating through ``exp.rate`` and show it in the cell; a mistake becomes ``message``."""
+        try:
+            self.experiment.rate(run_id, value, note or None)
+        except PromptLabError as error:
+            self.message = str(error)
+            return
+        with self._lock:
+            self.state.set_rating(run_id, value, note or None)
+            self.message = ""
+            self._push_page()
+
+    def _push_state(self) -> None:
+        self._last_push = time.monotonic()
+        with self.hold_sync():
+            self.variants = self.state.variants
+            self.evaluators = self.state.evaluators
+            self.sort_options = self.state.sort_options()
+            self.baseline_options = self.state.baseline_options()
+            self.finished = self.state.finished
+            self._push_page()
+
+    def _push_page(self) -> None:
+        self.view = self.state.page(self.query)
+
+    def _query_changed(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            if change["name"] != "page" and self.page != 0:
+                self.page = 0
+                return
+            self._push_page()
+
+    def _handle_view_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("kind") == "rate":
+            self.rate(str(content["run_id"]), int(content["value"]), content.get("note"))
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(column for row in rows for column in row))
+
+
+def kernel_has_widgets() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab) where widgets can render."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def show_live(experiment: Experiment) -> ComparisonWidget | None:
+    """Display an empty grid that fills in while ``experiment`` runs; None outside a widget kernel."""
+    if not kernel_has_widgets():
+        return None
+    from IPython.display import display
+
+    widget = ComparisonWidget(experiment)
+    widget.start_live()
+    display(widget)
+    return widget
