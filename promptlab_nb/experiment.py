@@ -183,14 +183,15 @@ class Experiment:
 
         return ComparisonWidget.from_experiment(self)
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict[str, Any], dict[str, Any]]:
         """In a live kernel the widget, with the static HTML view for wherever widgets cannot render."""
         from promptlab_nb.notebook.widget import kernel_has_widgets
 
         bundle = {"text/plain": repr(self), "text/html": self._repr_html_()}
-        if kernel_has_widgets():
-            bundle.update(self.widget()._repr_mimebundle_())
-        return bundle
+        if not kernel_has_widgets():
+            return bundle, {}
+        widget_bundle, metadata = self.widget()._repr_mimebundle_()
+        return {**widget_bundle, **bundle}, metadata
 
     def _repr_html_(self) -> str:
         """The static view (saved notebooks, nbconvert, GitHub): summary and outputs side by side, escaped."""
