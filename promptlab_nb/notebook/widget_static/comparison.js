@@ -20,6 +20,11 @@ function formatNumber(value, digits = 2) {
   return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
 }
 
+function formatLatency(value) {
+  if (value === null || value === undefined) return null;
+  return value < 10 ? `${Number(value).toFixed(1)} ms` : `${Math.round(value)} ms`;
+}
+
 function formatCost(value) {
   return value === null || value === undefined ? "cost ?" : `$${Number(value).toFixed(4)}`;
 }
@@ -55,7 +60,7 @@ function collapsible(body, length) {
 
 function metaLine(cell) {
   const parts = [
-    cell.latency_ms === null ? null : `${Math.round(cell.latency_ms)} ms`,
+    formatLatency(cell.latency_ms),
     cell.input_tokens === null ? null : `${cell.input_tokens}→${cell.output_tokens ?? "?"} tok`,
     formatCost(cell.cost),
     cell.cache_hit ? "cached" : null,
@@ -69,7 +74,8 @@ function ratingControls(cell, model) {
   const thumb = (value, symbol, name) =>
     h("button", {
       class: `pl-rate pl-rate-${name}`,
-      title: value === 1 ? "good" : "bad",
+      title: value === 1 ? "thumbs up: good" : "thumbs down: bad",
+      "aria-label": value === 1 ? "thumbs up" : "thumbs down",
       "aria-pressed": String(cell.rating === value),
       text: symbol,
       onclick: () => send(cell.rating === value ? 0 : value),
@@ -77,7 +83,7 @@ function ratingControls(cell, model) {
   note.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && cell.rating) send(cell.rating);
   });
-  return h("div", { class: "pl-rating" }, [thumb(1, "👍", "up"), thumb(-1, "👎", "down"), note]);
+  return h("div", { class: "pl-rating" }, [thumb(1, "▲", "up"), thumb(-1, "▼", "down"), note]);
 }
 
 function cellView(cell, evaluators, model) {
@@ -113,34 +119,33 @@ function gridView(model) {
   return h("table", { class: "pl-grid" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
 }
 
+function svgNode(tag, attributes) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
 function chartView(summary) {
-  const width = 260, barHeight = 16, gap = 6;
-  const chart = document.createElementNS(SVG, "svg");
-  chart.setAttribute("class", "pl-chart");
-  chart.setAttribute("width", String(width));
-  chart.setAttribute("height", String(summary.length * (barHeight + gap)));
+  const width = 240, barHeight = 16, gap = 6;
+  const scores = summary.map((variant) => variant.scores[0]);
+  const top = Math.max(1, ...scores.map((score) => score?.high ?? score?.mean ?? 0));
+  const x = (value) => Math.min(width, Math.max(0, (value / top) * width));
+  const chart = svgNode("svg", { class: "pl-chart", width, height: summary.length * (barHeight + gap) });
   summary.forEach((variant, index) => {
-    const score = variant.scores[0];
+    const score = scores[index];
     if (!score || score.mean === null) return;
-    const y = index * (barHeight + gap);
-    const bar = document.createElementNS(SVG, "rect");
-    bar.setAttribute("x", "0");
-    bar.setAttribute("y", String(y));
-    bar.setAttribute("width", String(Math.max(1, score.mean * width)));
-    bar.setAttribute("height", String(barHeight));
-    bar.setAttribute("class", "pl-bar");
-    const whisker = document.createElementNS(SVG, "line");
-    whisker.setAttribute("x1", String((score.low ?? score.mean) * width));
-    whisker.setAttribute("x2", String((score.high ?? score.mean) * width));
-    whisker.setAttribute("y1", String(y + barHeight / 2));
-    whisker.setAttribute("y2", String(y + barHeight / 2));
-    whisker.setAttribute("class", "pl-whisker");
-    const title = document.createElementNS(SVG, "title");
-    title.textContent = `${variant.variant}: ${score.name} ${formatNumber(score.mean)}`;
+    const y = index * (barHeight + gap), middle = y + barHeight / 2;
+    const bar = svgNode("rect", { x: 0, y, width: Math.max(1, x(score.mean)), height: barHeight, class: "pl-bar" });
+    const whisker = svgNode("line", {
+      x1: x(score.low ?? score.mean), x2: x(score.high ?? score.mean), y1: middle, y2: middle, class: "pl-whisker",
+    });
+    const title = svgNode("title", {});
+    title.textContent = `${variant.variant}: ${score.name} ${formatNumber(score.mean)} [${formatNumber(score.low)}, ${formatNumber(score.high)}]`;
     bar.append(title);
     chart.append(bar, whisker);
   });
-  return chart;
+  const caption = h("div", { class: "pl-caption", text: `${scores[0]?.name ?? ""}: mean and 95% CI, one bar per variant` });
+  return h("div", { class: "pl-chart-box" }, [caption, chart]);
 }
 
 function summaryView(model) {
@@ -156,7 +161,7 @@ function summaryView(model) {
       ...variant.scores.map((score) =>
         h("td", { title: score.verdict, text: `${formatNumber(score.mean)} [${formatNumber(score.low)}, ${formatNumber(score.high)}]` })),
       h("td", { text: formatCost(variant.cost) }),
-      h("td", { text: variant.latency_p50_ms === null ? "–" : `${Math.round(variant.latency_p50_ms)} ms` }),
+      h("td", { text: formatLatency(variant.latency_p50_ms) ?? "–" }),
     ]));
   const table = h("table", { class: "pl-summary" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
   return h("div", { class: "pl-header" }, [table, names.length ? chartView(summary) : null]);
