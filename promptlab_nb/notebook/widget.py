@@ -19,8 +19,11 @@ import anywidget
 import traitlets
 
 from promptlab_nb.core.errors import PromptLabError
-from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.evaluation.analysis import summary_table
+from promptlab_nb.notebook.display import experiment_header_text
 from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.results import runs_frame
 
 if TYPE_CHECKING:
     from promptlab_nb.experiment import Experiment
@@ -81,16 +84,20 @@ class ComparisonWidget(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the experiment from the store again: runs, scores, ratings and the summary."""
-        runs = self.experiment.runs
         record = self.experiment.record
+        with self.experiment.lab.db.connection() as connection:
+            runs = runs_frame(connection, record.id)
         state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
-        summary = self.experiment.summary() if not runs.empty else None
+        summary = summary_rows(summary_table(runs, runs.attrs["evaluators"]), state.evaluators) if not runs.empty else []
+        counts = {str(status): int(count) for status, count in runs["status"].value_counts().items()}
         with self._lock:
             self.state = state
             with self.hold_sync():
-                self.summary = summary_rows(summary, state.evaluators) if summary is not None else []
+                self.summary = summary
                 self.expected_runs = record.row_count * len(record.variants)
-                self.title = self.experiment._header()
+                self.title = experiment_header_text(
+                    record.name, record.status, len(record.variants), record.row_count, record.repeats, counts
+                )
                 self._push_state()
 
     def start_live(self) -> None:

@@ -92,7 +92,9 @@ class ComparisonState:
 
     def put(self, cell: dict[str, Any]) -> None:
         """Show one finished run (``row_index`` and ``variant`` say where)."""
-        row = self.rows.setdefault(cell["row_index"], GridRow(cell["row_index"], {}))
+        row = self.rows.get(cell["row_index"])
+        if row is None:
+            row = self.rows[cell["row_index"]] = GridRow(cell["row_index"], {})
         row.put(cell)
         self._cells_by_run[cell["run_id"]] = cell
 
@@ -253,9 +255,14 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
 
 
 def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Records with JSON-friendly values: NaN and NaT become None, numpy numbers Python numbers."""
-    plain = frame.astype(object).where(frame.notna(), None)
-    return [_plain(record) for record in plain.to_dict("records")]
+    """Records with JSON-friendly values: missing values become None, numpy numbers Python numbers."""
+    columns = {name: _plain_column(frame[name]) for name in frame.columns}
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def _plain_column(column: pd.Series) -> list[Any]:
+    missing = column.isna().tolist()
+    return [None if absent else value for value, absent in zip(column.tolist(), missing)]
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
