@@ -34,14 +34,18 @@ def chromium_missing_reason() -> str | None:
     return f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium) to run browser tests"
 
 
+NOTEBOOK_PATHS = {"jupyterlab": "lab/tree", "notebook": "notebooks"}
+
+
 @dataclass
 class LabServer:
     url: str
     token: str
     root: Path
+    frontend: str
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+        return f"{self.url}/{NOTEBOOK_PATHS[self.frontend]}/{name}?token={self.token}"
 
 
 def _free_port() -> int:
@@ -78,13 +82,14 @@ def _wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> Non
 
 
 @contextmanager
-def running_jupyter_lab(root: Path, home: Path) -> Iterator[LabServer]:
-    """``jupyter lab`` on a free loopback port, serving ``root``, its settings kept under ``home``."""
+def running_jupyter_lab(root: Path, home: Path, frontend: str = "jupyterlab") -> Iterator[LabServer]:
+    """``jupyter lab`` (or ``jupyter notebook`` for Notebook 7) on a free loopback port, serving ``root``,
+    its settings kept under ``home``."""
     port, token = _free_port(), secrets.token_hex(16)
     log = home / "jupyter-lab.log"
     home.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        sys.executable, "-m", frontend, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
         "--allow-root", "--LabApp.extension_manager=readonly",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -94,7 +99,7 @@ def running_jupyter_lab(root: Path, home: Path) -> Iterator[LabServer]:
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_answering(f"{url}/api?token={token}", process, log)
-        yield LabServer(url, token, root)
+        yield LabServer(url, token, root, frontend)
     finally:
         process.terminate()
         try:

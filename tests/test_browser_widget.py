@@ -31,17 +31,21 @@ countries = pd.DataFrame({{"country": ["France", "Japan", "Atlantis"], "expected
 exp = lab.compare(["capital"], countries, models=["mock:strong", "mock:weak"],
                   evaluators=["equals:expected"], name="browser", progress=False)
 exp""",
+    """\
+pl.mock_model("slow", "Lima", latency=0.2)
+live = lab.compare(["capital"], countries, models=["mock:slow"], name="live", progress=False, live=True)""",
 ]
 
 
-@pytest.fixture
-def widget_lab_server(tmp_path) -> Iterator[LabServer]:
+@pytest.fixture(params=["jupyterlab", "notebook"], ids=["JupyterLab 4", "Notebook 7"])
+def widget_lab_server(request, tmp_path) -> Iterator[LabServer]:
     reason = chromium_missing_reason()
     if reason:
         pytest.skip(reason)
+    pytest.importorskip(request.param, reason=f"{request.param} is not installed")
     root = tmp_path / "root"
     root.mkdir()
-    with running_jupyter_lab(root, tmp_path / "jupyter-home") as server:
+    with running_jupyter_lab(root, tmp_path / "jupyter-home", request.param) as server:
         yield server
 
 
@@ -79,22 +83,23 @@ def run_all_cells(page) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
-def grid_texts(page) -> list[str]:
-    return page.locator(".promptlab-widget .pl-cell .pl-output").all_inner_texts()
+def grid_texts(widget) -> list[str]:
+    return widget.locator(".pl-cell .pl-output").all_inner_texts()
 
 
 def test_comparison_widget_renders_in_jupyterlab_and_stores_a_rating(widget_lab_server, tmp_path):
     # Given a notebook that compares two mock models, one answering with HTML
     server = widget_lab_server
     source = NOTEBOOK_CELLS[0].format(store=server.root / "store.duckdb", script=SCRIPT_ATTACK, image=IMAGE_ATTACK)
-    write_notebook(server.root / "compare.ipynb", [source])
+    write_notebook(server.root / "compare.ipynb", [source, NOTEBOOK_CELLS[1]])
     with chromium_page(tmp_path / "chromium-profile") as page:
         # When the user opens it in JupyterLab and runs it
         page.goto(server.notebook_url("compare.ipynb"))
         run_all_cells(page)
         page.wait_for_selector(".promptlab-widget .pl-cell[data-run-id]", timeout=KERNEL_SECONDS * 1000)
         # Then the grid shows every output as text, including the HTML ones, and runs none of it
-        outputs = grid_texts(page)
+        compared = page.locator(".promptlab-widget").first
+        outputs = grid_texts(compared)
         assert outputs == ["Paris", "Paris", "Tokyo", "Kyoto", SCRIPT_ATTACK, IMAGE_ATTACK]
         assert page.evaluate("() => window.pwned ?? null") is None
         assert page.locator(".promptlab-widget .pl-summary td", has_text="capital@1 | mock:weak").count() == 1
@@ -108,4 +113,8 @@ def test_comparison_widget_renders_in_jupyterlab_and_stores_a_rating(widget_lab_
         pressed.wait_for(state="attached")
         assert pressed.get_attribute("aria-pressed") == "true"
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "comparison-widget.png"), full_page=True)
+        # And the live comparison in the next cell filled its own grid while it ran
+        live = page.locator(".promptlab-widget").nth(1)
+        live.locator(".pl-title", has_text="completed").wait_for(timeout=KERNEL_SECONDS * 1000)
+        assert grid_texts(live) == ["Lima", "Lima", "Lima"]
+        page.screenshot(path=str(ARTIFACTS / f"comparison-widget-{server.frontend}.png"), full_page=True)

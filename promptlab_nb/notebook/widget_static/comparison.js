@@ -128,7 +128,7 @@ function svgNode(tag, attributes) {
 function chartView(summary) {
   const width = 240, barHeight = 16, gap = 6;
   const scores = summary.map((variant) => variant.scores[0]);
-  const top = Math.max(1, ...scores.map((score) => score?.high ?? score?.mean ?? 0));
+  const top = Math.max(1, ...scores.map((score) => score?.mean ?? 0));
   const x = (value) => Math.min(width, Math.max(0, (value / top) * width));
   const chart = svgNode("svg", { class: "pl-chart", width, height: summary.length * (barHeight + gap) });
   summary.forEach((variant, index) => {
