@@ -6,8 +6,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+import nbformat
 import pandas as pd
 import pytest
+from nbconvert import HTMLExporter
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
@@ -277,3 +279,17 @@ def test_display_in_a_widget_kernel_is_the_widget_with_the_static_table_as_fallb
     bundle, _ = capitals._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "promptlab-experiment" in bundle["text/html"]
+
+
+def test_a_saved_notebook_converts_to_the_static_escaped_table(capitals, monkeypatch):
+    # Given the widget output as a live kernel stores it, in a notebook saved without widget state
+    monkeypatch.setattr(widget_module, "kernel_has_widgets", lambda: True)
+    bundle, metadata = capitals._repr_mimebundle_()
+    output = nbformat.v4.new_output("execute_result", data=bundle, metadata=metadata, execution_count=1)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("exp", outputs=[output], execution_count=1)])
+    # When nbconvert renders it to HTML
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    # Then the page shows the static table with the model's HTML escaped
+    assert "promptlab-experiment" in html
+    assert SCRIPT not in html and IMAGE not in html
+    assert "&lt;script&gt;alert(" in html and "&lt;img src=x onerror=" in html
