@@ -10,20 +10,21 @@ import pandas as pd
 
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.loop import run_blocking
-from promptlab_nb.schemas.experiments import ExperimentRecord
-from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.evaluation.analysis import compare_pair, summary_table, wide_table
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.scoring import prepare_evaluators
 from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.statistics import PairedComparison
 from promptlab_nb.notebook.display import experiment_header_text, experiment_html
+from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.results import runs_frame, steps_frame
 from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab
+    from promptlab_nb.notebook.widget import ComparisonWidget
 
 
 class Experiment:
@@ -71,10 +72,24 @@ class Experiment:
         with self.lab.db.session() as session:
             return ExperimentService(session).status_counts(record.id)
 
-    async def aexecute(self, options: ExecutionOptions | None = None) -> Experiment:
+    async def aexecute(
+        self, options: ExecutionOptions | None = None, live: bool | ComparisonWidget | None = False
+    ) -> Experiment:
+        """Run what is missing; ``live`` (True, or a widget already shown) fills the comparison widget
+        as runs finish and refreshes it with scores at the end."""
+        from promptlab_nb.notebook.widget import live_view
+
         execution = ExperimentExecution(self.lab.db, self.lab.settings)
         options = options or self.lab.execution_options()
-        self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        view = live_view(live)
+        if view is not None:
+            view.follow(self)
+            options.on_run = view.add_run
+        try:
+            self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        finally:
+            if view is not None:
+                view.refresh()
         return self
 
     def _run_evaluators(self) -> list[Evaluator]:
@@ -139,20 +154,11 @@ class Experiment:
     ) -> Experiment:
         """Run only what is missing: runs never started, and those that failed or were interrupted.
         ``live=True`` shows the comparison widget filling in as runs finish."""
+        from promptlab_nb.notebook.widget import live_view
+
         options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        return self.execute_blocking(options, live)
-
-    def execute_blocking(self, options: ExecutionOptions, live: bool = False) -> Experiment:
-        from promptlab_nb.notebook.widget import show_live
-
-        view = show_live(self) if live else None
-        if view is not None:
-            options.on_run = view.add_run
-        try:
-            return run_blocking(lambda: self.aexecute(options))
-        finally:
-            if view is not None:
-                view.refresh()
+        view = live_view(live)
+        return run_blocking(lambda: self.aexecute(options, view))
 
     async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
         return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))
@@ -177,7 +183,7 @@ class Experiment:
             record.name, record.status, len(record.variants), record.row_count, record.repeats, self.status_counts()
         )
 
-    def widget(self):
+    def widget(self) -> ComparisonWidget:
         """The comparison widget: rows x variants, summary and chart, filters, diffs and ratings."""
         from promptlab_nb.notebook.widget import ComparisonWidget
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from IPython.testing import globalipapp
 
 import promptlab_nb as pl
@@ -197,3 +196,29 @@ def test_promptlab_env_variables_set_the_defaults(monkeypatch, tmp_path):
     monkeypatch.setenv("PROMPTLAB_MODEL", "mock:json")
     settings = pl.PromptLab()
     assert (settings.db_url, settings.default_model) == (str(tmp_path / "env.duckdb"), "mock:json")
+
+
+def test_models_lists_providers_and_credentials_without_keys(ip, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123")
+    models = ip.run_line_magic("prompt", "models")
+    openai = models[models["provider"] == "openai"]
+    assert openai["credentials"].all() and not models[models["provider"] == "anthropic"]["credentials"].any()
+    assert "gpt-4o-mini" in set(openai["model"])
+    assert "sk-secret-value-123" not in models.to_string()
+
+
+def test_loading_the_extension_imports_no_provider_sdk_and_no_store_code():
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from IPython.testing import globalipapp\n"
+        "globalipapp.start_ipython()\n"
+        "globalipapp.get_ipython().run_line_magic('load_ext', 'promptlab_nb')\n"
+        "print(json.dumps(sorted(m for m in ('openai', 'anthropic', 'google.genai', 'sqlalchemy', 'duckdb', 'pandas')"
+        " if m in sys.modules)))\n"
+    )
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(printed.strip().splitlines()[-1]) == []

@@ -247,8 +247,8 @@ def test_live_start_shows_every_row_pending(lab):
     pl.mock_model("strong", STRONG)
     lab.templates.save("capital", "What is the capital of {{ country }}?")
     experiment = lab.plan(["capital"], COUNTRIES, models=["mock:strong", "mock:weak"])
-    widget = ComparisonWidget(experiment)
-    widget.start_live()
+    widget = ComparisonWidget()
+    widget.follow(experiment)
     assert shown_countries(widget) == ["France", "Japan", "Peru", "Atlantis"]
     assert all(cell is None for row in widget.view["rows"] for cell in row["cells"])
     assert widget.finished == 0 and widget.expected_runs == 8

@@ -62,7 +62,7 @@ class ComparisonWidget(anywidget.AnyWidget):
     descending = traitlets.Bool(True).tag(sync=True)
     baseline = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, experiment: Experiment, **kwargs: Any):
+    def __init__(self, experiment: Experiment | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.experiment = experiment
         self.state = ComparisonState([], [], [])
@@ -100,16 +100,22 @@ class ComparisonWidget(anywidget.AnyWidget):
                 )
                 self._push_state()
 
-    def start_live(self) -> None:
-        """Show every data row as pending; ``add_run`` then fills the cells as runs finish."""
-        record = self.experiment.record
-        with self.experiment.lab.db.session() as session:
+    def follow(self, experiment: Experiment) -> None:
+        """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
+        fills the cells."""
+        self.experiment = experiment
+        record = experiment.record
+        with experiment.lab.db.session() as session:
             rows = ExperimentService(session).rows(record.id)
+            runs = runs_frame(session.connection(), record.id)
+        labels = {variant.id: variant.label for variant in record.variants}
+        state = ComparisonState.from_runs(runs, list(labels.values()))
+        if runs.empty:
+            state = ComparisonState(list(labels.values()), _columns(rows), [])
+        state.add_rows({index: row for index, row in enumerate(rows) if index not in state.rows})
         with self._lock:
-            self._variant_labels = {variant.id: variant.label for variant in record.variants}
-            if not self.state.rows:
-                self.state = ComparisonState(self._variant_labels.values(), _columns(rows), [])
-                self.state.add_rows(dict(enumerate(rows)))
+            self._variant_labels = labels
+            self.state = state
             self.expected_runs = record.row_count * len(record.variants)
             self.title = f"{record.name}: running"
             self._push_state()
@@ -172,13 +178,15 @@ def kernel_has_widgets() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def show_live(experiment: Experiment) -> ComparisonWidget | None:
-    """Display an empty grid that fills in while ``experiment`` runs; None outside a widget kernel."""
-    if not kernel_has_widgets():
+def live_view(live: bool | ComparisonWidget | None) -> ComparisonWidget | None:
+    """The widget a live run fills: the one given, or (for True) a new one displayed now by the calling
+    thread; None when not live or outside a kernel that shows widgets."""
+    if isinstance(live, ComparisonWidget):
+        return live
+    if not live or not kernel_has_widgets():
         return None
     from IPython.display import display
 
-    widget = ComparisonWidget(experiment)
-    widget.start_live()
+    widget = ComparisonWidget(title="starting…")
     display(widget)
     return widget
