@@ -109,9 +109,10 @@ class ComparisonWidget(anywidget.AnyWidget):
             rows = ExperimentService(session).rows(record.id)
             runs = runs_frame(session.connection(), record.id)
         labels = {variant.id: variant.label for variant in record.variants}
-        state = ComparisonState.from_runs(runs, list(labels.values()))
         if runs.empty:
             state = ComparisonState(list(labels.values()), _columns(rows), [])
+        else:
+            state = ComparisonState.from_runs(runs, list(labels.values()))
         state.add_rows({index: row for index, row in enumerate(rows) if index not in state.rows})
         with self._lock:
             self._variant_labels = labels
