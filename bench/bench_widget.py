@@ -38,7 +38,12 @@ def stored_experiment(folder: Path) -> pl.Experiment:
     lab.templates.save("describe", "Describe row {{ number }}")
     data = pd.DataFrame({"number": range(ROWS), "expected": ["yes"] * ROWS})
     return lab.compare(
-        ["describe"], data, models=["mock:left", "mock:right"], evaluators=["contains:yes"], progress=False, name="bench"
+        ["describe"],
+        data,
+        models=["mock:left", "mock:right"],
+        evaluators=["contains:yes"],
+        progress=False,
+        name="bench",
     )
 
 

@@ -75,7 +75,9 @@ def wait_for_rating(server: LabServer, output: str) -> tuple[float | None, str |
 
 
 def run_all_cells(page) -> None:
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=KERNEL_SECONDS * 1000)
+    page.wait_for_function(
+        "() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=KERNEL_SECONDS * 1000
+    )
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
         timeout=KERNEL_SECONDS * 1000,

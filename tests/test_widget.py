@@ -27,7 +27,11 @@ SCRIPT = "<script>alert('pwned')</script>"
 IMAGE = '<img src=x onerror="alert(1)">'
 STRONG = {"france": "Paris", "japan": "Tokyo", "peru": "Lima", "*": SCRIPT}
 WEAK = {"france": "Paris", "japan": "Kyoto", "peru": "Lima is the capital", "*": IMAGE}
-STRONG_VARIANT, WEAK_VARIANT, FLAKY_VARIANT = "capital@1 | mock:strong", "capital@1 | mock:weak", "capital@1 | mock:flaky"
+STRONG_VARIANT, WEAK_VARIANT, FLAKY_VARIANT = (
+    "capital@1 | mock:strong",
+    "capital@1 | mock:weak",
+    "capital@1 | mock:flaky",
+)
 
 
 def refuse_atlantis(messages: list[dict[str, str]]) -> str:
@@ -89,7 +93,10 @@ def test_header_summarises_each_variant_with_its_interval_cost_and_latency(capit
     assert score["name"] == "equals:expected"
     assert score["mean"] == pytest.approx(expected.loc[STRONG_VARIANT, "equals:expected"])
     assert (score["low"], score["high"]) == pytest.approx(
-        (expected.loc[STRONG_VARIANT, "equals:expected ci_low"], expected.loc[STRONG_VARIANT, "equals:expected ci_high"])
+        (
+            expected.loc[STRONG_VARIANT, "equals:expected ci_low"],
+            expected.loc[STRONG_VARIANT, "equals:expected ci_high"],
+        )
     )
     assert score["verdict"] == "best"
 
@@ -177,7 +184,12 @@ def test_diff_against_the_expected_column(view):
 
 @pytest.mark.parametrize(
     ("baseline", "output"),
-    [("The capital is Paris.", "Paris is the capital, I think."), ("", "new text"), ("old  text\n", ""), ("a b", "a b")],
+    [
+        ("The capital is Paris.", "Paris is the capital, I think."),
+        ("", "new text"),
+        ("old  text\n", ""),
+        ("a b", "a b"),
+    ],
 )
 def test_word_diff_segments_rebuild_both_texts(baseline, output):
     segments = word_diff(baseline, output)
@@ -189,7 +201,9 @@ def test_rating_a_cell_stores_it_and_shows_it_in_runs_and_in_the_cell(capitals, 
     # Given the weak variant's Japan cell
     run_id = cell_of(view, "Japan", WEAK_VARIANT)["run_id"]
     # When the user gives it a thumbs down with a note, as the view's click sends it
-    view._handle_view_message(view, {"kind": "rate", "run_id": run_id, "value": -1, "note": "Kyoto was the old one"}, [])
+    view._handle_view_message(
+        view, {"kind": "rate", "run_id": run_id, "value": -1, "note": "Kyoto was the old one"}, []
+    )
     # Then the rating is stored, visible in exp.runs, and shown in the cell
     stored = runs_row(capitals, run_id)
     assert stored["rating"] == -1 and stored["rating_note"] == "Kyoto was the old one"
@@ -233,7 +247,12 @@ def test_live_widget_shows_pending_cells_then_fills_in_as_runs_finish(lab, monke
     monkeypatch.setattr(ComparisonWidget, "add_run", add_run_and_count)
     # When the user runs a comparison live
     experiment = lab.compare(
-        ["capital"], COUNTRIES, models=["mock:strong", "mock:weak"], evaluators=["equals:expected"], progress=False, live=True
+        ["capital"],
+        COUNTRIES,
+        models=["mock:strong", "mock:weak"],
+        evaluators=["equals:expected"],
+        progress=False,
+        live=True,
     )
     # Then one widget was shown at the start, filled cell by cell, and ends with the scores
     [widget] = displayed

@@ -88,7 +88,9 @@ class ComparisonWidget(anywidget.AnyWidget):
         with self.experiment.lab.db.connection() as connection:
             runs = runs_frame(connection, record.id)
         state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
-        summary = summary_rows(summary_table(runs, runs.attrs["evaluators"]), state.evaluators) if not runs.empty else []
+        summary = (
+            summary_rows(summary_table(runs, runs.attrs["evaluators"]), state.evaluators) if not runs.empty else []
+        )
         counts = {str(status): int(count) for status, count in runs["status"].value_counts().items()}
         with self._lock:
             self.state = state

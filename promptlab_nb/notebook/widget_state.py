@@ -18,8 +18,17 @@ SCORE_SORT = "score"
 VARIANT_BASELINE = "variant"
 INPUT_BASELINE = "input"
 CELL_COLUMNS = [
-    "run_id", "variant", "repeat", "status", "output", "error", "latency_ms",
-    "input_tokens", "output_tokens", "cost", "cache_hit",
+    "run_id",
+    "variant",
+    "repeat",
+    "status",
+    "output",
+    "error",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cache_hit",
 ]
 
 
@@ -118,8 +127,13 @@ class ComparisonState:
 
     def baseline_options(self) -> list[dict[str, str]]:
         options = [{"key": "", "label": "no diff"}]
-        options += [{"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"} for index, variant in enumerate(self.variants)]
-        options += [{"key": f"{INPUT_BASELINE}:{column}", "label": f"vs input {column}"} for column in self.input_columns]
+        options += [
+            {"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"}
+            for index, variant in enumerate(self.variants)
+        ]
+        options += [
+            {"key": f"{INPUT_BASELINE}:{column}", "label": f"vs input {column}"} for column in self.input_columns
+        ]
         return options
 
     def matching_rows(self, query: GridQuery) -> list[GridRow]:
@@ -229,8 +243,15 @@ def summary_rows(summary: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[
 def cell_from_record(record: dict[str, Any], variant: str) -> dict[str, Any]:
     """A cell from a run record as the runner reports it (no scores yet: they arrive with a refresh)."""
     cell = {column: record.get(column) for column in CELL_COLUMNS if column not in ("run_id", "variant")}
-    return {**_plain(cell), "run_id": record["id"], "variant": variant, "row_index": record["row_index"],
-            "scores": {}, "rating": None, "rating_note": None}
+    return {
+        **_plain(cell),
+        "run_id": record["id"],
+        "variant": variant,
+        "row_index": record["row_index"],
+        "scores": {},
+        "rating": None,
+        "rating_note": None,
+    }
 
 
 def _cell_view(cell: dict[str, Any] | None, baseline_text: str | None) -> dict[str, Any] | None:
@@ -257,12 +278,12 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
 def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Records with JSON-friendly values: missing values become None, numpy numbers Python numbers."""
     columns = {name: _plain_column(frame[name]) for name in frame.columns}
-    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def _plain_column(column: pd.Series) -> list[Any]:
     missing = column.isna().tolist()
-    return [None if absent else value for value, absent in zip(column.tolist(), missing)]
+    return [None if absent else value for value, absent in zip(column.tolist(), missing, strict=True)]
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
