@@ -16,12 +16,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import anywidget
+import pandas as pd
 import traitlets
 
 from promptlab_nb.core.errors import PromptLabError
 from promptlab_nb.evaluation.analysis import summary_table
 from promptlab_nb.notebook.display import experiment_header_text
 from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
+from promptlab_nb.schemas.experiments import ExperimentRecord
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.results import runs_frame
 
@@ -84,9 +86,7 @@ class ComparisonWidget(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the experiment from the store again: runs, scores, ratings and the summary."""
-        record = self.experiment.record
-        with self.experiment.lab.db.connection() as connection:
-            runs = runs_frame(connection, record.id)
+        record, runs, _ = self._read_store()
         state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
         summary = (
             summary_rows(summary_table(runs, runs.attrs["evaluators"]), state.evaluators) if not runs.empty else []
@@ -106,10 +106,7 @@ class ComparisonWidget(anywidget.AnyWidget):
         """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
         fills the cells."""
         self.experiment = experiment
-        record = experiment.record
-        with experiment.lab.db.session() as session:
-            rows = ExperimentService(session).rows(record.id)
-            runs = runs_frame(session.connection(), record.id)
+        record, runs, rows = self._read_store()
         labels = {variant.id: variant.label for variant in record.variants}
         if runs.empty:
             state = ComparisonState(list(labels.values()), _columns(rows), [])
@@ -122,6 +119,13 @@ class ComparisonWidget(anywidget.AnyWidget):
             self.expected_runs = record.row_count * len(record.variants)
             self.title = f"{record.name}: running"
             self._push_state()
+
+    def _read_store(self) -> tuple[ExperimentRecord, pd.DataFrame, list[dict[str, Any]]]:
+        """The experiment, its runs and its data rows, read in one unit of work."""
+        record = self.experiment.record
+        with self.experiment.lab.db.session() as session:
+            rows = ExperimentService(session).rows(record.id)
+            return record, runs_frame(session.connection(), record.id), rows
 
     def add_run(self, record: dict[str, Any]) -> None:
         """The ``on_run`` listener of a live run (called from the runner's thread)."""
