@@ -1,11 +1,13 @@
 """The comparison widget: rows x variants of an experiment, live while it runs, rated by clicking.
 
-Built on anywidget, not a composition of ipywidgets controls. anywidget ships a prebuilt
-JupyterLab 4 / Notebook 7 extension and a classic nbextension (which VS Code loads from the
-kernel's environment), and our front end is one ES module read from this package and sent as a
-string, so nothing is fetched from a CDN. A grid of ipywidgets controls would need a few widgets
-per cell, hundreds per page, each its own comm; here one model carries the page as JSON.
-The view renders every value with ``textContent``: model output is never parsed as HTML.
+Built on anywidget rather than a composition of ipywidgets controls. Our front end is one ES
+module read from this package and sent to the browser as a string, so nothing of ours comes from a
+CDN. anywidget's own front end ships inside its wheel: a prebuilt JupyterLab 4 / Notebook 7
+extension (both verified offline by tests/test_browser_widget.py) and a classic nbextension, the
+folder VS Code looks in for a local kernel's widget scripts before any CDN (not tested here).
+A grid of ipywidgets controls would need a few widgets per cell, hundreds per page, each a comm
+of its own; here one model carries the visible page as JSON. The view sets every value with
+``textContent``: model output is never parsed as HTML.
 """
 
 from __future__ import annotations
