@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -89,12 +90,29 @@ def grid_texts(widget) -> list[str]:
     return widget.locator(".pl-cell .pl-output").all_inner_texts()
 
 
+def beyond_loopback(urls: list[str]) -> list[str]:
+    """Network requests to any host but 127.0.0.1 (blob: and data: URLs stay in the page)."""
+    return [
+        url
+        for url in urls
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname != "127.0.0.1"
+    ]
+
+
+def search_for(widget, text: str) -> None:
+    widget.locator(".pl-search").fill(text)
+    expected = "1 of 3 rows" if text else "3 of 3 rows"
+    widget.locator(".pl-page", has_text=expected).wait_for()
+
+
 def test_comparison_widget_renders_in_jupyterlab_and_stores_a_rating(widget_lab_server, tmp_path):
     # Given a notebook that compares two mock models, one answering with HTML
     server = widget_lab_server
     source = NOTEBOOK_CELLS[0].format(store=server.root / "store.duckdb", script=SCRIPT_ATTACK, image=IMAGE_ATTACK)
     write_notebook(server.root / "compare.ipynb", [source, NOTEBOOK_CELLS[1]])
     with chromium_page(tmp_path / "chromium-profile") as page:
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         # When the user opens it in JupyterLab and runs it
         page.goto(server.notebook_url("compare.ipynb"))
         run_all_cells(page)
@@ -114,9 +132,23 @@ def test_comparison_widget_renders_in_jupyterlab_and_stores_a_rating(widget_lab_
         pressed = page.locator(".promptlab-widget .pl-cell", has_text="Kyoto").locator(".pl-rate-up")
         pressed.wait_for(state="attached")
         assert pressed.get_attribute("aria-pressed") == "true"
-        ARTIFACTS.mkdir(exist_ok=True)
+        # When the user searches, then diffs against the expected column
+        search_for(compared, "kyoto")
+        assert grid_texts(compared) == ["Tokyo", "Kyoto"]
+        search_for(compared, "")
+        compared.locator(".pl-baseline").select_option(label="vs input expected")
+        kyoto = compared.locator(".pl-cell", has_text="Kyoto")
+        kyoto.locator(".pl-added").wait_for()
+        # Then the changed words are marked
+        assert (kyoto.locator(".pl-removed").inner_text(), kyoto.locator(".pl-added").inner_text()) == (
+            "Tokyo",
+            "Kyoto",
+        )
         # And the live comparison in the next cell filled its own grid while it ran
         live = page.locator(".promptlab-widget").nth(1)
         live.locator(".pl-title", has_text="completed").wait_for(timeout=KERNEL_SECONDS * 1000)
         assert grid_texts(live) == ["Lima", "Lima", "Lima"]
+        # And nothing was fetched from beyond the loopback server (no CDN)
+        assert beyond_loopback(requested) == []
+        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"comparison-widget-{server.frontend}.png"), full_page=True)
