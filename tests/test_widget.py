@@ -78,6 +78,7 @@ def test_grid_has_a_row_per_input_and_a_cell_per_variant_with_output_scores_and_
     japan = cell_of(view, "Japan", WEAK_VARIANT)
     assert japan["output"] == "Kyoto" and japan["status"] == "ok"
     assert japan["scores"] == {"equals:expected": 0.0}
+    assert "Tokyo" in japan["reasons"]["equals:expected"]
     assert cell_of(view, "Japan", STRONG_VARIANT)["scores"] == {"equals:expected": 1.0}
     assert japan["latency_ms"] is not None and japan["output_tokens"] == 1
     assert japan["cost"] == 0.0 and japan["cache_hit"] is False

@@ -249,6 +249,7 @@ def cell_from_record(record: dict[str, Any], variant: str) -> dict[str, Any]:
         "variant": variant,
         "row_index": record["row_index"],
         "scores": {},
+        "reasons": {},
         "rating": None,
         "rating_note": None,
     }
@@ -265,10 +266,12 @@ def _cell_view(cell: dict[str, Any] | None, baseline_text: str | None) -> dict[s
 
 def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[str, Any]]:
     rating_columns = [column for column in (RATING, "rating_note") if column in runs.columns]
-    columns = ["row_index", *CELL_COLUMNS, *evaluators, *rating_columns]
+    reasons = {name: f"{name} reason" for name in evaluators if f"{name} reason" in runs.columns}
+    columns = ["row_index", *CELL_COLUMNS, *evaluators, *reasons.values(), *rating_columns]
     records = _plain_records(runs[columns])
     for record in records:
         record["scores"] = {name: record.pop(name) for name in evaluators}
+        record["reasons"] = {name: record.pop(column) for name, column in reasons.items()}
         record.setdefault(RATING, None)
         record.setdefault("rating_note", None)
         record["row_index"] = int(record["row_index"])

@@ -29,11 +29,12 @@ function formatCost(value) {
   return value === null || value === undefined ? "cost ?" : `$${Number(value).toFixed(4)}`;
 }
 
-function scoreBadge(name, value) {
-  if (value === null || value === undefined) return h("span", { class: "pl-badge", text: `${name} –` });
-  if (value === 1) return h("span", { class: "pl-badge pl-pass", text: `✓ ${name}` });
-  if (value === 0) return h("span", { class: "pl-badge pl-fail", text: `✗ ${name}` });
-  return h("span", { class: "pl-badge", text: `${name} ${formatNumber(value)}` });
+function scoreBadge(name, value, reason) {
+  const badge = (kind, text) => h("span", { class: `pl-badge ${kind}`, title: reason ?? "", text });
+  if (value === null || value === undefined) return badge("", `${name} –`);
+  if (value === 1) return badge("pl-pass", `✓ ${name}`);
+  if (value === 0) return badge("pl-fail", `✗ ${name}`);
+  return badge("", `${name} ${formatNumber(value)}`);
 }
 
 function outputText(cell) {
@@ -92,7 +93,7 @@ function cellView(cell, evaluators, model) {
   const content = failed
     ? h("div", { class: "pl-error", text: `${cell.status}: ${cell.error ?? ""}` })
     : collapsible(outputText(cell), (cell.output ?? "").length);
-  const badges = h("div", { class: "pl-badges" }, evaluators.map((name) => scoreBadge(name, cell.scores[name])));
+  const badges = h("div", { class: "pl-badges" }, evaluators.map((name) => scoreBadge(name, cell.scores[name], cell.reasons[name])));
   return h("td", { class: failed ? "pl-cell pl-failed" : "pl-cell", "data-run-id": cell.run_id }, [
     content,
     badges,
