@@ -195,20 +195,25 @@ class Experiment:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict[str, Any], dict[str, Any]]:
         """In a live kernel the widget, with the static HTML view for wherever widgets cannot render."""
-        from promptlab_nb.notebook.widget import kernel_has_widgets
+        from promptlab_nb.notebook.widget import ComparisonWidget, kernel_has_widgets
 
-        bundle = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        runs, header = self.runs, self._header()
         if not kernel_has_widgets():
-            return bundle, {}
-        widget_bundle, metadata = self.widget()._repr_mimebundle_()
-        return {**widget_bundle, **bundle}, metadata
+            return {"text/plain": f"<{header}>", "text/html": self._static_html(runs, header)}, {}
+        widget = ComparisonWidget.from_experiment(self, runs)
+        widget_bundle, metadata = widget._repr_mimebundle_()
+        static = self._static_html(runs, header, widget.summary_frame)
+        return {**widget_bundle, "text/plain": f"<{header}>", "text/html": static}, metadata
 
     def _repr_html_(self) -> str:
+        return self._static_html(self.runs, self._header())
+
+    def _static_html(self, runs: pd.DataFrame, header: str, summary: pd.DataFrame | None = None) -> str:
         """The static view (saved notebooks, nbconvert, GitHub): summary and outputs side by side, escaped."""
-        runs = self.runs
-        summary = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
+        if summary is None and not runs.empty:
+            summary = summary_table(runs, runs.attrs["evaluators"])
         outputs = wide_table(runs, "output", runs.attrs["inputs"]) if not runs.empty else None
-        return experiment_html(self._header(), summary, outputs, self.lab.settings.display_rows)
+        return experiment_html(header, summary, outputs, self.lab.settings.display_rows)
 
     def __repr__(self) -> str:
         return f"<{self._header()}>"

@@ -25,7 +25,6 @@ from promptlab_nb.core.errors import PromptLabError
 from promptlab_nb.evaluation.analysis import summary_table
 from promptlab_nb.notebook.display import experiment_header_text
 from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
-from promptlab_nb.schemas.experiments import ExperimentRecord
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.results import runs_frame
 
@@ -69,6 +68,7 @@ class ComparisonWidget(anywidget.AnyWidget):
     def __init__(self, experiment: Experiment | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.experiment = experiment
+        self.summary_frame: pd.DataFrame | None = None
         self.state = ComparisonState([], [], [])
         self._lock = threading.RLock()
         self._variant_labels: dict[str, str] = {}
@@ -77,22 +77,25 @@ class ComparisonWidget(anywidget.AnyWidget):
         self.on_msg(self._handle_view_message)
 
     @classmethod
-    def from_experiment(cls, experiment: Experiment) -> ComparisonWidget:
+    def from_experiment(cls, experiment: Experiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
+        """The widget on ``experiment``; ``runs`` saves reading them again when the caller has them."""
         widget = cls(experiment)
-        widget.refresh()
+        widget.refresh(runs)
         return widget
 
     @property
     def query(self) -> GridQuery:
         return GridQuery(**{name: getattr(self, name) for name in QUERY_TRAITS})
 
-    def refresh(self) -> None:
+    def refresh(self, runs: pd.DataFrame | None = None) -> None:
         """Read the experiment from the store again: runs, scores, ratings and the summary."""
-        record, runs, _ = self._read_store()
+        record = self.experiment.record
+        if runs is None:
+            with self.experiment.lab.db.connection() as connection:
+                runs = runs_frame(connection, record.id)
         state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
-        summary = (
-            summary_rows(summary_table(runs, runs.attrs["evaluators"]), state.evaluators) if not runs.empty else []
-        )
+        self.summary_frame = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
+        summary = summary_rows(self.summary_frame, state.evaluators) if self.summary_frame is not None else []
         counts = {str(status): int(count) for status, count in runs["status"].value_counts().items()}
         with self._lock:
             self.state = state
@@ -108,7 +111,10 @@ class ComparisonWidget(anywidget.AnyWidget):
         """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
         fills the cells."""
         self.experiment = experiment
-        record, runs, rows = self._read_store()
+        record = experiment.record
+        with experiment.lab.db.session() as session:
+            rows = ExperimentService(session).rows(record.id)
+            runs = runs_frame(session.connection(), record.id)
         labels = {variant.id: variant.label for variant in record.variants}
         if runs.empty:
             state = ComparisonState(list(labels.values()), _columns(rows), [])
@@ -121,13 +127,6 @@ class ComparisonWidget(anywidget.AnyWidget):
             self.expected_runs = record.row_count * len(record.variants)
             self.title = f"{record.name}: running"
             self._push_state()
-
-    def _read_store(self) -> tuple[ExperimentRecord, pd.DataFrame, list[dict[str, Any]]]:
-        """The experiment, its runs and its data rows, read in one unit of work."""
-        record = self.experiment.record
-        with self.experiment.lab.db.session() as session:
-            rows = ExperimentService(session).rows(record.id)
-            return record, runs_frame(session.connection(), record.id), rows
 
     def add_run(self, record: dict[str, Any]) -> None:
         """The ``on_run`` listener of a live run (called from the runner's thread)."""
