@@ -112,7 +112,6 @@ class ModelCaller:
         self.cache.put(key, spec, response)
         return response, False
 
-
     async def _streamed(self, provider, request: ChatRequest) -> ChatResponse:
         """Show the text as it arrives; token counts are not reported by a stream, so they stay unknown."""
         started = time.perf_counter()
@@ -120,7 +119,9 @@ class ModelCaller:
         async for chunk in provider.stream(request):
             chunks.append(chunk)
             self.stream_to(chunk)
-        return ChatResponse(text="".join(chunks), finish_reason="stop", latency_ms=(time.perf_counter() - started) * 1000)
+        return ChatResponse(
+            text="".join(chunks), finish_reason="stop", latency_ms=(time.perf_counter() - started) * 1000
+        )
 
 
 async def _completed(provider, request: ChatRequest) -> ChatResponse:
