@@ -1,0 +1,227 @@
+"""The REST API of the Jupyter server extension, called as the JupyterLab sidebar calls it."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from http.cookies import SimpleCookie
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+import promptlab_nb as pl
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+BODY = "system:\nYou are terse.\nuser:\nSummarize: {{ text }}"
+
+
+@pytest.fixture
+def jp_server_config(jp_root_dir):
+    return {"ServerApp": {"jpserver_extensions": {"promptlab_nb.server": True}, "root_dir": str(jp_root_dir)}}
+
+
+@pytest.fixture
+def server_lab(jp_root_dir):
+    """The store the server uses, opened by the test as a notebook would open it."""
+    lab = pl.Lab(jp_root_dir / "promptlab.duckdb")
+    yield lab
+    lab.close()
+
+
+@pytest.fixture
+def api(jp_fetch):
+    """Calls the API and returns (status, JSON body), also for error statuses."""
+
+    async def call(method: str, *path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        if body is not None:
+            kwargs["body"] = json.dumps(body)
+        elif method in {"POST", "PUT"}:
+            kwargs["body"] = ""
+        try:
+            response = await jp_fetch("promptlab", "api", *path, method=method, **kwargs)
+        except HTTPClientError as error:
+            response = error.response
+        return response.code, json.loads(response.body or b"null")
+
+    return call
+
+
+def assert_error(status: int, body: Any, expected_status: int, error: str) -> None:
+    assert (status, body["error"]) == (expected_status, error), f"the user would see {status}: {body}"
+    assert body["message"], "an error response says what to do"
+
+
+async def test_listing_templates_shows_the_latest_version_variables_and_model(api, server_lab):
+    # Given two templates, one with two versions, saved from a notebook
+    server_lab.templates.save("summarize", "Summarize: {{ text }}", model="mock:echo")
+    server_lab.templates.save("summarize", BODY, model="mock:echo")
+    server_lab.templates.save("translate", "Translate {{ text }} to {{ language }}")
+
+    # When the sidebar lists templates
+    status, body = await api("GET", "templates")
+
+    # Then it sees both, each at its latest version
+    assert status == 200
+    listed = {row["name"]: (row["version"], row["variables"], row["model"]) for row in body["templates"]}
+    assert listed == {"summarize": (2, ["text"], "mock:echo"), "translate": (1, ["language", "text"], None)}
+
+
+async def test_an_empty_store_lists_nothing(api):
+    assert await api("GET", "templates") == (200, {"templates": []})
+    assert await api("GET", "pipelines") == (200, {"pipelines": []})
+
+
+async def test_saving_through_the_api_creates_versions_in_the_store(api, server_lab):
+    # Given a new template body
+    request = {"body": BODY, "model": "mock:echo", "params": {"temperature": 0.2}}
+
+    # When it is saved, saved again unchanged, then changed
+    created = await api("PUT", "templates", "summarize", body=request)
+    unchanged = await api("PUT", "templates", "summarize", body=request)
+    changed = await api("PUT", "templates", "summarize", body={**request, "body": "Summarize {{ text }}"})
+
+    # Then the statuses say what happened and the store holds two versions
+    assert (created[0], created[1]["version"], created[1]["variables"]) == (201, 1, ["text"])
+    assert (unchanged[0], unchanged[1]["version"], unchanged[1]["unchanged"]) == (200, 1, True)
+    assert (changed[0], changed[1]["version"], changed[1]["previous_version"]) == (201, 2, 1)
+    assert [t.version for t in server_lab.templates.history("summarize")] == [1, 2]
+    assert server_lab.templates.get("summarize", 1).params == {"temperature": 0.2}
+
+
+async def test_getting_a_template_by_version_and_its_history(api, server_lab):
+    # Given a template with two versions
+    server_lab.templates.save("summarize", "v1 {{ text }}")
+    server_lab.templates.save("summarize", "v2 {{ text }}")
+
+    # When the latest, the first version and the history are requested
+    latest = await api("GET", "templates", "summarize")
+    first_by_query = await api("GET", "templates", "summarize", params={"version": "1"})
+    first_by_path = await api("GET", "templates", "summarize", "versions", "1")
+    history = await api("GET", "templates", "summarize", "versions")
+
+    # Then each shows the right body
+    assert (latest[0], latest[1]["version"], latest[1]["body"]) == (200, 2, "v2 {{ text }}")
+    assert first_by_query == first_by_path
+    assert first_by_path[1]["body"] == "v1 {{ text }}"
+    assert [version["version"] for version in history[1]["versions"]] == [1, 2]
+
+
+async def test_unknown_templates_and_versions_are_404(api, server_lab):
+    server_lab.templates.save("summarize", "Summarize {{ text }}")
+
+    assert_error(*await api("GET", "templates", "missing"), 404, "TemplateNotFound")
+    assert_error(*await api("GET", "templates", "summarize", "versions", "7"), 404, "TemplateNotFound")
+    assert_error(*await api("GET", "templates", "missing", "versions"), 404, "TemplateNotFound")
+    assert_error(*await api("DELETE", "templates", "missing"), 404, "TemplateNotFound")
+
+
+async def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
+    # When bodies that are not valid templates or requests are sent
+    broken_jinja = await api("PUT", "templates", "broken", body={"body": "Hello {{ name"})
+    empty_body = await api("PUT", "templates", "empty", body={"body": "  "})
+    unknown_field = await api("PUT", "templates", "extra", body={"body": "Hi", "colour": "red"})
+    not_json = await api("PUT", "templates", "garbled", body=None)
+    bad_version = await api("GET", "templates", "broken", params={"version": "first"})
+
+    # Then each is refused with a reason and nothing is stored
+    assert_error(*broken_jinja, 422, "InvalidTemplate")
+    assert_error(*empty_body, 422, "InvalidTemplate")
+    assert_error(*unknown_field, 422, "InvalidRequest")
+    assert_error(*not_json, 422, "InvalidRequest")
+    assert_error(*bad_version, 422, "InvalidRequest")
+    assert server_lab.templates.list().empty
+
+
+async def test_duplicate_delete_and_restore(api, server_lab):
+    # Given a template
+    server_lab.templates.save("summarize", "Summarize {{ text }}", model="mock:echo")
+
+    # When it is duplicated, duplicated onto a taken name, deleted and read, then restored
+    duplicated = await api("POST", "templates", "summarize", "duplicate", body={"new_name": "summarize_copy"})
+    taken = await api("POST", "templates", "summarize", "duplicate", body={"new_name": "summarize_copy"})
+    deleted = await api("DELETE", "templates", "summarize")
+    read_deleted = await api("GET", "templates", "summarize")
+    listed_while_deleted = await api("GET", "templates")
+    restored = await api("POST", "templates", "summarize", "restore")
+
+    # Then each step shows in the responses and the store
+    assert (duplicated[0], duplicated[1]["name"], duplicated[1]["model"]) == (201, "summarize_copy", "mock:echo")
+    assert_error(*taken, 409, "TemplateNameTaken")
+    assert (deleted[0], deleted[1]["deleted"]) == (200, True)
+    assert_error(*read_deleted, 410, "TemplateDeleted")
+    assert [row["name"] for row in listed_while_deleted[1]["templates"]] == ["summarize_copy"]
+    assert (restored[0], restored[1]["deleted"]) == (200, False)
+    assert sorted(server_lab.templates.list()["name"]) == ["summarize", "summarize_copy"]
+
+
+async def test_pipelines_list_and_get(api, server_lab):
+    # Given a pipeline of two templates
+    server_lab.templates.save("extract", "Facts in {{ text }}")
+    server_lab.templates.save("write", "Write about {{ facts }}")
+    server_lab.pipelines.save("digest", steps=[{"template": "extract", "output": "facts"}, {"template": "write"}])
+
+    # When it is listed and read
+    listed = await api("GET", "pipelines")
+    read = await api("GET", "pipelines", "digest")
+    missing = await api("GET", "pipelines", "nothing")
+
+    # Then its steps, inputs and outputs are shown
+    assert [(row["name"], row["steps"], row["inputs"]) for row in listed[1]["pipelines"]] == [
+        ("digest", ["extract", "write"], ["text"])
+    ]
+    assert (read[0], read[1]["outputs"], read[1]["steps"][0]["template"]) == (200, ["facts", "write"], "extract")
+    assert_error(*missing, 404, "PipelineNotFound")
+
+
+async def test_a_request_without_credentials_is_refused(api):
+    for method, path in [("GET", ("templates",)), ("PUT", ("templates", "x")), ("GET", ("experiments",))]:
+        status, _ = await api(method, *path, headers={"Authorization": ""}, follow_redirects=False)
+        assert status == 403, f"{method} {'/'.join(path)} answered {status} without credentials"
+
+
+def _cookies(response) -> dict[str, str]:
+    jar = SimpleCookie()
+    for header in response.headers.get_list("Set-Cookie"):
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+async def _log_in_with_a_browser_cookie(jp_fetch, token: str) -> dict[str, str]:
+    login_page = await jp_fetch("login", headers={"Authorization": ""})
+    cookies = _cookies(login_page)
+    form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"], "password": token})
+    logged_in = await jp_fetch(
+        "login",
+        method="POST",
+        body=form,
+        headers={"Authorization": "", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
+        follow_redirects=False,
+        raise_error=False,
+    )
+    return cookies | _cookies(logged_in)
+
+
+async def test_a_browser_write_without_the_xsrf_token_is_refused(api, jp_fetch, jp_serverapp, server_lab):
+    # Given a browser session logged in with a cookie and a deleted template
+    server_lab.templates.save("summarize", "Summarize {{ text }}")
+    server_lab.templates.delete("summarize")
+    cookies = await _log_in_with_a_browser_cookie(jp_fetch, jp_serverapp.identity_provider.token)
+    cookie_header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+    # When it restores the template without, then with, the XSRF header
+    without_xsrf = await api("POST", "templates", "summarize", "restore", headers={"Authorization": "", "Cookie": cookie_header})
+    with_xsrf = await api(
+        "POST",
+        "templates",
+        "summarize",
+        "restore",
+        headers={"Authorization": "", "Cookie": cookie_header, "X-XSRFToken": cookies["_xsrf"]},
+    )
+
+    # Then only the request with the token changes the store
+    assert without_xsrf[0] == 403
+    assert with_xsrf[0] == 200
+    assert server_lab.templates.get("summarize").deleted is False
+
