@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -11,7 +11,15 @@ import pandas as pd
 from sqlalchemy import text
 
 from promptlab_nb.core.config import PromptLab
+from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.engine.data import columns_of, load_rows
+from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
+from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.experiment import Experiment
+from promptlab_nb.services.execution import ExecutionOptions
+from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.pipelines import PipelineService
+from promptlab_nb.services.planning import ExperimentPlanner, parse_target
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
 
@@ -61,6 +69,134 @@ class Lab:
     def url(self) -> str:
         return self.db.url
 
+    def run(
+        self,
+        target: str,
+        data: Any = None,
+        *,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        repeats: int = 1,
+        name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
+        cache: bool | None = None,
+        concurrency: int | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+    ) -> Experiment:
+        """Run one template or pipeline (``name`` or ``name@version``) over ``data``."""
+        return self.compare(
+            [target],
+            data,
+            models=[model] if model else None,
+            params=[params] if params else None,
+            repeats=repeats,
+            name=name,
+            evaluators=evaluators,
+            cache=cache,
+            concurrency=concurrency,
+            confirm=confirm,
+            progress=progress,
+        )
+
+    def compare(
+        self,
+        targets: str | Sequence[str],
+        data: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+        repeats: int = 1,
+        name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
+        cache: bool | None = None,
+        concurrency: int | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+    ) -> Experiment:
+        """Run every target x model x params variant over every row of ``data``, ``repeats`` times."""
+        experiment = self.plan(
+            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
+        )
+        options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
+        return run_blocking(lambda: experiment.aexecute(options))
+
+    async def arun(self, target: str, data: Any = None, **options: Any) -> Experiment:
+        model, params = options.pop("model", None), options.pop("params", None)
+        return await self.acompare([target], data, models=[model] if model else None, params=[params] if params else None, **options)
+
+    async def acompare(
+        self,
+        targets: str | Sequence[str],
+        data: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+        repeats: int = 1,
+        name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
+        cache: bool | None = None,
+        concurrency: int | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+    ) -> Experiment:
+        experiment = self.plan(
+            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
+        )
+        options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
+        return await experiment.aexecute(options)
+
+    def plan(
+        self,
+        targets: str | Sequence[str],
+        data: Any = None,
+        *,
+        models: Sequence[str] | None = None,
+        params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+        repeats: int = 1,
+        name: str | None = None,
+        evaluators: Sequence[Any] | None = None,
+    ) -> Experiment:
+        """Store an experiment without running it; ``.resume()`` runs it."""
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        if not targets:
+            raise InvalidData("Name at least one template or pipeline to run.")
+        if not isinstance(repeats, int) or repeats < 1:
+            raise InvalidData(f"repeats must be a whole number of at least 1, not {repeats!r}.")
+        param_sets = [params] if isinstance(params, dict) else list(params or [])
+        rows = load_rows(data)
+        prepared = prepare_evaluators(evaluators, columns_of(rows))
+        with self.db.session() as session:
+            planner = ExperimentPlanner(session, self.settings.default_model)
+            variants, steps = planner.variants(targets, list(models or []), param_sets)
+            planner.check_data(variants, steps, rows)
+            service = ExperimentService(session)
+            experiment_name = name or service.unique_name(_default_name(targets))
+            settings = {"pipeline_steps": steps, "evaluators": storable_specs(prepared)}
+            service.create(experiment_name, variants, rows, repeats, settings)
+        return Experiment(self, experiment_name, prepared)
+
+    def execution_options(
+        self, *, cache: bool | None = None, concurrency: int | None = None, confirm: bool = False, progress: bool = True
+    ) -> ExecutionOptions:
+        return ExecutionOptions(
+            cache=self.settings.cache if cache is None else cache,
+            progress=progress,
+            confirm=confirm,
+            concurrency=concurrency,
+        )
+
+    def experiment(self, name: str) -> Experiment:
+        """A stored experiment by name (also one made in another notebook or session)."""
+        with self.db.session() as session:
+            ExperimentService(session).get(name)
+        return Experiment(self, name)
+
+    def experiments(self) -> pd.DataFrame:
+        """Every experiment, newest first: status, variants, rows, runs, errors and cost."""
+        with self.db.session() as session:
+            return ExperimentService(session).list()
+
     def sql(self, query: str, **params: Any) -> pd.DataFrame:
         """Run SQL on the store (views: runs, scores, experiments) and return a DataFrame."""
         with self.db.connection() as connection:
@@ -73,3 +209,8 @@ class Lab:
 
     def __repr__(self) -> str:
         return f"<Lab {self.db.location}>"
+
+
+def _default_name(targets: list[str]) -> str:
+    names = [parse_target(target)[0] for target in targets]
+    return "-vs-".join(names)[:150]

@@ -131,12 +131,19 @@ class InvalidTemplate(Invalid):
 
 
 class MissingVariables(Invalid):
-    def __init__(self, missing: Iterable[str], *, available: Iterable[str] | None = None, where: str = "the template"):
+    def __init__(
+        self,
+        missing: Iterable[str],
+        *,
+        available: Iterable[str] | None = None,
+        where: str = "the template",
+        available_as: str = "Available",
+    ):
         self.missing = sorted(missing)
         message = f"{where} needs variables that were not given: {', '.join(self.missing)}."
         if available is not None:
             names = sorted(available)
-            message += f" Available: {', '.join(names) if names else '(none)'}."
+            message += f" {available_as}: {', '.join(names) if names else '(none)'}."
         super().__init__(message[0].upper() + message[1:])
 
 

@@ -16,6 +16,7 @@ class Definition(BaseModel):
 
     name: str
     version: int
+    version_id: str
     description: str | None = None
     content_hash: str
     created_at: datetime

@@ -96,6 +96,7 @@ class PipelineService(VersionedDefinitions[Pipeline]):
         return Pipeline(
             name=entity.name,
             version=row.version,
+            version_id=row.id,
             steps=[PipelineStep.model_validate(step) for step in row.steps],
             inputs=row.inputs or [],
             description=row.description,

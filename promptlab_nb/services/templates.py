@@ -52,6 +52,7 @@ class TemplateService(VersionedDefinitions[Template]):
         return Template(
             name=entity.name,
             version=row.version,
+            version_id=row.id,
             body=row.body,
             model=row.model,
             params=row.params or {},

@@ -1,0 +1,96 @@
+"""The response cache: identical calls (provider, model, params, messages, repeat) are answered from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import select
+
+from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, ModelSpec
+from promptlab_nb.store.bulk import insert_records
+from promptlab_nb.store.database import Database
+from promptlab_nb.store.models import CacheEntry, utcnow
+
+LOOKUP_CHUNK = 1_000
+
+
+def cache_key(spec: ModelSpec, request: ChatRequest, repeat: int) -> str:
+    """Repeats are distinct samples, so the repeat index is part of the key."""
+    material = json.dumps(
+        [spec.provider, spec.model, request.params, request.messages, request.response_format, repeat],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def response_from_cache(payload: dict[str, Any]) -> ChatResponse:
+    """A stored response as a cache hit: no latency and no cost this time."""
+    return ChatResponse(**{**payload, "latency_ms": 0.0, "cost": 0.0})
+
+
+class ResponseCache:
+    """Cached responses of one experiment run: bulk-prefetched, looked up one by one when needed,
+    new responses written with the runs."""
+
+    def __init__(self, database: Database, enabled: bool = True):
+        self._database = database
+        self.enabled = enabled
+        self._known: dict[str, dict[str, Any]] = {}
+        self._looked_up: set[str] = set()
+        self._pending: list[dict[str, Any]] = []
+        self._pending_lock = threading.Lock()
+
+    def prefetch(self, keys: Iterable[str]) -> int:
+        if not self.enabled:
+            return 0
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._known and key not in self._looked_up]
+        self._looked_up.update(wanted)
+        with self._database.session() as session:
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                query = select(CacheEntry.key, CacheEntry.response).where(
+                    CacheEntry.key.in_(wanted[start : start + LOOKUP_CHUNK])
+                )
+                self._known.update({key: response for key, response in session.execute(query)})
+        return sum(1 for key in wanted if key in self._known)
+
+    def get(self, key: str) -> ChatResponse | None:
+        if not self.enabled:
+            return None
+        payload = self._known.get(key)
+        return response_from_cache(payload) if payload is not None else None
+
+    async def fetch(self, key: str) -> ChatResponse | None:
+        """The stored response for a key not prefetched (a pipeline's later steps, a judge's call)."""
+        if not self.enabled or key in self._looked_up:
+            return self.get(key)
+        await asyncio.to_thread(self.prefetch, [key])
+        return self.get(key)
+
+    def has(self, key: str) -> bool:
+        return self.enabled and key in self._known
+
+    def put(self, key: str, spec: ModelSpec, response: ChatResponse) -> None:
+        if not self.enabled or key in self._known:
+            return
+        payload = asdict(response)
+        self._known[key] = payload
+        entry = {"key": key, "provider": spec.provider, "model": spec.model, "response": payload, "created_at": utcnow()}
+        with self._pending_lock:
+            self._pending.append(entry)
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    @staticmethod
+    def write(connection, entries: list[dict[str, Any]]) -> None:
+        insert_records(connection, CacheEntry.__table__, entries, skip_existing=True)

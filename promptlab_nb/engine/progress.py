@@ -1,0 +1,50 @@
+"""Progress of an experiment: done, errors, cache hits and cost, as a tqdm bar (a widget in Jupyter)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class Progress:
+    def __init__(self, total: int, description: str, enabled: bool = True, refresh_seconds: float = 0.25):
+        self.total = total
+        self.done = self.errors = self.cached = 0
+        self.cost = 0.0
+        self.cost_unknown = False
+        self._refresh_seconds = refresh_seconds
+        self._last_refresh = 0.0
+        self._bar = self._open_bar(total, description) if enabled and total else None
+
+    @staticmethod
+    def _open_bar(total: int, description: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=description, unit="run", dynamic_ncols=True)
+
+    def advance(self, record: dict[str, Any]) -> None:
+        self.done += 1
+        self.errors += record["status"] != "ok"
+        self.cached += bool(record["cache_hit"])
+        if record["cost"] is None and record["status"] == "ok":
+            self.cost_unknown = True
+        self.cost += record["cost"] or 0.0
+        if self._bar is not None:
+            self._bar.update(1)
+            self._refresh_postfix()
+
+    def postfix(self) -> dict[str, str]:
+        cost = f"${self.cost:.4f}" + ("+?" if self.cost_unknown else "")
+        return {"errors": str(self.errors), "cached": str(self.cached), "cost": cost}
+
+    def _refresh_postfix(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_refresh >= self._refresh_seconds:
+            self._last_refresh = now
+            self._bar.set_postfix(self.postfix(), refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._refresh_postfix(force=True)
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,127 @@
+"""The async runner: executes run tasks with bounded concurrency, writes finished runs in bulk,
+and on cancellation records what was in flight as cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from promptlab_nb.engine.progress import Progress
+from promptlab_nb.engine.sink import RunSink
+from promptlab_nb.engine.steps import ModelCaller, RunContext, StepChain, StepFailed, StepRecord
+from promptlab_nb.store.ids import new_id
+from promptlab_nb.store.models import utcnow
+
+Scorer = Callable[["RunTask", dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(slots=True)
+class RunTask:
+    experiment_id: str
+    variant_id: str
+    kind: str
+    row_index: int
+    repeat: int
+    inputs: dict[str, Any]
+    chain: StepChain
+    mode: str = "live"
+
+
+def _total(values: list[Any]) -> Any:
+    return None if not values or any(value is None for value in values) else sum(values)
+
+
+def run_record(task: RunTask, context: RunContext, started_at, status: str, error: str | None = None) -> dict[str, Any]:
+    steps = context.steps
+    last = steps[-1] if steps else None
+    failed = next((step for step in steps if step.status != "ok"), None)
+    return {
+        "id": new_id(),
+        "experiment_id": task.experiment_id,
+        "variant_id": task.variant_id,
+        "row_index": task.row_index,
+        "repeat": task.repeat,
+        "status": status,
+        "mode": task.mode,
+        "messages": last.messages if last else None,
+        "output": last.output if last and status == "ok" else None,
+        "parsed": last.parsed if last and status == "ok" else None,
+        "error": error or (failed.error if failed else None),
+        "failed_step": failed.name if failed and task.kind == "pipeline" else None,
+        "latency_ms": _total([step.latency_ms for step in steps]),
+        "input_tokens": _total([step.input_tokens for step in steps]),
+        "output_tokens": _total([step.output_tokens for step in steps]),
+        "cost": _total([step.cost for step in steps]),
+        "cache_hit": bool(steps) and all(step.cache_hit for step in steps),
+        "request_id": last.request_id if last else None,
+        "started_at": started_at,
+        "finished_at": utcnow(),
+    }
+
+
+def step_records(run_id: str, steps: list[StepRecord]) -> list[dict[str, Any]]:
+    records = []
+    for step in steps:
+        record = asdict(step)
+        record.pop("request_id")
+        records.append({"id": new_id(), "run_id": run_id, **record})
+    return records
+
+
+class ExperimentRunner:
+    def __init__(
+        self,
+        caller: ModelCaller,
+        sink: RunSink,
+        progress: Progress,
+        workers: int,
+        scorer: Scorer | None = None,
+    ):
+        self.caller, self.sink, self.progress = caller, sink, progress
+        self.workers = max(1, workers)
+        self.scorer = scorer
+
+    async def execute(self, tasks: list[RunTask]) -> str:
+        """Run every task; returns "completed", or "interrupted" when cancelled part-way."""
+        pending = iter(tasks)
+        workers = [asyncio.create_task(self._work(pending)) for _ in range(min(self.workers, len(tasks)))]
+        try:
+            await asyncio.gather(*workers)
+            return "completed"
+        except asyncio.CancelledError:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            return "interrupted"
+        finally:
+            await asyncio.to_thread(self.sink.flush)
+            self.progress.close()
+
+    async def _work(self, pending) -> None:
+        for task in pending:
+            await self._run_one(task)
+            await self.sink.maybe_flush()
+
+    async def _run_one(self, task: RunTask) -> None:
+        context = RunContext(variables=dict(task.inputs), repeat=task.repeat)
+        started_at = utcnow()
+        try:
+            await task.chain.run(context, self.caller)
+            record = run_record(task, context, started_at, "ok")
+        except StepFailed:
+            record = run_record(task, context, started_at, "error")
+        except asyncio.CancelledError:
+            interrupted = run_record(task, context, started_at, "cancelled", "interrupted before it finished")
+            self._finish(task, interrupted, context.steps, [])
+            raise
+        scores = await self.scorer(task, record) if self.scorer and record["status"] == "ok" else []
+        self._finish(task, record, context.steps, scores)
+
+    def _finish(
+        self, task: RunTask, record: dict[str, Any], steps: list[StepRecord], scores: list[dict[str, Any]]
+    ) -> None:
+        stored_steps = step_records(record["id"], steps) if task.kind == "pipeline" else []
+        self.sink.add(record, stored_steps, scores)
+        self.progress.advance(record)

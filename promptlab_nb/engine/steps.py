@@ -1,0 +1,200 @@
+"""A run is a chain of steps: each step renders its template with the variables so far,
+calls its model and adds its output as a new variable for the steps after it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from promptlab_nb.core.errors import PromptLabError, ProviderError
+from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.limits import Limits, RetryPolicy, with_retries, within
+from promptlab_nb.engine.providers.base import GENERATION_PARAMS, ChatRequest, ChatResponse, ModelSpec
+from promptlab_nb.engine.providers.registry import ProviderRegistry
+from promptlab_nb.engine.templating import PromptTemplate
+
+_FENCED_JSON = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+@dataclass(slots=True)
+class StepRecord:
+    position: int
+    name: str
+    template: str
+    model: str
+    status: str = "ok"
+    messages: list[dict[str, str]] | None = None
+    output: str | None = None
+    parsed: Any = None
+    error: str | None = None
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    cache_hit: bool = False
+    request_id: str | None = None
+
+
+@dataclass
+class RunContext:
+    variables: dict[str, Any]
+    repeat: int
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+class StepFailed(Exception):
+    def __init__(self, record: StepRecord):
+        super().__init__(record.error)
+        self.record = record
+
+
+class ModelCaller:
+    """One provider call: answered from the cache, or sent within the limits, with retries."""
+
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        limits: Limits,
+        policy: RetryPolicy,
+        cache: ResponseCache,
+        on_retry: Callable[[ProviderError], Any] | None = None,
+    ):
+        self.registry, self.limits, self.policy, self.cache = registry, limits, policy, cache
+        self.on_retry = on_retry
+        self.calls = 0
+        self._in_flight: dict[str, asyncio.Future] = {}
+
+    async def call(self, spec: ModelSpec, request: ChatRequest, repeat: int) -> tuple[ChatResponse, bool]:
+        """The response and whether it came without a new provider call (the cache, or an identical
+        call already in flight, whose answer is shared)."""
+        key = cache_key(spec, request, repeat)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached, True
+        if key in self._in_flight:
+            return as_cached(await asyncio.shield(self._in_flight[key])), True
+        shared = asyncio.get_running_loop().create_future()
+        shared.add_done_callback(_mark_retrieved)
+        self._in_flight[key] = shared
+        try:
+            response, from_cache = await self._fetch_or_send(key, spec, request)
+            shared.set_result(response)
+            return response, from_cache
+        except BaseException as error:
+            shared.set_exception(error) if isinstance(error, Exception) else shared.cancel()
+            raise
+        finally:
+            del self._in_flight[key]
+
+    async def _fetch_or_send(self, key: str, spec: ModelSpec, request: ChatRequest) -> tuple[ChatResponse, bool]:
+        cached = await self.cache.fetch(key)
+        if cached is not None:
+            return cached, True
+        provider = self.registry.get(spec.provider)
+        estimated = _estimated_tokens(request)
+
+        async def attempt() -> ChatResponse:
+            async with self.limits.slot(spec.provider, estimated):
+                self.calls += 1
+                return await within(provider.complete(request), self.policy.timeout)
+
+        response = await with_retries(attempt, self.policy, self.on_retry)
+        self.cache.put(key, spec, response)
+        return response, False
+
+
+def as_cached(response: ChatResponse) -> ChatResponse:
+    return replace(response, latency_ms=0.0, cost=0.0)
+
+
+def _mark_retrieved(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _estimated_tokens(request: ChatRequest) -> int:
+    characters = sum(len(message["content"]) for message in request.messages)
+    return characters // 4 + int(request.params.get("max_tokens") or 0)
+
+
+def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Generation params for the request, and the response format (``"json"`` or a JSON schema)."""
+    generation = {key: value for key, value in params.items() if key in GENERATION_PARAMS and value is not None}
+    extra = {key: value for key, value in params.items() if key not in GENERATION_PARAMS and key != "response_format"}
+    return {**generation, **extra}, params.get("response_format")
+
+
+def parse_json_output(text: str) -> Any:
+    fenced = _FENCED_JSON.match(text)
+    return json.loads(fenced.group(1) if fenced else text)
+
+
+class TemplateStep:
+    """Render one template, call its model, and store the output under ``output_name``."""
+
+    def __init__(
+        self,
+        position: int,
+        name: str,
+        template: PromptTemplate,
+        template_ref: str,
+        model: str,
+        params: dict[str, Any],
+        output_name: str | None = None,
+        parse: str | None = None,
+    ):
+        self.position, self.name, self.template, self.template_ref = position, name, template, template_ref
+        self.spec = ModelSpec.parse(model)
+        self.params, self.response_format = split_params(params)
+        self.output_name, self.parse = output_name, parse
+
+    def request(self, variables: dict[str, Any]) -> ChatRequest:
+        return ChatRequest(self.template.render(variables), self.spec.model, self.params, self.response_format)
+
+    async def handle(self, context: RunContext, caller: ModelCaller) -> None:
+        record = StepRecord(self.position, self.name, self.template_ref, str(self.spec))
+        context.steps.append(record)
+        try:
+            request = self.request(context.variables)
+            record.messages = request.messages
+            response, record.cache_hit = await caller.call(self.spec, request, context.repeat)
+        except PromptLabError as error:
+            record.status, record.error = "error", _error_text(error)
+            raise StepFailed(record) from error
+        self._record_response(record, response)
+        if self.output_name:
+            context.variables[self.output_name] = record.parsed if self.parse else record.output
+
+    def _record_response(self, record: StepRecord, response: ChatResponse) -> None:
+        record.output = response.text
+        record.latency_ms, record.cost = response.latency_ms, response.cost
+        record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
+        record.request_id = response.request_id
+        record.parsed = response.parsed
+        if self.parse == "json" or (self.response_format and record.parsed is None):
+            try:
+                record.parsed = parse_json_output(response.text)
+            except ValueError as error:
+                if self.parse == "json":
+                    record.status, record.error = "error", f"output is not valid JSON ({error})"
+                    raise StepFailed(record) from None
+
+
+def _error_text(error: PromptLabError) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class StepChain:
+    """The steps of one run, in order; the first failure stops the chain and is recorded."""
+
+    def __init__(self, steps: list[TemplateStep]):
+        self.steps = steps
+
+    async def run(self, context: RunContext, caller: ModelCaller) -> RunContext:
+        for step in self.steps:
+            await step.handle(context, caller)
+        return context

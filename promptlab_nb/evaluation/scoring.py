@@ -1,0 +1,94 @@
+"""Scoring runs: plain evaluators are computed at once, judges are sent through the model caller
+(cached, limited, retried, their cost kept with the score)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
+from promptlab_nb.engine.providers.base import ChatRequest, ModelSpec
+from promptlab_nb.engine.steps import ModelCaller
+from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator
+from promptlab_nb.evaluation.specs import as_evaluator
+from promptlab_nb.store.ids import new_id
+from promptlab_nb.store.models import utcnow
+
+
+def prepare_evaluators(evaluators: Sequence[Any] | None, columns: Sequence[str]) -> list[Evaluator]:
+    """Evaluators from objects, spec strings or callables, checked against the data's columns;
+    two evaluators with one name are refused (their scores would be confused)."""
+    prepared = [as_evaluator(item) for item in evaluators or []]
+    names = [evaluator.name for evaluator in prepared]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InvalidEvaluator(
+            f"Two evaluators are named {', '.join(map(repr, duplicates))}; give them distinct names with name=..."
+        )
+    for evaluator in prepared:
+        evaluator.validate(columns)
+    return prepared
+
+
+def storable_specs(evaluators: Sequence[Evaluator]) -> list[str]:
+    """The names that rebuild the same evaluators later (a resumed experiment scores new runs alike);
+    Python callables cannot be stored and are left out."""
+    specs = []
+    for evaluator in evaluators:
+        try:
+            if as_evaluator(evaluator.name).name == evaluator.name:
+                specs.append(evaluator.name)
+        except InvalidEvaluator:
+            continue
+    return specs
+
+
+class RunScorer:
+    def __init__(self, evaluators: Sequence[Evaluator], caller: ModelCaller, default_model: str, experiment_id: str):
+        self.evaluators = list(evaluators)
+        self.caller = caller
+        self.default_model = default_model
+        self.experiment_id = experiment_id
+
+    async def score(self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
+        records = []
+        for evaluator in self.evaluators:
+            if getattr(evaluator, "needs_model", False):
+                result, cost = await self._judge(evaluator, output, row)
+            else:
+                result, cost = evaluator.evaluate(output, row, parsed), None
+            records.append(self._record(run_id, evaluator.name, result, cost))
+        return records
+
+    async def __call__(self, task, record: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self.score(record["id"], record["output"], record["parsed"], task.inputs)
+
+    async def _judge(self, judge: Any, output: str | None, row: dict[str, Any]) -> tuple[EvalResult, float | None]:
+        if output is None:
+            return EvalResult(error="the run produced no output to evaluate"), None
+        spec = ModelSpec.parse(judge.model or self.default_model)
+        cost: float | None = 0.0
+        result = EvalResult(error="the judge gave no answer")
+        for messages in judge.requests(output, row):
+            request = ChatRequest(messages, spec.model, {"temperature": judge.temperature}, judge.response_format)
+            try:
+                response, cache_hit = await self.caller.call(spec, request, repeat=0)
+            except PromptLabError as error:
+                return EvalResult(error=f"the judge call failed: {error}"), cost
+            cost = None if cost is None or response.cost is None else cost + (0.0 if cache_hit else response.cost)
+            result = judge.parse(response.text)
+        return result, cost
+
+    def _record(self, run_id: str, name: str, result: EvalResult, cost: float | None) -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "experiment_id": self.experiment_id,
+            "run_id": run_id,
+            "evaluator": name,
+            "value": result.value,
+            "passed": result.passed,
+            "reason": result.reason,
+            "error": result.error,
+            "cost": cost,
+            "created_at": utcnow(),
+        }

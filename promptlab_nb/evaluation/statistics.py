@@ -1,0 +1,319 @@
+"""Error bars for evaluation scores, after Evan Miller (2024), "Adding Error Bars to Evals".
+
+Every function is pure: it takes scores and returns numbers, never touching the store.
+
+The unit of analysis is a data row. Repeated runs of one variant on one row are averaged
+first (Miller's resampling advice: repeats shrink the within-row noise, they are not new
+rows), so ``n`` is always the number of rows.
+
+Standard errors are the central-limit ones (sample variance, ``ddof=1``). With clusters
+(rows that share a topic, a document, a template of question) the standard error is the
+cluster-robust sandwich::
+
+    se² = G / (G - 1) · Σ_c (Σ_{i∈c} (x_i - x̄))² / n²
+
+with ``G`` clusters and ``n`` rows. The sum is Miller's clustered standard error; the factor
+``G / (G - 1)`` is Stata's CR1 correction, which for a mean (one regressor) reduces to
+exactly this. With clusters of size one the formula equals the plain standard error.
+
+Intervals and p-values use Student's t with ``n - 1`` degrees of freedom (``G - 1`` when
+clustered, as is usual for cluster-robust inference). They coincide with
+``scipy.stats.ttest_1samp`` / ``ttest_rel``, and for a few hundred rows with Miller's
+normal ``±1.96 se``; for small ``n`` they are wider, which is the honest direction. Using
+one distribution for both keeps ``distinguishable`` and ``p_value < 0.05`` in agreement.
+
+When every row passes (or every row fails) the standard error is 0: the data show no
+variation, which is not certainty. ``wilson_interval`` gives a non-degenerate interval
+for a pass rate in that case.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from promptlab_nb.core.errors import InvalidData
+
+KEYS = ["variant", "row_index"]
+SUMMARY_COLUMNS = ["n_rows", "mean", "se", "ci_low", "ci_high"]
+_NAN = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    mean: float
+    se: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairedComparison:
+    """Variant ``a`` minus variant ``b`` on the rows both have; ``wins_a`` counts rows where ``a`` scored higher."""
+
+    mean_diff: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_pairs: int
+    wins_a: int
+    wins_b: int
+    ties: int
+
+    @property
+    def distinguishable(self) -> bool:
+        """True when the confidence interval of the difference excludes zero."""
+        return bool(self.ci_low > 0 or self.ci_high < 0)
+
+
+def per_row_means(df: pd.DataFrame, cluster: str | None = None) -> pd.DataFrame:
+    """One row per (variant, row_index): the mean of its repeats, missing values (NaN, None, NA) ignored.
+
+    A row whose repeats are all missing is dropped. With ``cluster`` (a column of ``df``),
+    the row's cluster label is kept in that column.
+    """
+    _require_columns(df, [*KEYS, "value"] + ([cluster] if cluster else []))
+    scores = df.assign(value=pd.to_numeric(df["value"]).astype(float))
+    grouped = scores.groupby(KEYS, sort=False, observed=True)
+    means = grouped["value"].mean().rename("value")
+    if cluster:
+        means = pd.concat([means, grouped[cluster].first()], axis=1)
+    return means.reset_index().dropna(subset=["value"]).reset_index(drop=True)
+
+
+def mean_ci(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    clusters: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
+    confidence: float = 0.95,
+) -> Estimate:
+    """The mean with its standard error and t confidence interval; NaN values are ignored.
+
+    With ``clusters`` (one label per value; a missing label is a cluster of its own) the
+    standard error is the clustered one. With fewer than two rows (or two clusters) the
+    standard error and the interval are NaN.
+    """
+    _require_confidence(confidence)
+    return _estimate(np.asarray(values, dtype=float), clusters, confidence)[0]
+
+
+def wilson_interval(passes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a pass rate of ``passes`` out of ``n`` (useful when all pass or all fail)."""
+    _require_confidence(confidence)
+    if n <= 0:
+        return _NAN, _NAN
+    if not 0 <= passes <= n:
+        raise InvalidData(f"passes must be between 0 and n={n}, got {passes}.")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    rate = passes / n
+    centre = rate + z * z / (2 * n)
+    spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+def summarize(df: pd.DataFrame, cluster: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Per variant (index, in order of appearance): n_rows, mean, se, ci_low, ci_high of the per-row means.
+
+    ``cluster`` names the column of ``df`` holding each row's cluster label; a variant
+    without any scored row is listed with n_rows 0 and NaN statistics.
+    """
+    rows = per_row_means(df, cluster)
+    by_variant = {variant: group for variant, group in rows.groupby("variant", sort=False, observed=True)}
+    estimates = {
+        variant: _estimate_rows(by_variant.get(variant), cluster, confidence) for variant in pd.unique(df["variant"])
+    }
+    table = pd.DataFrame(
+        [[e.n, e.mean, e.se, e.ci_low, e.ci_high] for e in estimates.values()],
+        index=pd.Index(list(estimates), name="variant"),
+        columns=SUMMARY_COLUMNS,
+    )
+    return table.astype({"n_rows": "int64"})
+
+
+def paired_difference(
+    df: pd.DataFrame, a: str, b: str, cluster: str | None = None, confidence: float = 0.95
+) -> PairedComparison:
+    """Compare variant ``a`` with ``b`` on per-row means of the rows both were scored on.
+
+    The standard error is that of the mean paired difference (clustered with ``cluster``);
+    the p-value is the two-sided t-test of zero difference, as ``scipy.stats.ttest_rel``.
+    A zero standard error gives p = 1 when the difference is 0 and p = 0 otherwise.
+    """
+    rows = per_row_means(df, cluster)
+    pairs = _paired_rows(rows, a, b, cluster)
+    _require_confidence(confidence)
+    differences = (pairs["a"] - pairs["b"]).to_numpy()
+    estimate, dof = _estimate(differences, pairs["cluster"] if cluster else None, confidence)
+    tie = np.isclose(differences, 0.0, rtol=0.0, atol=1e-12)
+    return PairedComparison(
+        mean_diff=estimate.mean,
+        se=estimate.se,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        p_value=_two_sided_p_value(estimate.mean, estimate.se, dof),
+        n_pairs=estimate.n,
+        wins_a=int(((differences > 0) & ~tie).sum()),
+        wins_b=int(((differences < 0) & ~tie).sum()),
+        ties=int(tie.sum()),
+    )
+
+
+def sample_size(
+    delta: float,
+    sd: float | None = None,
+    *,
+    p: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    paired: bool = True,
+    correlation: float | None = None,
+) -> int:
+    """Rows needed to detect a true difference ``delta`` between two variants (normal approximation).
+
+    ``n = (z_{1-alpha/2} + z_{power})² · (σ_a² + σ_b² - 2ρ σ_a σ_b) / delta²``, rounded up
+    (Miller 2024, section on power analysis; the classical two-sample formula when ρ = 0).
+
+    - Scores: give ``sd``, the standard deviation of per-row scores (σ_a = σ_b = sd).
+    - Pass rates: give ``p``, the baseline pass rate; σ_a² = p(1-p), σ_b² = p'(1-p') with p' = p + delta.
+    - ``paired`` (both variants on the same rows): ``correlation`` ρ is the correlation of
+      their per-row scores; None assumes 0, conservative when variants find the same rows
+      hard. The answer is the number of shared rows. Unpaired: ρ = 0 and the answer is
+      rows per variant.
+    """
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise InvalidData(f"alpha and power must be between 0 and 1, got alpha={alpha}, power={power}.")
+    variance = _difference_variance(delta, sd, p, paired, correlation)
+    z_sum = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return max(2, math.ceil(z_sum**2 * variance / delta**2 - 1e-9))
+
+
+def _difference_variance(
+    delta: float, sd: float | None, p: float | None, paired: bool, correlation: float | None
+) -> float:
+    if delta == 0 or not math.isfinite(delta):
+        raise InvalidData(f"delta must be a non-zero difference to detect, got {delta}.")
+    if (sd is None) == (p is None):
+        raise InvalidData("Give exactly one of sd (for scores) or p (for pass rates).")
+    if correlation is not None and not paired:
+        raise InvalidData("correlation applies to paired comparisons only; drop it or set paired=True.")
+    rho = correlation or 0.0
+    if not -1 <= rho <= 1:
+        raise InvalidData(f"correlation must be between -1 and 1, got {correlation}.")
+    sd_a, sd_b = _score_spreads(sd) if p is None else _pass_rate_spreads(p, delta)
+    return sd_a**2 + sd_b**2 - 2 * rho * sd_a * sd_b
+
+
+def _score_spreads(sd: float | None) -> tuple[float, float]:
+    if sd is None or not sd > 0:
+        raise InvalidData(f"sd must be positive, got {sd}.")
+    return sd, sd
+
+
+def _pass_rate_spreads(p: float, delta: float) -> tuple[float, float]:
+    other = p + delta
+    if not (0 <= p <= 1 and 0 <= other <= 1):
+        raise InvalidData(f"Pass rates must stay between 0 and 1: p={p}, p + delta={other}.")
+    return math.sqrt(p * (1 - p)), math.sqrt(other * (1 - other))
+
+
+def _estimate_rows(rows: pd.DataFrame | None, cluster: str | None, confidence: float) -> Estimate:
+    if rows is None:
+        return Estimate(_NAN, _NAN, _NAN, _NAN, 0)
+    return mean_ci(rows["value"].to_numpy(), rows[cluster] if cluster else None, confidence)
+
+
+def _paired_rows(rows: pd.DataFrame, a: str, b: str, cluster: str | None) -> pd.DataFrame:
+    _require_variants(rows, [a, b])
+    indexed = rows.set_index("row_index")
+    pairs = pd.DataFrame(
+        {"a": indexed.loc[indexed["variant"] == a, "value"], "b": indexed.loc[indexed["variant"] == b, "value"]}
+    ).dropna()
+    if cluster:
+        labels = indexed.loc[indexed["variant"].isin([a, b]), cluster]
+        pairs["cluster"] = labels[~labels.index.duplicated()].reindex(pairs.index)
+    return pairs
+
+
+def _two_sided_p_value(mean: float, se: float, dof: int) -> float:
+    if math.isnan(se) or dof < 1:
+        return _NAN
+    if se == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * stats.t.sf(abs(mean / se), dof))
+
+
+def _estimate(x: np.ndarray, clusters: Any, confidence: float) -> tuple[Estimate, int]:
+    """The estimate of the mean of the non-NaN values of ``x`` and its degrees of freedom."""
+    present = ~np.isnan(x)
+    values = x[present]
+    if values.size == 0:
+        return Estimate(_NAN, _NAN, _NAN, _NAN, 0), 0
+    if clusters is None:
+        se, dof = _plain_standard_error(values)
+    else:
+        se, dof = _clustered_standard_error(values, _cluster_codes(clusters)[present])
+    mean = float(values.mean())
+    low, high = _t_interval(mean, se, dof, confidence)
+    return Estimate(mean, se, low, high, int(values.size)), dof
+
+
+def _plain_standard_error(x: np.ndarray) -> tuple[float, int]:
+    if x.size < 2:
+        return _NAN, 0
+    return float(math.sqrt(x.var(ddof=1) / x.size)), x.size - 1
+
+
+def _clustered_standard_error(x: np.ndarray, codes: np.ndarray) -> tuple[float, int]:
+    _, dense = np.unique(codes, return_inverse=True)
+    groups = int(dense.max()) + 1
+    if groups < 2:
+        return _NAN, 0
+    cluster_sums = np.bincount(dense, weights=x - x.mean())
+    variance = groups / (groups - 1) * float(np.dot(cluster_sums, cluster_sums)) / x.size**2
+    return math.sqrt(variance), groups - 1
+
+
+def _cluster_codes(clusters: Any) -> np.ndarray:
+    """Integer codes for cluster labels; each missing label gets a code of its own."""
+    codes, uniques = pd.factorize(np.asarray(clusters, dtype=object))
+    missing = codes < 0
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes
+
+
+def _t_interval(mean: float, se: float, dof: int, confidence: float) -> tuple[float, float]:
+    if math.isnan(se) or dof < 1:
+        return _NAN, _NAN
+    half_width = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
+    return mean - half_width, mean + half_width
+
+
+def _require_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise InvalidData(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence}.")
+
+
+def _require_columns(df: pd.DataFrame, columns: list[str]) -> None:
+    missing = [column for column in columns if column not in df.columns]
+    if missing:
+        raise InvalidData(
+            f"The scores table lacks the column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}."
+        )
+
+
+def _require_variants(rows: pd.DataFrame, variants: list[str]) -> None:
+    known = list(pd.unique(rows["variant"]))
+    unknown = [variant for variant in variants if variant not in known]
+    if unknown:
+        raise InvalidData(
+            f"No scored rows for variant(s) {', '.join(map(repr, unknown))}; variants with scores: "
+            f"{', '.join(map(repr, known)) or '(none)'}."
+        )

@@ -1,0 +1,173 @@
+"""Experiment: what a user holds after run/compare. Every question it answers is read from the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
+from promptlab_nb.evaluation.analysis import compare_pair, summary_table, wide_table
+from promptlab_nb.evaluation.evaluators import Evaluator
+from promptlab_nb.evaluation.scoring import prepare_evaluators
+from promptlab_nb.evaluation.specs import as_evaluator
+from promptlab_nb.evaluation.statistics import PairedComparison
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.results import runs_frame, steps_frame
+from promptlab_nb.services.scoring import ScoreService
+
+if TYPE_CHECKING:
+    from promptlab_nb.lab import Lab
+
+
+class Experiment:
+    """Variants x rows x repeats, stored. ``runs`` is a DataFrame; ``resume()`` runs what is missing."""
+
+    def __init__(self, lab: Lab, name: str, evaluators: list[Evaluator] | None = None):
+        self.lab = lab
+        self.name = name
+        self.evaluators = list(evaluators or [])
+        self.last_execution: ExecutionResult | None = None
+
+    @property
+    def record(self) -> ExperimentRecord:
+        with self.lab.db.session() as session:
+            return ExperimentService(session).get(self.name)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def variants(self) -> list[str]:
+        return [variant.label for variant in self.record.variants]
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per run: variant, inputs, output, status, error, latency, tokens, cost, cache hit, scores."""
+        record = self.record
+        with self.lab.db.connection() as connection:
+            return runs_frame(connection, record.id)
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        """One row per pipeline step of every run: rendered output, status, tokens, latency and cost."""
+        record = self.record
+        with self.lab.db.connection() as connection:
+            return steps_frame(connection, record.id)
+
+    def status_counts(self) -> dict[str, int]:
+        record = self.record
+        with self.lab.db.session() as session:
+            return ExperimentService(session).status_counts(record.id)
+
+    async def aexecute(self, options: ExecutionOptions | None = None) -> Experiment:
+        execution = ExperimentExecution(self.lab.db, self.lab.settings)
+        options = options or self.lab.execution_options()
+        self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        return self
+
+    def _run_evaluators(self) -> list[Evaluator]:
+        """The evaluators given at run time, or rebuilt from their stored specs (e.g. in a new session)."""
+        if self.evaluators:
+            return self.evaluators
+        return [as_evaluator(spec) for spec in self.record.settings.get("evaluators", [])]
+
+    def evaluate(self, *evaluators: Any, cache: bool | None = None, progress: bool = True) -> Experiment:
+        """Score the stored runs with more evaluators (objects, spec strings or callables) without
+        calling the models again; judges call their own model. Re-scoring replaces earlier scores."""
+        prepared = prepare_evaluators(evaluators, self.runs.attrs.get("inputs", []))
+        execution = ExperimentExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(cache=cache, progress=progress)
+        run_blocking(lambda: execution.evaluate(self.name, prepared, options))
+        return self
+
+    def rate(self, run_id: str, value: int, note: str | None = None) -> dict[str, Any]:
+        """A human rating of one run: +1 good, -1 bad, 0 clears; shown as the ``rating`` column."""
+        record = self.record
+        with self.lab.db.session() as session:
+            return ScoreService(session).rate(record.id, run_id, value, note)
+
+    def summary(self, cluster: str | None = None) -> pd.DataFrame:
+        """Per variant: runs, error rate, each score with its 95% CI and whether it differs from the
+        best variant beyond noise, latency p50/p95, tokens, cost and cache hits. Repeats are averaged
+        per row first; ``cluster`` names a data column whose groups are not independent."""
+        runs = self.runs
+        if runs.empty:
+            raise InvalidData(f"Experiment {self.name!r} has no runs yet; run it with .resume().")
+        return summary_table(runs, runs.attrs["evaluators"], cluster)
+
+    def compare_variants(
+        self, a: str, b: str, evaluator: str | None = None, cluster: str | None = None
+    ) -> PairedComparison:
+        """Variant ``a`` minus ``b`` on the rows both ran: mean difference, 95% CI, p-value, wins."""
+        runs = self.runs
+        scored = runs.attrs["evaluators"]
+        if evaluator is None:
+            if not scored:
+                raise InvalidData("No scores to compare yet; add evaluators with exp.evaluate(...).")
+            evaluator = scored[0]
+        return compare_pair(runs, a, b, evaluator, cluster)
+
+    def table(self, value: str = "output") -> pd.DataFrame:
+        """Rows x variants: the outputs (first repeat) or a score (mean over repeats), with the inputs."""
+        runs = self.runs
+        return wide_table(runs, value, runs.attrs.get("inputs", []))
+
+    def plot(self, evaluator: str | None = None, cluster: str | None = None):
+        """Score per variant with 95% CI error bars (needs matplotlib)."""
+        from promptlab_nb.evaluation.plotting import plot_summary
+
+        summary = self.summary(cluster)
+        scored = self.runs.attrs["evaluators"]
+        if evaluator is None and not scored:
+            raise InvalidData("No scores to plot yet; add evaluators with exp.evaluate(...).")
+        return plot_summary(summary, evaluator or scored[0])
+
+    def resume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
+        """Run only what is missing: runs never started, and those that failed or were interrupted."""
+        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
+        return run_blocking(lambda: self.aexecute(options))
+
+    async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
+        return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))
+
+    def export(self, path: str | Path) -> Path:
+        """Write the runs to CSV, JSONL or Parquet, chosen by the file's extension."""
+        path = Path(path)
+        runs = self.runs
+        writers = {
+            ".csv": lambda: runs.to_csv(path, index=False),
+            ".jsonl": lambda: runs.to_json(path, orient="records", lines=True, date_format="iso"),
+            ".parquet": lambda: _parquet_safe(runs).to_parquet(path, index=False),
+        }
+        if path.suffix.lower() not in writers:
+            raise InvalidData(f"{path.name}: export to a .csv, .jsonl or .parquet file.")
+        writers[path.suffix.lower()]()
+        return path
+
+    def __repr__(self) -> str:
+        record = self.record
+        counts = self.status_counts()
+        done = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no runs"
+        return (
+            f"<Experiment {record.name}: {len(record.variants)} variants x {record.row_count} rows x "
+            f"{record.repeats} repeats, {record.status} ({done})>"
+        )
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    converted = frame.copy()
+    for column in converted.columns:
+        if converted[column].map(lambda value: isinstance(value, (dict, list))).any():
+            converted[column] = converted[column].map(lambda value: json.dumps(value, default=str) if value is not None else None)
+    return converted

@@ -1,0 +1,218 @@
+"""Executing an experiment: run every cell of variants x rows x repeats that has no successful run yet.
+
+This service takes the Database rather than one Session: an experiment runs for minutes and must
+not hold the store, so each read or bulk write is its own short unit of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from promptlab_nb.core.config import PromptLab
+from promptlab_nb.core.errors import CostLimitExceeded, PromptLabError
+from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.costs import Estimate
+from promptlab_nb.engine.limits import Limits, RetryPolicy
+from promptlab_nb.engine.matrix import cells
+from promptlab_nb.engine.progress import Progress
+from promptlab_nb.engine.providers.registry import ProviderRegistry
+from promptlab_nb.engine.runner import ExperimentRunner, RunTask
+from promptlab_nb.engine.sink import RunSink
+from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
+from promptlab_nb.engine.templating import compile_template
+from promptlab_nb.evaluation.evaluators import Evaluator
+from promptlab_nb.evaluation.scoring import RunScorer
+from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.scoring import ScoreService
+from promptlab_nb.services.templates import TemplateService
+from promptlab_nb.store.database import Database
+
+
+@dataclass
+class ExecutionOptions:
+    cache: bool = True
+    progress: bool = True
+    confirm: bool = False
+    concurrency: int | None = None
+
+
+@dataclass
+class ExecutionResult:
+    status: str
+    estimate: Estimate
+    provider_calls: int
+
+
+class ExperimentExecution:
+    def __init__(self, database: Database, settings: PromptLab):
+        self.database, self.settings = database, settings
+
+    async def run(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> ExecutionResult:
+        experiment, rows, finished = self._load(name)
+        tasks = self._tasks(experiment, rows, finished)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        estimate = self._estimate(tasks, cache)
+        self._check_cost(estimate, options.confirm)
+        self._set_status(experiment.id, "running")
+        registry = ProviderRegistry(self.settings.providers)
+        caller = ModelCaller(registry, self._limits(options), self._policy(), cache)
+        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
+        runner = ExperimentRunner(
+            caller,
+            RunSink(self.database, cache),
+            Progress(len(tasks), f"{name}: {estimate.describe()}", enabled=options.progress),
+            workers=options.concurrency or self.settings.concurrency,
+            scorer=scorer,
+        )
+        status = "interrupted"
+        try:
+            status = await runner.execute(tasks)
+        finally:
+            await registry.aclose()
+            self._set_status(experiment.id, status)
+        return ExecutionResult(status, estimate, caller.calls)
+
+    async def evaluate(self, name: str, evaluators: Sequence[Evaluator], options: ExecutionOptions) -> int:
+        """Score every successful run of ``name`` again with ``evaluators``, without calling its models;
+        judges call theirs. Earlier scores of the same evaluators are replaced. Returns the runs scored."""
+        with self.database.session() as session:
+            experiment = ExperimentService(session).get(name)
+            runs = ScoreService(session).finished_runs(experiment.id)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        registry = ProviderRegistry(self.settings.providers)
+        caller = ModelCaller(registry, self._limits(options), self._policy(), cache)
+        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id)
+        limit = asyncio.Semaphore(options.concurrency or self.settings.concurrency)
+
+        async def score(run: dict[str, Any]) -> list[dict[str, Any]]:
+            async with limit:
+                return await scorer.score(run["id"], run["output"], run["parsed"], run["inputs"])
+
+        try:
+            scored = await asyncio.gather(*(score(run) for run in runs))
+        finally:
+            await registry.aclose()
+        records = [record for records in scored for record in records]
+        with self.database.session() as session:
+            ScoreService(session).replace(experiment.id, [evaluator.name for evaluator in evaluators], records)
+            ResponseCache.write(session.connection(), cache.take_pending())
+        return len(runs)
+
+    def _load(self, name: str) -> tuple[ExperimentRecord, list[dict[str, Any]], set[tuple[str, int, int]]]:
+        with self.database.session() as session:
+            service = ExperimentService(session)
+            experiment = service.get(name)
+            service.clear_unfinished(experiment.id)
+            return experiment, service.rows(experiment.id), service.finished_cells(experiment.id)
+
+    def _set_status(self, experiment_id: str, status: str) -> None:
+        with self.database.session() as session:
+            ExperimentService(session).set_status(experiment_id, status)
+
+    def _tasks(
+        self, experiment: ExperimentRecord, rows: list[dict[str, Any]], finished: set[tuple[str, int, int]]
+    ) -> list[RunTask]:
+        chains = self._chains(experiment)
+        variants = experiment.variants
+        return [
+            RunTask(
+                experiment_id=experiment.id,
+                variant_id=variants[cell.variant_index].id,
+                kind=variants[cell.variant_index].kind,
+                row_index=cell.row_index,
+                repeat=cell.repeat,
+                inputs=rows[cell.row_index],
+                chain=chains[cell.variant_index],
+                mode=experiment.mode,
+            )
+            for cell in cells(len(variants), len(rows), experiment.repeats)
+            if (variants[cell.variant_index].id, cell.row_index, cell.repeat) not in finished
+        ]
+
+    def _chains(self, experiment: ExperimentRecord) -> list[StepChain]:
+        pipeline_steps = experiment.settings.get("pipeline_steps", {})
+        with self.database.session() as session:
+            templates = TemplateService(session)
+            return [
+                StepChain(
+                    [self._template_step(templates, variant)]
+                    if variant.kind == "template"
+                    else [self._pipeline_step(templates, step) for step in pipeline_steps[variant.label]]
+                )
+                for variant in experiment.variants
+            ]
+
+    def _template_step(self, templates: TemplateService, variant: VariantRecord) -> TemplateStep:
+        template = templates.get(variant.target_name, variant.target_version)
+        return TemplateStep(
+            position=1,
+            name=template.name,
+            template=compile_template(template.body, template.name),
+            template_ref=template.ref,
+            model=variant.model or self.settings.default_model,
+            params=variant.params,
+        )
+
+    @staticmethod
+    def _pipeline_step(templates: TemplateService, step: dict[str, Any]) -> TemplateStep:
+        template = templates.get(step["template"], step["version"])
+        return TemplateStep(
+            position=step["position"],
+            name=step["name"],
+            template=compile_template(template.body, template.name),
+            template_ref=template.ref,
+            model=step["model"],
+            params=step["params"],
+            output_name=step["output"],
+            parse=step["parse"],
+        )
+
+    def _estimate(self, tasks: list[RunTask], cache: ResponseCache) -> Estimate:
+        """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
+        first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call."""
+        keys = {id(task): self._cache_key(task) for task in tasks if task.kind == "template"}
+        cache.prefetch(key for key in keys.values() if key)
+        estimate = Estimate()
+        for task in tasks:
+            key = keys.get(id(task))
+            if key and cache.has(key):
+                estimate.cached += 1
+                continue
+            input_chars = sum(len(part["content"]) for part in _first_messages(task))
+            for step in task.chain.steps:
+                estimate.add_call(step.spec, input_chars, step.params.get("max_tokens"))
+        return estimate
+
+    @staticmethod
+    def _cache_key(task: RunTask) -> str | None:
+        step = task.chain.steps[0]
+        try:
+            return cache_key(step.spec, step.request(task.inputs), task.repeat)
+        except PromptLabError:
+            return None
+
+    def _check_cost(self, estimate: Estimate, confirmed: bool) -> None:
+        limit = self.settings.cost_limit
+        if limit and not confirmed and estimate.cost > limit:
+            raise CostLimitExceeded(estimate.cost, limit, estimate.calls)
+
+    def _limits(self, options: ExecutionOptions) -> Limits:
+        return Limits(
+            options.concurrency or self.settings.concurrency,
+            self.settings.provider_concurrency,
+            self.settings.rate_limits,
+        )
+
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.settings.max_retries, timeout=self.settings.timeout)
+
+
+def _first_messages(task: RunTask) -> list[dict[str, str]]:
+    try:
+        return task.chain.steps[0].request(task.inputs).messages
+    except PromptLabError:
+        return []

@@ -1,0 +1,152 @@
+"""Experiments in the store: creation with their variants and rows, status, what is done or missing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, update
+
+from promptlab_nb.core import errors
+from promptlab_nb.engine.matrix import VariantPlan
+from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
+from promptlab_nb.services.versioning import NAME_PATTERN
+from promptlab_nb.store.bulk import delete_where_in, insert_records
+from promptlab_nb.store.ids import new_id
+from promptlab_nb.store.models import Experiment, ExperimentRow, Rating, Run, RunStep, Score, Variant, utcnow
+
+LIST_COLUMNS = ["name", "status", "mode", "variants", "rows", "repeats", "runs", "errors", "cost", "created"]
+
+
+class ExperimentService:
+    def __init__(self, session):
+        self.session = session
+
+    def unique_name(self, base: str) -> str:
+        taken = set(self.session.scalars(select(Experiment.name).where(Experiment.name.like(f"{base}%"))))
+        if base not in taken:
+            return base
+        suffix = 2
+        while f"{base}-{suffix}" in taken:
+            suffix += 1
+        return f"{base}-{suffix}"
+
+    def create(
+        self,
+        name: str,
+        variants: Sequence[VariantPlan],
+        rows: list[dict[str, Any]],
+        repeats: int,
+        settings: dict[str, Any],
+        mode: str = "live",
+    ) -> ExperimentRecord:
+        if not NAME_PATTERN.match(name):
+            raise errors.InvalidName("Experiment", name)
+        if self.session.scalar(select(Experiment.id).where(Experiment.name == name)):
+            raise errors.ExperimentNameTaken(name)
+        experiment = Experiment(
+            id=new_id(), name=name, status="created", mode=mode, repeats=repeats, row_count=len(rows), settings=settings
+        )
+        self.session.add(experiment)
+        self.session.add_all(
+            Variant(
+                id=new_id(),
+                experiment_id=experiment.id,
+                position=position,
+                label=plan.label,
+                kind=plan.kind,
+                target_name=plan.target_name,
+                target_version=plan.target_version,
+                target_version_id=plan.target_version_id,
+                model=plan.model,
+                params=plan.params,
+            )
+            for position, plan in enumerate(variants)
+        )
+        self.session.flush()
+        insert_records(
+            self.session.connection(),
+            ExperimentRow.__table__,
+            [{"experiment_id": experiment.id, "row_index": index, "inputs": row} for index, row in enumerate(rows)],
+        )
+        return self.get(name)
+
+    def _experiment(self, name: str) -> Experiment:
+        experiment = self.session.scalar(select(Experiment).where(Experiment.name == name))
+        if experiment is None:
+            raise errors.ExperimentNotFound(name)
+        return experiment
+
+    def get(self, name: str) -> ExperimentRecord:
+        experiment = self._experiment(name)
+        variants = self.session.scalars(
+            select(Variant).where(Variant.experiment_id == experiment.id).order_by(Variant.position)
+        )
+        return ExperimentRecord(
+            id=experiment.id,
+            name=experiment.name,
+            status=experiment.status,
+            mode=experiment.mode,
+            repeats=experiment.repeats,
+            row_count=experiment.row_count,
+            settings=experiment.settings or {},
+            created_at=experiment.created_at,
+            updated_at=experiment.updated_at,
+            variants=[VariantRecord.model_validate(variant, from_attributes=True) for variant in variants],
+        )
+
+    def set_status(self, experiment_id: str, status: str) -> None:
+        self.session.execute(
+            update(Experiment).where(Experiment.id == experiment_id).values(status=status, updated_at=utcnow())
+        )
+
+    def update_settings(self, experiment_id: str, settings: dict[str, Any]) -> None:
+        self.session.execute(update(Experiment).where(Experiment.id == experiment_id).values(settings=settings))
+
+    def rows(self, experiment_id: str) -> list[dict[str, Any]]:
+        query = select(ExperimentRow.inputs).where(ExperimentRow.experiment_id == experiment_id).order_by(ExperimentRow.row_index)
+        return list(self.session.scalars(query))
+
+    def finished_cells(self, experiment_id: str) -> set[tuple[str, int, int]]:
+        query = select(Run.variant_id, Run.row_index, Run.repeat).where(
+            Run.experiment_id == experiment_id, Run.status == "ok"
+        )
+        return {tuple(row) for row in self.session.execute(query)}
+
+    def clear_unfinished(self, experiment_id: str) -> int:
+        """Remove failed and cancelled runs (with their steps and scores) so they can run again."""
+        run_ids = list(
+            self.session.scalars(select(Run.id).where(Run.experiment_id == experiment_id, Run.status != "ok"))
+        )
+        connection = self.session.connection()
+        for table, column in ((RunStep, "run_id"), (Score, "run_id"), (Rating, "run_id"), (Run, "id")):
+            delete_where_in(connection, table.__table__, column, run_ids)
+        return len(run_ids)
+
+    def status_counts(self, experiment_id: str) -> dict[str, int]:
+        query = select(Run.status, func.count()).where(Run.experiment_id == experiment_id).group_by(Run.status)
+        return {status: count for status, count in self.session.execute(query)}
+
+    def list(self) -> pd.DataFrame:
+        query = (
+            select(
+                Experiment.name,
+                Experiment.status,
+                Experiment.mode,
+                select(func.count()).where(Variant.experiment_id == Experiment.id).scalar_subquery().label("variants"),
+                Experiment.row_count.label("rows"),
+                Experiment.repeats,
+                func.count(Run.id).label("runs"),
+                func.count(Run.id).filter(Run.status == "error").label("errors"),
+                func.sum(Run.cost).label("cost"),
+                Experiment.created_at.label("created"),
+            )
+            .outerjoin(Run, Run.experiment_id == Experiment.id)
+            .group_by(
+                Experiment.id, Experiment.name, Experiment.status, Experiment.mode,
+                Experiment.row_count, Experiment.repeats, Experiment.created_at,
+            )
+            .order_by(Experiment.created_at.desc())
+        )
+        return pd.DataFrame([dict(row._mapping) for row in self.session.execute(query)], columns=LIST_COLUMNS)

@@ -1,0 +1,70 @@
+"""Bulk writes. DuckDB takes an Arrow table in one statement (far faster than executemany);
+PostgreSQL takes one executemany through psycopg's pipeline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Table, delete, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from promptlab_nb.store.models import JSONText
+
+CHUNK = 5_000
+
+
+def _json_columns(table: Table) -> set[str]:
+    return {column.name for column in table.columns if isinstance(column.type, JSONText)}
+
+
+def _arrow_batch(table: Table, records: Sequence[dict[str, Any]]) -> pa.Table:
+    json_columns = _json_columns(table)
+    names = [column.name for column in table.columns]
+    columns = {
+        name: [
+            (None if record.get(name) is None else json.dumps(record[name], ensure_ascii=False, default=str))
+            if name in json_columns
+            else record.get(name)
+            for record in records
+        ]
+        for name in names
+    }
+    return pa.table(columns)
+
+
+def insert_records(
+    connection: Connection, table: Table, records: Sequence[dict[str, Any]], *, skip_existing: bool = False
+) -> None:
+    """Insert many complete rows; with ``skip_existing`` rows whose key is already stored are left as they are."""
+    if not records:
+        return
+    if connection.dialect.name == "duckdb":
+        _insert_duckdb(connection, table, records, skip_existing)
+    else:
+        _insert_sqlalchemy(connection, table, records, skip_existing)
+
+
+def _insert_duckdb(connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool) -> None:
+    names = ", ".join(f'"{column.name}"' for column in table.columns)
+    verb = "insert or ignore" if skip_existing else "insert"
+    raw = connection.connection.driver_connection
+    for start in range(0, len(records), CHUNK):
+        raw.register("promptlab_batch", _arrow_batch(table, records[start : start + CHUNK]))
+        try:
+            raw.execute(f'{verb} into "{table.name}" ({names}) select {names} from promptlab_batch')
+        finally:
+            raw.unregister("promptlab_batch")
+
+
+def _insert_sqlalchemy(connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool) -> None:
+    statement = pg_insert(table).on_conflict_do_nothing() if skip_existing else insert(table)
+    for start in range(0, len(records), CHUNK):
+        connection.execute(statement, list(records[start : start + CHUNK]))
+
+
+def delete_where_in(connection: Connection, table: Table, column: str, values: Sequence[Any]) -> None:
+    for start in range(0, len(values), CHUNK):
+        connection.execute(delete(table).where(table.c[column].in_(values[start : start + CHUNK])))
