@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import HTTPResponse
 
 import promptlab_nb as pl
 
@@ -31,18 +31,25 @@ def server_lab(jp_root_dir):
 
 
 @pytest.fixture
-def api(jp_fetch):
+def fetch(jp_fetch, jp_asyncio_loop):
+    """jp_fetch on the server's own event loop (the suite's pytest-asyncio runs async tests on another)."""
+
+    def call(*parts: str, **kwargs: Any) -> HTTPResponse:
+        return jp_asyncio_loop.run_until_complete(jp_fetch(*parts, raise_error=False, **kwargs))
+
+    return call
+
+
+@pytest.fixture
+def api(fetch):
     """Calls the API and returns (status, JSON body), also for error statuses."""
 
-    async def call(method: str, *path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+    def call(method: str, *path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
         if body is not None:
             kwargs["body"] = json.dumps(body)
         elif method in {"POST", "PUT"}:
             kwargs["body"] = ""
-        try:
-            response = await jp_fetch("promptlab", "api", *path, method=method, **kwargs)
-        except HTTPClientError as error:
-            response = error.response
+        response = fetch("promptlab", "api", *path, method=method, **kwargs)
         return response.code, json.loads(response.body or b"null")
 
     return call
@@ -53,14 +60,14 @@ def assert_error(status: int, body: Any, expected_status: int, error: str) -> No
     assert body["message"], "an error response says what to do"
 
 
-async def test_listing_templates_shows_the_latest_version_variables_and_model(api, server_lab):
+def test_listing_templates_shows_the_latest_version_variables_and_model(api, server_lab):
     # Given two templates, one with two versions, saved from a notebook
     server_lab.templates.save("summarize", "Summarize: {{ text }}", model="mock:echo")
     server_lab.templates.save("summarize", BODY, model="mock:echo")
     server_lab.templates.save("translate", "Translate {{ text }} to {{ language }}")
 
     # When the sidebar lists templates
-    status, body = await api("GET", "templates")
+    status, body = api("GET", "templates")
 
     # Then it sees both, each at its latest version
     assert status == 200
@@ -68,19 +75,19 @@ async def test_listing_templates_shows_the_latest_version_variables_and_model(ap
     assert listed == {"summarize": (2, ["text"], "mock:echo"), "translate": (1, ["language", "text"], None)}
 
 
-async def test_an_empty_store_lists_nothing(api):
-    assert await api("GET", "templates") == (200, {"templates": []})
-    assert await api("GET", "pipelines") == (200, {"pipelines": []})
+def test_an_empty_store_lists_nothing(api):
+    assert api("GET", "templates") == (200, {"templates": []})
+    assert api("GET", "pipelines") == (200, {"pipelines": []})
 
 
-async def test_saving_through_the_api_creates_versions_in_the_store(api, server_lab):
+def test_saving_through_the_api_creates_versions_in_the_store(api, server_lab):
     # Given a new template body
     request = {"body": BODY, "model": "mock:echo", "params": {"temperature": 0.2}}
 
     # When it is saved, saved again unchanged, then changed
-    created = await api("PUT", "templates", "summarize", body=request)
-    unchanged = await api("PUT", "templates", "summarize", body=request)
-    changed = await api("PUT", "templates", "summarize", body={**request, "body": "Summarize {{ text }}"})
+    created = api("PUT", "templates", "summarize", body=request)
+    unchanged = api("PUT", "templates", "summarize", body=request)
+    changed = api("PUT", "templates", "summarize", body={**request, "body": "Summarize {{ text }}"})
 
     # Then the statuses say what happened and the store holds two versions
     assert (created[0], created[1]["version"], created[1]["variables"]) == (201, 1, ["text"])
@@ -90,16 +97,16 @@ async def test_saving_through_the_api_creates_versions_in_the_store(api, server_
     assert server_lab.templates.get("summarize", 1).params == {"temperature": 0.2}
 
 
-async def test_getting_a_template_by_version_and_its_history(api, server_lab):
+def test_getting_a_template_by_version_and_its_history(api, server_lab):
     # Given a template with two versions
     server_lab.templates.save("summarize", "v1 {{ text }}")
     server_lab.templates.save("summarize", "v2 {{ text }}")
 
     # When the latest, the first version and the history are requested
-    latest = await api("GET", "templates", "summarize")
-    first_by_query = await api("GET", "templates", "summarize", params={"version": "1"})
-    first_by_path = await api("GET", "templates", "summarize", "versions", "1")
-    history = await api("GET", "templates", "summarize", "versions")
+    latest = api("GET", "templates", "summarize")
+    first_by_query = api("GET", "templates", "summarize", params={"version": "1"})
+    first_by_path = api("GET", "templates", "summarize", "versions", "1")
+    history = api("GET", "templates", "summarize", "versions")
 
     # Then each shows the right body
     assert (latest[0], latest[1]["version"], latest[1]["body"]) == (200, 2, "v2 {{ text }}")
@@ -108,22 +115,22 @@ async def test_getting_a_template_by_version_and_its_history(api, server_lab):
     assert [version["version"] for version in history[1]["versions"]] == [1, 2]
 
 
-async def test_unknown_templates_and_versions_are_404(api, server_lab):
+def test_unknown_templates_and_versions_are_404(api, server_lab):
     server_lab.templates.save("summarize", "Summarize {{ text }}")
 
-    assert_error(*await api("GET", "templates", "missing"), 404, "TemplateNotFound")
-    assert_error(*await api("GET", "templates", "summarize", "versions", "7"), 404, "TemplateNotFound")
-    assert_error(*await api("GET", "templates", "missing", "versions"), 404, "TemplateNotFound")
-    assert_error(*await api("DELETE", "templates", "missing"), 404, "TemplateNotFound")
+    assert_error(*api("GET", "templates", "missing"), 404, "TemplateNotFound")
+    assert_error(*api("GET", "templates", "summarize", "versions", "7"), 404, "TemplateNotFound")
+    assert_error(*api("GET", "templates", "missing", "versions"), 404, "TemplateNotFound")
+    assert_error(*api("DELETE", "templates", "missing"), 404, "TemplateNotFound")
 
 
-async def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
+def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
     # When bodies that are not valid templates or requests are sent
-    broken_jinja = await api("PUT", "templates", "broken", body={"body": "Hello {{ name"})
-    empty_body = await api("PUT", "templates", "empty", body={"body": "  "})
-    unknown_field = await api("PUT", "templates", "extra", body={"body": "Hi", "colour": "red"})
-    not_json = await api("PUT", "templates", "garbled", body=None)
-    bad_version = await api("GET", "templates", "broken", params={"version": "first"})
+    broken_jinja = api("PUT", "templates", "broken", body={"body": "Hello {{ name"})
+    empty_body = api("PUT", "templates", "empty", body={"body": "  "})
+    unknown_field = api("PUT", "templates", "extra", body={"body": "Hi", "colour": "red"})
+    not_json = api("PUT", "templates", "garbled", body=None)
+    bad_version = api("GET", "templates", "broken", params={"version": "first"})
 
     # Then each is refused with a reason and nothing is stored
     assert_error(*broken_jinja, 422, "InvalidTemplate")
@@ -134,17 +141,17 @@ async def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
     assert server_lab.templates.list().empty
 
 
-async def test_duplicate_delete_and_restore(api, server_lab):
+def test_duplicate_delete_and_restore(api, server_lab):
     # Given a template
     server_lab.templates.save("summarize", "Summarize {{ text }}", model="mock:echo")
 
     # When it is duplicated, duplicated onto a taken name, deleted and read, then restored
-    duplicated = await api("POST", "templates", "summarize", "duplicate", body={"new_name": "summarize_copy"})
-    taken = await api("POST", "templates", "summarize", "duplicate", body={"new_name": "summarize_copy"})
-    deleted = await api("DELETE", "templates", "summarize")
-    read_deleted = await api("GET", "templates", "summarize")
-    listed_while_deleted = await api("GET", "templates")
-    restored = await api("POST", "templates", "summarize", "restore")
+    duplicated = api("POST", "templates", "summarize", "duplicate", body={"new_name": "summarize_copy"})
+    taken = api("POST", "templates", "summarize", "duplicate", body={"new_name": "summarize_copy"})
+    deleted = api("DELETE", "templates", "summarize")
+    read_deleted = api("GET", "templates", "summarize")
+    listed_while_deleted = api("GET", "templates")
+    restored = api("POST", "templates", "summarize", "restore")
 
     # Then each step shows in the responses and the store
     assert (duplicated[0], duplicated[1]["name"], duplicated[1]["model"]) == (201, "summarize_copy", "mock:echo")
@@ -156,16 +163,16 @@ async def test_duplicate_delete_and_restore(api, server_lab):
     assert sorted(server_lab.templates.list()["name"]) == ["summarize", "summarize_copy"]
 
 
-async def test_pipelines_list_and_get(api, server_lab):
+def test_pipelines_list_and_get(api, server_lab):
     # Given a pipeline of two templates
     server_lab.templates.save("extract", "Facts in {{ text }}")
     server_lab.templates.save("write", "Write about {{ facts }}")
     server_lab.pipelines.save("digest", steps=[{"template": "extract", "output": "facts"}, {"template": "write"}])
 
     # When it is listed and read
-    listed = await api("GET", "pipelines")
-    read = await api("GET", "pipelines", "digest")
-    missing = await api("GET", "pipelines", "nothing")
+    listed = api("GET", "pipelines")
+    read = api("GET", "pipelines", "digest")
+    missing = api("GET", "pipelines", "nothing")
 
     # Then its steps, inputs and outputs are shown
     assert [(row["name"], row["steps"], row["inputs"]) for row in listed[1]["pipelines"]] == [
@@ -175,9 +182,9 @@ async def test_pipelines_list_and_get(api, server_lab):
     assert_error(*missing, 404, "PipelineNotFound")
 
 
-async def test_a_request_without_credentials_is_refused(api):
+def test_a_request_without_credentials_is_refused(api):
     for method, path in [("GET", ("templates",)), ("PUT", ("templates", "x")), ("GET", ("experiments",))]:
-        status, _ = await api(method, *path, headers={"Authorization": ""}, follow_redirects=False)
+        status, _ = api(method, *path, headers={"Authorization": ""}, follow_redirects=False)
         assert status == 403, f"{method} {'/'.join(path)} answered {status} without credentials"
 
 
@@ -188,31 +195,30 @@ def _cookies(response) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-async def _log_in_with_a_browser_cookie(jp_fetch, token: str) -> dict[str, str]:
-    login_page = await jp_fetch("login", headers={"Authorization": ""})
+def _log_in_with_a_browser_cookie(fetch, token: str) -> dict[str, str]:
+    login_page = fetch("login", headers={"Authorization": ""})
     cookies = _cookies(login_page)
     form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"], "password": token})
-    logged_in = await jp_fetch(
+    logged_in = fetch(
         "login",
         method="POST",
         body=form,
         headers={"Authorization": "", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
         follow_redirects=False,
-        raise_error=False,
     )
     return cookies | _cookies(logged_in)
 
 
-async def test_a_browser_write_without_the_xsrf_token_is_refused(api, jp_fetch, jp_serverapp, server_lab):
+def test_a_browser_write_without_the_xsrf_token_is_refused(api, fetch, jp_serverapp, server_lab):
     # Given a browser session logged in with a cookie and a deleted template
     server_lab.templates.save("summarize", "Summarize {{ text }}")
     server_lab.templates.delete("summarize")
-    cookies = await _log_in_with_a_browser_cookie(jp_fetch, jp_serverapp.identity_provider.token)
+    cookies = _log_in_with_a_browser_cookie(fetch, jp_serverapp.identity_provider.token)
     cookie_header = "; ".join(f"{k}={v}" for k, v in cookies.items())
 
     # When it restores the template without, then with, the XSRF header
-    without_xsrf = await api("POST", "templates", "summarize", "restore", headers={"Authorization": "", "Cookie": cookie_header})
-    with_xsrf = await api(
+    without_xsrf = api("POST", "templates", "summarize", "restore", headers={"Authorization": "", "Cookie": cookie_header})
+    with_xsrf = api(
         "POST",
         "templates",
         "summarize",
@@ -225,3 +231,59 @@ async def test_a_browser_write_without_the_xsrf_token_is_refused(api, jp_fetch, 
     assert with_xsrf[0] == 200
     assert server_lab.templates.get("summarize").deleted is False
 
+
+
+CAPITALS = [
+    {"country": "France", "expected": "Paris"},
+    {"country": "Japan", "expected": "Tokyo"},
+    {"country": "Kenya", "expected": "Nairobi"},
+]
+STRONG_VARIANT, WEAK_VARIANT = "capital@1 | mock:strong", "capital@1 | mock:weak"
+
+
+@pytest.fixture
+def capitals_experiment(server_lab):
+    """Two offline models answer three questions twice each, scored against the expected answer."""
+    pl.mock_model("strong", {"france": "Paris", "japan": "Tokyo", "kenya": "Nairobi", "*": "?"})
+    pl.mock_model("weak", {"france": "Paris", "*": "no idea"})
+    server_lab.templates.save("capital", "What is the capital of {{ country }}?")
+    return server_lab.compare(
+        ["capital"], CAPITALS, models=["mock:strong", "mock:weak"], repeats=2,
+        evaluators=["equals:expected"], name="capitals", progress=False,
+    )  # fmt: skip
+
+
+def test_experiments_list_shows_size_status_cost_and_best_variant(api, capitals_experiment):
+    status, body = api("GET", "experiments")
+
+    assert status == 200
+    [listed] = body["experiments"]
+    assert {key: listed[key] for key in ("name", "variants", "rows", "repeats", "runs", "errors", "best_variant")} == {
+        "name": "capitals", "variants": 2, "rows": 3, "repeats": 2, "runs": 12, "errors": 0,
+        "best_variant": STRONG_VARIANT,
+    }  # fmt: skip
+    assert listed["status"] == capitals_experiment.status
+
+
+def test_an_experiment_shows_its_summary_per_variant(api, capitals_experiment):
+    status, body = api("GET", "experiments", "capitals")
+
+    assert status == 200
+    assert body["experiment"]["best_variant"] == STRONG_VARIANT
+    scores = {row["variant"]: row["equals:expected"] for row in body["summary"]}
+    assert scores == pytest.approx({STRONG_VARIANT: 1.0, WEAK_VARIANT: 1 / 3})
+    assert_error(*api("GET", "experiments", "nothing"), 404, "ExperimentNotFound")
+
+
+def test_runs_are_paged(api, capitals_experiment):
+    # When the runs are read in pages of five
+    pages = [api("GET", "experiments", "capitals", "runs", params={"offset": str(o), "limit": "5"}) for o in (0, 5, 10)]
+
+    # Then the pages hold every run once, and the total is told
+    assert [status for status, _ in pages] == [200, 200, 200]
+    assert [len(page["runs"]) for _, page in pages] == [5, 5, 2]
+    assert {page["total"] for _, page in pages} == {12}
+    run_ids = [run["run_id"] for _, page in pages for run in page["runs"]]
+    assert sorted(run_ids) == sorted(capitals_experiment.runs["run_id"])
+    assert_error(*api("GET", "experiments", "capitals", "runs", params={"limit": "0"}), 422, "InvalidRequest")
+    assert_error(*api("GET", "experiments", "nothing", "runs"), 404, "ExperimentNotFound")

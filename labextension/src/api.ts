@@ -18,6 +18,7 @@ export interface ExperimentSummary {
   status: string;
   variants: number;
   rows: number;
+  repeats: number;
   runs: number;
   errors: number;
   cost: number | null;

@@ -1,12 +1,11 @@
 import {
-  language,
   StreamLanguage,
   StreamParser,
   StringStream,
   syntaxHighlighting
 } from '@codemirror/language';
 import { yaml } from '@codemirror/legacy-modes/mode/yaml';
-import { EditorState, Extension, Prec, StateField } from '@codemirror/state';
+import { Compartment, EditorState, Extension, Prec } from '@codemirror/state';
 import { Tag, tagHighlighter, tags } from '@lezer/highlight';
 
 import { CellLanguage, cellLanguage } from './cells';
@@ -14,7 +13,7 @@ import { CellLanguage, cellLanguage } from './cells';
 const promptTags = {
   magic: Tag.define(tags.processingInstruction),
   role: Tag.define(tags.heading),
-  expression: Tag.define(tags.special(tags.variableName)),
+  expression: Tag.define(tags.variableName),
   statement: Tag.define(tags.controlKeyword),
   comment: Tag.define(tags.blockComment)
 };
@@ -134,26 +133,34 @@ const promptlabClasses = syntaxHighlighting(
 
 const HEADER_SEARCH_LENGTH = 2000;
 
+const LANGUAGE_OVERRIDES: Record<CellLanguage | 'kernel', Extension> = {
+  prompt: Prec.highest(CELL_LANGUAGES.prompt),
+  pipeline: Prec.highest(CELL_LANGUAGES.pipeline),
+  kernel: []
+};
+
 /**
  * Gives `%%prompt` and `%%pipeline` cells their own language while the kernel (read from
- * `kernelMimeType`, whose changes reconfigure the editor) speaks IPython; other cells are untouched.
+ * `kernelMimeType`, whose changes reconfigure the editor) speaks IPython; other cells keep the kernel's language.
  */
-export function cellMagicLanguages(kernelMimeType: () => string): Extension {
-  const detect = (state: EditorState) =>
-    cellLanguage(
-      state.doc.sliceString(0, HEADER_SEARCH_LENGTH),
-      kernelMimeType()
+export function cellMagicLanguages(
+  kernelMimeType: () => string,
+  initialSource: string
+): Extension {
+  const override = new Compartment();
+  const overrideFor = (cellStart: string) =>
+    LANGUAGE_OVERRIDES[cellLanguage(cellStart, kernelMimeType()) ?? 'kernel'];
+  const followCellContent = EditorState.transactionExtender.of(transaction => {
+    const wanted = overrideFor(
+      transaction.newDoc.sliceString(0, HEADER_SEARCH_LENGTH)
     );
-  const detected = StateField.define<CellLanguage | null>({
-    create: detect,
-    update: (value, transaction) =>
-      transaction.docChanged || transaction.reconfigured
-        ? detect(transaction.state)
-        : value
+    return override.get(transaction.startState) === wanted
+      ? null
+      : { effects: override.reconfigure(wanted) };
   });
-  const override = language.computeN([detected], state => {
-    const kind = state.field(detected);
-    return kind ? [CELL_LANGUAGES[kind]] : [];
-  });
-  return [detected, Prec.highest(override), promptlabClasses];
+  return [
+    override.of(overrideFor(initialSource.slice(0, HEADER_SEARCH_LENGTH))),
+    followCellContent,
+    promptlabClasses
+  ];
 }

@@ -34,7 +34,10 @@ const cellLanguages: JupyterFrontEndPlugin<void> = {
       name: 'promptlab-nb:cell-languages',
       factory: ({ model }) =>
         EditorExtensionRegistry.createImmutableExtension(
-          cellMagicLanguages(() => model.mimeType)
+          cellMagicLanguages(
+            () => model.mimeType,
+            model.sharedModel.getSource()
+          )
         )
     });
   }

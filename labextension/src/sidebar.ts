@@ -50,8 +50,9 @@ function templateDetails(template: TemplateSummary): string[] {
 
 function experimentDetails(experiment: ExperimentSummary): string[] {
   const cost = experiment.cost === null ? '' : ` · $${experiment.cost.toFixed(4)}`;
+  const repeats = experiment.repeats > 1 ? ` × ${experiment.repeats} repeats` : '';
   return [
-    `${experiment.status} · ${experiment.variants} variants × ${experiment.rows} rows${cost}`,
+    `${experiment.status} · ${experiment.variants} variants × ${experiment.rows} rows${repeats}${cost}`,
     experiment.best_variant ? `best: ${experiment.best_variant}` : ''
   ];
 }
@@ -81,17 +82,20 @@ export class PromptLabSidebar extends Widget {
   }
 
   async refresh(): Promise<void> {
-    try {
-      const [templates, experiments] = await Promise.all([
-        listTemplates(),
-        listExperiments()
-      ]);
-      this.showTemplates(templates);
-      this.showExperiments(experiments);
-      this.status.textContent = '';
-    } catch (error) {
-      this.status.textContent = `Could not load the store: ${(error as Error).message}`;
+    const [templates, experiments] = await Promise.allSettled([
+      listTemplates(),
+      listExperiments()
+    ]);
+    if (templates.status === 'fulfilled') {
+      this.showTemplates(templates.value);
     }
+    if (experiments.status === 'fulfilled') {
+      this.showExperiments(experiments.value);
+    }
+    this.status.textContent = [templates, experiments]
+      .filter(result => result.status === 'rejected')
+      .map(result => `Could not load the store: ${(result as PromiseRejectedResult).reason.message}`)
+      .join('\n');
   }
 
   private showTemplates(templates: TemplateSummary[]): void {

@@ -102,8 +102,10 @@ class PipelineList(BaseModel):
 class ExperimentSummary(BaseModel):
     name: str
     status: str
+    mode: str | None
     variants: int
     rows: int
+    repeats: int
     runs: int
     errors: int
     cost: float | None
@@ -131,7 +133,7 @@ class RunsPage(BaseModel):
 def _json_value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
-    if value is pd.NaT:
+    if value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()

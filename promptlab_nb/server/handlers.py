@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
+import pandas as pd
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.core.errors import ExperimentNotFound, PromptLabError
 from promptlab_nb.lab import Lab
 from promptlab_nb.schemas.api import (
     DuplicateRequest,
@@ -177,24 +178,49 @@ class PipelineHandler(LabHandler):
         self.reply(PipelineResponse.of(pipeline))
 
 
-class ExperimentsHandler(LabHandler):
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        frame = await self.on_lab(lambda lab: lab.experiments())
-        self.reply(ExperimentList(experiments=[ExperimentSummary(**row) for row in frame_records(frame)]))
+def _best_variant(summary: pd.DataFrame) -> str | None:
+    """The variant the first evaluator marks best, when the experiment has evaluators and scores."""
+    marks = [column for column in summary.columns if str(column).endswith(" vs best")]
+    if not marks:
+        return None
+    best = summary.index[summary[marks[0]] == "best"]
+    return str(best[0]) if len(best) else None
+
+
+def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame:
+    return lab.experiment(listed["name"]).summary() if listed["runs"] else pd.DataFrame()
+
+
+def _experiment_list(lab: Lab) -> ExperimentList:
+    listed = frame_records(lab.experiments())
+    return ExperimentList(
+        experiments=[ExperimentSummary(**row, best_variant=_best_variant(_summary_of(lab, row))) for row in listed]
+    )
 
 
 def _experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
-    summary = lab.experiment(name).summary()
-    listed = [row for row in frame_records(lab.experiments()) if row["name"] == name]
-    return ExperimentDetail(experiment=ExperimentSummary(**listed[0]), summary=frame_records(summary))
+    found = [row for row in frame_records(lab.experiments()) if row["name"] == name]
+    if not found:
+        raise ExperimentNotFound(name)
+    listed = found[0]
+    summary = _summary_of(lab, listed)
+    return ExperimentDetail(
+        experiment=ExperimentSummary(**listed, best_variant=_best_variant(summary)),
+        summary=frame_records(summary.reset_index()),
+    )
 
 
 def _runs_page(lab: Lab, name: str, offset: int, limit: int) -> RunsPage:
     runs = lab.experiment(name).runs
     page = frame_records(runs.iloc[offset : offset + limit])
     return RunsPage(experiment=name, total=len(runs), offset=offset, limit=limit, runs=page)
+
+
+class ExperimentsHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.on_lab(_experiment_list))
 
 
 class ExperimentHandler(LabHandler):
