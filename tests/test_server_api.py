@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPResponse
+from tornado.web import RequestHandler
 
 import promptlab_nb as pl
+from promptlab_nb.server.handlers import NAME, ROUTES
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -182,10 +184,24 @@ def test_pipelines_list_and_get(api, server_lab):
     assert_error(*missing, 404, "PipelineNotFound")
 
 
-def test_a_request_without_credentials_is_refused(api):
-    for method, path in [("GET", ("templates",)), ("PUT", ("templates", "x")), ("GET", ("experiments",))]:
-        status, _ = api(method, *path, headers={"Authorization": ""}, follow_redirects=False)
-        assert status == 403, f"{method} {'/'.join(path)} answered {status} without credentials"
+def every_endpoint() -> list[tuple[str, str]]:
+    """(method, path) for each method of each route, with sample names filled in."""
+    endpoints = []
+    for pattern, handler in ROUTES:
+        path = pattern.replace(NAME, "summarize").replace(r"(?P<version>\d+)", "1")
+        for method in ("get", "put", "post", "delete"):
+            if getattr(handler, method) is not getattr(RequestHandler, method):
+                endpoints.append((method.upper(), path))
+    return endpoints
+
+
+def test_every_endpoint_refuses_a_request_without_credentials(api, server_lab):
+    server_lab.templates.save("summarize", "Summarize {{ text }}")
+    for method, path in every_endpoint():
+        status, _ = api(method, *path.split("/"), headers={"Authorization": ""}, follow_redirects=False)
+        assert status == 403, f"{method} {path} answered {status} without credentials"
+    assert [t.version for t in server_lab.templates.history("summarize")] == [1]
+    assert not server_lab.templates.get("summarize").deleted
 
 
 def _cookies(response) -> dict[str, str]:

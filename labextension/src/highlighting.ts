@@ -121,15 +121,13 @@ const CELL_LANGUAGES: Record<CellLanguage, StreamLanguage<unknown>> = {
   pipeline: StreamLanguage.define(afterMagicHeader(yaml))
 };
 
-const promptlabClasses = syntaxHighlighting(
-  tagHighlighter([
-    { tag: promptTags.magic, class: 'pl-magic' },
-    { tag: promptTags.role, class: 'pl-role' },
-    { tag: promptTags.expression, class: 'pl-jinja-expression' },
-    { tag: promptTags.statement, class: 'pl-jinja-statement' },
-    { tag: promptTags.comment, class: 'pl-jinja-comment' }
-  ])
-);
+export const promptlabHighlighter = tagHighlighter([
+  { tag: promptTags.magic, class: 'pl-magic' },
+  { tag: promptTags.role, class: 'pl-role' },
+  { tag: promptTags.expression, class: 'pl-jinja-expression' },
+  { tag: promptTags.statement, class: 'pl-jinja-statement' },
+  { tag: promptTags.comment, class: 'pl-jinja-comment' }
+]);
 
 const HEADER_SEARCH_LENGTH = 2000;
 
@@ -161,6 +159,6 @@ export function cellMagicLanguages(
   return [
     override.of(overrideFor(initialSource.slice(0, HEADER_SEARCH_LENGTH))),
     followCellContent,
-    promptlabClasses
+    syntaxHighlighting(promptlabHighlighter)
   ];
 }

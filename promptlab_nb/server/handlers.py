@@ -70,10 +70,11 @@ class LabHandler(APIHandler):
         except ValidationError as error:
             raise ApiError(422, "InvalidRequest", _first_problem(error)) from error
 
-    def int_argument(self, name: str, default: int | None, *, minimum: int, maximum: int | None = None) -> int | None:
+    def query_int(self, name: str, *, minimum: int, maximum: int | None = None) -> int | None:
+        """A whole-number query argument within limits, or None when absent."""
         raw = self.get_query_argument(name, None)
         if raw is None:
-            return default
+            return None
         if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
             limits = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
             raise ApiError(422, "InvalidRequest", f"{name} must be a whole number {limits}, not {raw!r}.")
@@ -110,7 +111,7 @@ class TemplateHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        version = self.int_argument("version", None, minimum=1)
+        version = self.query_int("version", minimum=1)
         template = await self.on_lab(lambda lab: lab.templates.get(name, version))
         self.reply(TemplateResponse.of(template))
 
@@ -173,7 +174,7 @@ class PipelineHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        version = self.int_argument("version", None, minimum=1)
+        version = self.query_int("version", minimum=1)
         pipeline = await self.on_lab(lambda lab: lab.pipelines.get(name, version))
         self.reply(PipelineResponse.of(pipeline))
 
@@ -234,8 +235,8 @@ class ExperimentRunsHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        offset = self.int_argument("offset", 0, minimum=0)
-        limit = self.int_argument("limit", RUNS_PAGE_LIMIT, minimum=1, maximum=RUNS_PAGE_MAX)
+        offset = self.query_int("offset", minimum=0) or 0
+        limit = self.query_int("limit", minimum=1, maximum=RUNS_PAGE_MAX) or RUNS_PAGE_LIMIT
         self.reply(await self.on_lab(lambda lab: _runs_page(lab, name, offset, limit)))
 
 
