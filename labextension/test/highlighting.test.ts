@@ -3,12 +3,16 @@ import { describe, it } from 'node:test';
 
 import { ensureSyntaxTree } from '@codemirror/language';
 import { EditorState } from '@codemirror/state';
-import { highlightTree } from '@lezer/highlight';
+import { classHighlighter, Highlighter, highlightTree } from '@lezer/highlight';
 
 import { cellMagicLanguages, promptlabHighlighter } from '../src/highlighting';
 
 /** Each piece of text that gets a promptlab class, as "class:text". */
-function highlighted(source: string, kernelMimeType = 'text/x-ipython'): string[] {
+function highlighted(
+  source: string,
+  kernelMimeType = 'text/x-ipython',
+  highlighter: Highlighter = promptlabHighlighter
+): string[] {
   const state = EditorState.create({
     doc: source,
     extensions: [cellMagicLanguages(() => kernelMimeType, source)]
@@ -16,7 +20,7 @@ function highlighted(source: string, kernelMimeType = 'text/x-ipython'): string[
   const tree = ensureSyntaxTree(state, state.doc.length, 5000);
   const pieces: string[] = [];
   if (tree) {
-    highlightTree(tree, promptlabHighlighter, (from, to, classes) =>
+    highlightTree(tree, highlighter, (from, to, classes) =>
       pieces.push(`${classes}:${state.doc.sliceString(from, to)}`)
     );
   }
@@ -49,9 +53,12 @@ describe('prompt cell highlighting', () => {
   });
 
   it('gives a %%pipeline cell its magic line and YAML below', () => {
-    assert.deepEqual(highlighted('%%pipeline digest\n- template: extract\n  output: facts'), [
-      'pl-magic:%%pipeline digest'
-    ]);
+    const source = '%%pipeline digest\n- template: extract\n  output: facts';
+    assert.deepEqual(highlighted(source), ['pl-magic:%%pipeline digest']);
+    const yamlKeys = highlighted(source, 'text/x-ipython', classHighlighter).filter(piece =>
+      /^tok-atom:\s*(template|output)$/.test(piece)
+    );
+    assert.equal(yamlKeys.length, 2, `YAML keys are highlighted: ${yamlKeys}`);
   });
 
   it('leaves cells of other kernels and ordinary cells without prompt highlighting', () => {
