@@ -77,6 +77,32 @@ def test_listing_templates_shows_the_latest_version_variables_and_model(api, ser
     assert listed == {"summarize": (2, ["text"], "mock:echo"), "translate": (1, ["language", "text"], None)}
 
 
+def test_the_store_opens_on_first_use_in_the_server_root(api, jp_root_dir):
+    assert not (jp_root_dir / "promptlab.duckdb").exists(), "starting the server alone creates no store"
+
+    assert api("GET", "templates") == (200, {"templates": []})
+
+    assert (jp_root_dir / "promptlab.duckdb").exists()
+
+
+@pytest.fixture
+def team_store(tmp_path, monkeypatch):
+    """A store elsewhere, named by PROMPTLAB_URL before the server starts, holding one template."""
+    url = f"duckdb:///{tmp_path / 'team.duckdb'}"
+    lab = pl.Lab(url)
+    lab.templates.save("shared", "Shared {{ text }}")
+    lab.close()
+    monkeypatch.setenv("PROMPTLAB_URL", url)
+    return url
+
+
+def test_promptlab_url_points_the_server_at_another_store(team_store, api, jp_root_dir):
+    status, body = api("GET", "templates")
+
+    assert (status, [row["name"] for row in body["templates"]]) == (200, ["shared"])
+    assert not (jp_root_dir / "promptlab.duckdb").exists()
+
+
 def test_an_empty_store_lists_nothing(api):
     assert api("GET", "templates") == (200, {"templates": []})
     assert api("GET", "pipelines") == (200, {"pipelines": []})
@@ -133,6 +159,7 @@ def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
     unknown_field = api("PUT", "templates", "extra", body={"body": "Hi", "colour": "red"})
     not_json = api("PUT", "templates", "garbled", body=None)
     bad_version = api("GET", "templates", "broken", params={"version": "first"})
+    bad_name = api("PUT", "templates", "no spaces allowed", body={"body": "Hi"})
 
     # Then each is refused with a reason and nothing is stored
     assert_error(*broken_jinja, 422, "InvalidTemplate")
@@ -140,6 +167,7 @@ def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
     assert_error(*unknown_field, 422, "InvalidRequest")
     assert_error(*not_json, 422, "InvalidRequest")
     assert_error(*bad_version, 422, "InvalidRequest")
+    assert_error(*bad_name, 400, "InvalidName")
     assert server_lab.templates.list().empty
 
 
