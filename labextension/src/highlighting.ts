@@ -101,6 +101,9 @@ function afterMagicHeader<S>(
       inner: copyOf(body, state.inner)
     }),
     token(stream, state) {
+      if (state.header && stream.match(/^\s+$/)) {
+        return null;
+      }
       if (state.header) {
         stream.skipToEnd();
         state.header = false;

@@ -43,6 +43,10 @@ describe('prompt cell highlighting', () => {
     );
   });
 
+  it('finds the magic line after blank lines', () => {
+    assert.deepEqual(highlighted('\n  \n%%prompt s\n{{ x }}'), ['pl-magic:%%prompt s', 'pl-jinja-expression:{{ x }}']);
+  });
+
   it('follows a Jinja tag over several lines and leaves role words inside text alone', () => {
     assert.deepEqual(highlighted('%%prompt s\nThe user: said {%\n  for x in xs\n%} ok'), [
       'pl-magic:%%prompt s',
