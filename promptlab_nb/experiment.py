@@ -17,12 +17,13 @@ from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.scoring import prepare_evaluators
 from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.statistics import PairedComparison
+from promptlab_nb.notebook.display import experiment_header_text, experiment_html
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.results import runs_frame, steps_frame
 from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
-    from promptlab_nb.lab import Lab
+    from promptlab_nb._lab import Lab
 
 
 class Experiment:
@@ -155,14 +156,21 @@ class Experiment:
         writers[path.suffix.lower()]()
         return path
 
-    def __repr__(self) -> str:
+    def _header(self) -> str:
         record = self.record
-        counts = self.status_counts()
-        done = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no runs"
-        return (
-            f"<Experiment {record.name}: {len(record.variants)} variants x {record.row_count} rows x "
-            f"{record.repeats} repeats, {record.status} ({done})>"
+        return experiment_header_text(
+            record.name, record.status, len(record.variants), record.row_count, record.repeats, self.status_counts()
         )
+
+    def _repr_html_(self) -> str:
+        """The static view (saved notebooks, nbconvert, GitHub): summary and outputs side by side, escaped."""
+        runs = self.runs
+        summary = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
+        outputs = wide_table(runs, "output", runs.attrs["inputs"]) if not runs.empty else None
+        return experiment_html(self._header(), summary, outputs, self.lab.settings.display_rows)
+
+    def __repr__(self) -> str:
+        return f"<{self._header()}>"
 
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 
 class Progress:
-    def __init__(self, total: int, description: str, enabled: bool = True, refresh_seconds: float = 0.25):
+    """Counts finished runs; ``on_run`` (e.g. a live comparison view) sees every finished run record."""
+
+    def __init__(
+        self,
+        total: int,
+        description: str,
+        enabled: bool = True,
+        refresh_seconds: float = 0.25,
+        on_run: Callable[[dict[str, Any]], Any] | None = None,
+    ):
         self.total = total
+        self.on_run = on_run
         self.done = self.errors = self.cached = 0
         self.cost = 0.0
         self.cost_unknown = False
@@ -29,6 +40,8 @@ class Progress:
         if record["cost"] is None and record["status"] == "ok":
             self.cost_unknown = True
         self.cost += record["cost"] or 0.0
+        if self.on_run is not None:
+            self.on_run(record)
         if self._bar is not None:
             self._bar.update(1)
             self._refresh_postfix()

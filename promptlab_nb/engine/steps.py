@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,9 +63,11 @@ class ModelCaller:
         policy: RetryPolicy,
         cache: ResponseCache,
         on_retry: Callable[[ProviderError], Any] | None = None,
+        stream_to: Callable[[str], Any] | None = None,
     ):
         self.registry, self.limits, self.policy, self.cache = registry, limits, policy, cache
         self.on_retry = on_retry
+        self.stream_to = stream_to
         self.calls = 0
         self._in_flight: dict[str, asyncio.Future] = {}
 
@@ -93,18 +96,35 @@ class ModelCaller:
     async def _fetch_or_send(self, key: str, spec: ModelSpec, request: ChatRequest) -> tuple[ChatResponse, bool]:
         cached = await self.cache.fetch(key)
         if cached is not None:
+            if self.stream_to:
+                self.stream_to(cached.text)
             return cached, True
         provider = self.registry.get(spec.provider)
         estimated = _estimated_tokens(request)
+        send = self._streamed if self.stream_to else _completed
 
         async def attempt() -> ChatResponse:
             async with self.limits.slot(spec.provider, estimated):
                 self.calls += 1
-                return await within(provider.complete(request), self.policy.timeout)
+                return await within(send(provider, request), self.policy.timeout)
 
         response = await with_retries(attempt, self.policy, self.on_retry)
         self.cache.put(key, spec, response)
         return response, False
+
+
+    async def _streamed(self, provider, request: ChatRequest) -> ChatResponse:
+        """Show the text as it arrives; token counts are not reported by a stream, so they stay unknown."""
+        started = time.perf_counter()
+        chunks = []
+        async for chunk in provider.stream(request):
+            chunks.append(chunk)
+            self.stream_to(chunk)
+        return ChatResponse(text="".join(chunks), finish_reason="stop", latency_ms=(time.perf_counter() - started) * 1000)
+
+
+async def _completed(provider, request: ChatRequest) -> ChatResponse:
+    return await provider.complete(request)
 
 
 def as_cached(response: ChatResponse) -> ChatResponse:

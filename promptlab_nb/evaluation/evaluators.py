@@ -10,6 +10,7 @@ at a threshold; a custom function may return a bare number, which has no pass/fa
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import numbers
@@ -18,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 import numpy as np
 from rapidfuzz import fuzz
 
@@ -166,10 +166,15 @@ def json_schema(schema: Mapping[str, Any] | str, *, name: str = "json_schema") -
                 parsed = json.loads(output)
             except json.JSONDecodeError as problem:
                 return _verdict(False, f"not JSON: {problem}")
-        error = jsonschema.exceptions.best_match(checker.iter_errors(parsed))
+        error = _jsonschema().exceptions.best_match(checker.iter_errors(parsed))
         return _verdict(error is None, _schema_error_text(error))
 
     return Evaluator(name, score)
+
+
+def _jsonschema():
+    """jsonschema, imported on first use: it takes over a second to import."""
+    return importlib.import_module("jsonschema")
 
 
 def _schema_validator(schema: Mapping[str, Any] | str) -> Any:
@@ -180,6 +185,7 @@ def _schema_validator(schema: Mapping[str, Any] | str) -> Any:
             raise InvalidEvaluator(f"json_schema needs a JSON Schema; the text is not JSON: {error}.") from None
     if not isinstance(schema, Mapping | bool):
         raise InvalidEvaluator(f"json_schema needs a JSON Schema object, got {type(schema).__name__}.")
+    jsonschema = _jsonschema()
     validator_class = jsonschema.validators.validator_for(schema)
     try:
         validator_class.check_schema(schema)

@@ -108,3 +108,26 @@ def diff_html(diff: DefinitionDiff) -> str:
         f"<div><b>{escape(diff.name)}</b> v{diff.old_version} &rarr; v{diff.new_version}</div>{settings}"
         f'<pre style="{PRE_STYLE}">{body or "(no differences in the body)"}</pre></div>'
     )
+
+
+TABLE_STYLE = "<style>.promptlab-table td{white-space:pre-wrap;vertical-align:top;max-width:420px}</style>"
+
+
+def experiment_header_text(name: str, status: str, variants: int, rows: int, repeats: int, counts: dict[str, int]) -> str:
+    done = ", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs yet"
+    return f"experiment {name}: {variants} variants x {rows} rows x {repeats} repeats, {status} ({done})"
+
+
+def frame_html(frame, rows: int) -> str:
+    shown = frame.head(rows)
+    more = f"<div>… {len(frame) - rows} more rows</div>" if len(frame) > rows else ""
+    return shown.to_html(escape=True, classes="promptlab-table", na_rep="", border=0) + more
+
+
+def experiment_html(header: str, summary, outputs, rows: int) -> str:
+    parts = [f'<div class="promptlab-experiment" style="{CARD_STYLE}">{TABLE_STYLE}<div><b>{escape(header)}</b></div>']
+    if summary is not None:
+        parts.append("<div><b>summary</b></div>" + frame_html(summary, rows))
+    if outputs is not None:
+        parts.append("<div><b>outputs</b></div>" + frame_html(outputs, rows))
+    return "".join(parts) + "</div>"

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import yaml
 from pydantic import ValidationError
 
 from promptlab_nb.core import errors
 from promptlab_nb.engine.providers.base import ModelSpec
-from promptlab_nb.schemas.definitions import Pipeline, PipelineStep
+from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
+from promptlab_nb.schemas.definitions import DefinitionDiff, Pipeline, PipelineStep
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.services.versioning import VersionedDefinitions
 from promptlab_nb.store.models import Pipeline as PipelineRow
@@ -89,6 +91,16 @@ class PipelineService(VersionedDefinitions[Pipeline]):
             produced.add(step.output_name)
         return needed
 
+    def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
+        before, after = self.get(name, old), self.get(name, new)
+        return DefinitionDiff(
+            name=name,
+            old_version=old,
+            new_version=new,
+            body_diff=unified_text_diff(_steps_text(before), _steps_text(after), f"{name}@{old}", f"{name}@{new}"),
+            settings=changed_settings({"inputs": before.inputs}, {"inputs": after.inputs}),
+        )
+
     def _content(self, row: PipelineVersion) -> dict[str, Any]:
         return {"steps": list(row.steps), "inputs": list(row.inputs or [])}
 
@@ -121,3 +133,8 @@ class PipelineService(VersionedDefinitions[Pipeline]):
             for record in self.records()
         ]
         return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+
+def _steps_text(pipeline: Pipeline) -> str:
+    steps = [step.model_dump(exclude_defaults=True) for step in pipeline.steps]
+    return yaml.safe_dump(steps, sort_keys=False, allow_unicode=True)

@@ -146,6 +146,20 @@ class Lab:
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
         return await experiment.aexecute(options)
 
+    def stream_once(self, target: str, row: dict[str, Any], on_text: Callable[[str], Any]) -> Experiment:
+        """One interactive run of ``target`` with ``row``: the text goes to ``on_text`` as it arrives,
+        and the run is stored like any other (an experiment named after the target)."""
+        experiment = self.plan([target], row)
+        options = self.execution_options(progress=False)
+        options.stream_to = on_text
+        return run_blocking(lambda: experiment.aexecute(options))
+
+    def models(self) -> pd.DataFrame:
+        """Providers, whether each has credentials (never the key itself), and known models with prices."""
+        from promptlab_nb.engine.providers.catalog import providers_table
+
+        return providers_table(self.settings.providers)
+
     def plan(
         self,
         targets: str | Sequence[str],

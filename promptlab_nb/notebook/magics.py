@@ -1,0 +1,278 @@
+"""%%prompt, %%pipeline and %prompt: parse the line, call the Lab, return what to display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class, no_var_expand
+from IPython.display import display
+
+from promptlab_nb.core.config import PromptLab
+from promptlab_nb.core.errors import DefinitionNotFound, PromptLabError, TargetNotFound
+from promptlab_nb.notebook import arguments, session
+
+HELP = """\
+%%prompt NAME [--model M] [--temperature T] [--max-tokens N] [-p key=value ...] [--json] [--schema VAR]
+         [--description TEXT] [--on DATA [--repeats N] [--eval SPEC ...] [--no-cache]] [--run]
+    Save the cell as template NAME (a new version only when it changed); with --on, run it over DATA;
+    with --run, run it once with variables from the notebook.
+%%pipeline NAME [--description TEXT]
+    Save the YAML list of steps in the cell (template, output, model, params, parse: json) as pipeline NAME.
+%prompt run NAME --on DATA [--model M] [-p key=value] [--repeats N] [--eval SPEC] [--name E] [--no-cache]
+%prompt compare A B ... --on DATA [--models M1,M2] [-p key=v1 -p key=v2] [--repeats N] [--eval SPEC] [--name E]
+%prompt list | show NAME [--version N] | history NAME | diff NAME V1 V2
+%prompt duplicate NAME NEW | delete NAME | restore NAME
+%prompt experiments | runs [--experiment E] | models | help
+Evaluator specs: contains:Paris  regex:^\\d+$  json  equals:expected  exact:Paris  length:10-200
+                 similarity:expected:0.8  numeric:answer:0.01  judge:"rubric text"
+Settings: %config PromptLab (default_model, db_url, concurrency, cache, cost_limit, display_rows, ...)
+"""
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A mistake the user can fix is shown as one line, without a traceback."""
+    try:
+        yield
+    except PromptLabError as error:
+        raise UsageError(str(error)) from None
+
+
+@magics_class
+class PromptMagics(Magics):
+    def __init__(self, shell, settings: PromptLab):
+        super().__init__(shell)
+        self.settings = settings
+        self._commands: dict[str, Callable[[list[str]], Any]] = {
+            "run": lambda words: self._run("run", words),
+            "compare": lambda words: self._run("compare", words),
+            "list": self._list,
+            "show": self._show,
+            "history": self._history,
+            "diff": self._diff,
+            "duplicate": self._duplicate,
+            "delete": lambda words: self._lifecycle("delete", words),
+            "restore": lambda words: self._lifecycle("restore", words),
+            "experiments": self._experiments,
+            "runs": self._runs,
+            "models": self._models,
+            "help": self._help,
+        }
+
+    @property
+    def lab(self):
+        return session.lab()
+
+    @no_var_expand
+    @line_cell_magic
+    def prompt(self, line: str, cell: str | None = None) -> Any:
+        with user_errors():
+            if cell is None:
+                return self._line_command(line)
+            return self._save_template(line, cell)
+
+    @no_var_expand
+    @cell_magic
+    def pipeline(self, line: str, cell: str) -> Any:
+        from promptlab_nb.notebook.pipelines_yaml import steps_from_yaml
+
+        options = arguments.pipeline_parser().parse(arguments.split_line(line))
+        with user_errors():
+            definition = steps_from_yaml(options.pipeline_name, cell)
+            return self.lab.pipelines.save(
+                options.pipeline_name,
+                definition["steps"],
+                inputs=definition.get("inputs"),
+                description=options.description or definition.get("description"),
+            )
+
+    def _line_command(self, line: str) -> Any:
+        words = arguments.split_line(line)
+        if not words:
+            raise UsageError("%prompt needs a subcommand: " + ", ".join(self._commands) + ". See %prompt help.")
+        command, rest = words[0], words[1:]
+        if command not in self._commands:
+            raise UsageError(f"Unknown subcommand {command!r}; use one of: {', '.join(self._commands)}.")
+        return self._commands[command](rest)
+
+    def _save_template(self, line: str, cell: str) -> Any:
+        from promptlab_nb.notebook.views import SavedTemplate
+
+        options = arguments.template_parser().parse(arguments.split_line(line))
+        param_sets = arguments.parse_params(options.params)
+        if len(param_sets) > 1:
+            raise UsageError("%%prompt saves one set of params; give each -p key once.")
+        params = {**(param_sets[0] if param_sets else {}), **self._generation_options(options)}
+        run_row = self._notebook_variables(options.template_name, cell) if options.run else None
+        template = self.lab.templates.save(
+            options.template_name, cell, model=options.model, params=params, description=options.description
+        )
+        diff = None
+        if template.previous_version and not template.unchanged:
+            diff = self.lab.templates.diff(template.name, template.previous_version, template.version)
+        saved = SavedTemplate(template, diff)
+        if options.data is not None:
+            display(saved)
+            return self._execute(template.name, options, data=self._data(options.data))
+        if run_row is not None:
+            display(saved)
+            return self.lab.stream_once(template.name, run_row, on_text=_print_chunk)
+        return saved
+
+    def _generation_options(self, options) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if options.temperature is not None:
+            params["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            params["max_tokens"] = options.max_tokens
+        if options.json:
+            params["response_format"] = "json"
+        if options.schema:
+            schema = self._namespace_value(options.schema, "a JSON schema dict")
+            if not isinstance(schema, dict):
+                raise UsageError(f"--schema {options.schema}: expected a dict holding a JSON schema, got {type(schema).__name__}.")
+            params["response_format"] = schema
+        return params
+
+    def _notebook_variables(self, name: str, body: str) -> dict[str, Any]:
+        """The notebook variables a body needs, checked before anything is saved."""
+        from promptlab_nb.engine.templating import compile_template
+
+        needed = compile_template(body, name).variables
+        missing = [variable for variable in needed if variable not in self.shell.user_ns]
+        if missing:
+            raise UsageError(f"--run needs notebook variables for {', '.join(missing)}; define them or use --on DATA.")
+        return {variable: self.shell.user_ns[variable] for variable in needed}
+
+    def _run(self, command: str, words: list[str]) -> Any:
+        options = arguments.run_parser(command).parse(words)
+        if options.data is None:
+            raise UsageError(f"%prompt {command} needs --on DATA (a DataFrame, list of dicts or file path).")
+        return self._execute(options.targets, options, data=self._data(options.data))
+
+    def _execute(self, targets: str | list[str], options, data: Any) -> Any:
+        models = arguments.split_models(getattr(options, "models", None))
+        param_sets = arguments.parse_params(getattr(options, "params", None)) if isinstance(targets, list) else []
+        return self.lab.compare(
+            targets,
+            data,
+            models=models or None,
+            params=param_sets or None,
+            repeats=options.repeats,
+            name=options.name,
+            evaluators=options.evaluators,
+            cache=options.cache,
+            concurrency=options.concurrency,
+            confirm=options.confirm,
+        )
+
+    def _data(self, name: str) -> Any:
+        if name in self.shell.user_ns:
+            value = self.shell.user_ns[name]
+            if isinstance(value, (str, Path)):
+                return value
+            if _is_tabular(value):
+                return value
+            raise UsageError(
+                f"--on {name}: a {type(value).__name__} is not tabular; use a DataFrame, a list of dicts, a dict or a file path."
+            )
+        if Path(name).expanduser().exists():
+            return name
+        raise UsageError(f"--on {name}: no notebook variable or file of that name.")
+
+    def _namespace_value(self, name: str, what: str) -> Any:
+        if name not in self.shell.user_ns:
+            raise UsageError(f"No notebook variable {name!r}; define {what} first.")
+        return self.shell.user_ns[name]
+
+    def _definition_service(self, name: str):
+        """The templates service when ``name`` is a template, else the pipelines service."""
+        for service in (self.lab.templates, self.lab.pipelines):
+            try:
+                service.history(name)
+                return service
+            except DefinitionNotFound:
+                continue
+        raise TargetNotFound(name)
+
+    def _list(self, words: list[str]) -> Any:
+        import pandas as pd
+
+        arguments.no_arguments_parser("list").parse(words)
+        templates = self.lab.templates.list().assign(kind="template")
+        pipelines = self.lab.pipelines.list().assign(kind="pipeline")
+        frames = [frame for frame in (templates, pipelines) if not frame.empty]
+        return pd.concat(frames, ignore_index=True) if frames else templates
+
+    def _show(self, words: list[str]) -> Any:
+        options = arguments.named_parser("show", "NAME", version=True).parse(words)
+        return self._definition_service(options.name).get(options.name, options.version)
+
+    def _history(self, words: list[str]) -> Any:
+        from promptlab_nb.notebook.views import history_frame
+
+        options = arguments.named_parser("history", "NAME").parse(words)
+        return history_frame(self._definition_service(options.name).history(options.name))
+
+    def _diff(self, words: list[str]) -> Any:
+        options = arguments.named_parser("diff", "NAME", "V1", "V2").parse(words)
+        return self._definition_service(options.name).diff(options.name, options.v1, options.v2)
+
+    def _duplicate(self, words: list[str]) -> Any:
+        options = arguments.named_parser("duplicate", "NAME", "NEW").parse(words)
+        return self._definition_service(options.name).duplicate(options.name, options.new)
+
+    def _lifecycle(self, command: str, words: list[str]) -> Any:
+        options = arguments.named_parser(command, "NAME").parse(words)
+        return getattr(self._definition_service(options.name), command)(options.name)
+
+    def _experiments(self, words: list[str]) -> Any:
+        arguments.no_arguments_parser("experiments").parse(words)
+        return self.lab.experiments()
+
+    def _runs(self, words: list[str]) -> Any:
+        options = arguments.runs_parser().parse(words)
+        name = options.experiment
+        if name is None:
+            listing = self.lab.experiments()
+            if listing.empty:
+                raise UsageError("No experiments yet; run one with %prompt run NAME --on DATA.")
+            name = listing["name"].iloc[0]
+        return self.lab.experiment(name).runs
+
+    def _models(self, words: list[str]) -> Any:
+        arguments.no_arguments_parser("models").parse(words)
+        return self.lab.models()
+
+    def _help(self, words: list[str]) -> None:
+        print(HELP)
+
+
+def _is_tabular(value: Any) -> bool:
+    import pandas as pd
+
+    if isinstance(value, (pd.DataFrame, dict)):
+        return True
+    return isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value)
+
+
+def _print_chunk(text: str) -> None:
+    print(text, end="", flush=True)
+
+
+def register(shell) -> None:
+    settings = next((item for item in shell.configurables if isinstance(item, PromptLab)), None)
+    if settings is None:
+        settings = PromptLab(parent=shell)
+        shell.configurables.append(settings)
+    session.use_settings(settings)
+    shell.register_magics(PromptMagics(shell, settings))
+
+
+def unregister(shell) -> None:
+    shell.configurables[:] = [item for item in shell.configurables if not isinstance(item, PromptLab)]
+    session.forget()

@@ -1,0 +1,208 @@
+"""The notebook interface: what a user types in cells and what the notebook shows back."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing import globalipapp
+
+import promptlab_nb as pl
+from promptlab_nb.notebook import session
+
+CAPITAL = "system:\nYou are terse.\nuser:\nWhat is the capital of {{ country }}?"
+
+
+@pytest.fixture
+def ip(store_url):
+    globalipapp.start_ipython()
+    shell = globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "promptlab_nb")
+    shell.run_line_magic("config", f'PromptLab.db_url = "{store_url}"')
+    shell.run_line_magic("config", 'PromptLab.default_model = "mock:echo"')
+    shell.user_ns["countries"] = pd.DataFrame({"country": ["France", "Japan"], "expected": ["Paris", "Tokyo"]})
+    yield shell
+    shell.run_line_magic("unload_ext", "promptlab_nb")
+    shell.user_ns.pop("countries", None)
+
+
+def one_line_error(shell, cell: str, capsys) -> str:
+    """Run a cell as a user would and return what it printed as an error (one line, no traceback)."""
+    capsys.readouterr()
+    result = shell.run_cell(cell)
+    printed = capsys.readouterr()
+    text = (printed.out + printed.err).strip()
+    assert result.error_in_exec is not None or result.error_before_exec is not None
+    assert "Traceback" not in text, text
+    assert text.count("\n") == 0, text
+    return text
+
+
+def test_prompt_cell_saves_a_version_and_shows_its_card(ip):
+    # When a user runs a %%prompt cell
+    saved = ip.run_cell_magic("prompt", "capital --model mock:echo --temperature 0.2", CAPITAL)
+    # Then the template is stored and the card names version, variables and model
+    assert "template capital v1" in repr(saved)
+    html = saved._repr_html_()
+    assert "capital" in html and "country" in html and "mock:echo" in html
+    stored = pl.lab().templates.get("capital")
+    assert (stored.version, stored.params) == (1, {"temperature": 0.2})
+
+
+def test_rerunning_an_unchanged_cell_says_unchanged_and_an_edit_shows_the_diff(ip):
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    again = ip.run_cell_magic("prompt", "capital", CAPITAL)
+    assert "v1 (unchanged)" in repr(again)
+    edited = ip.run_cell_magic("prompt", "capital", CAPITAL.replace("terse", "kind"))
+    assert "v2 (was v1)" in repr(edited)
+    assert "-You are terse." in repr(edited) and "+You are kind." in repr(edited)
+
+
+def test_prompt_cell_options_become_params(ip):
+    ip.user_ns["answer_schema"] = {"type": "object", "properties": {"city": {"type": "string"}}}
+    ip.run_cell_magic("prompt", "capital --max-tokens 50 -p top_p=0.9 -p stop=END --schema answer_schema", CAPITAL)
+    params = pl.lab().templates.get("capital").params
+    assert params == {"max_tokens": 50, "top_p": 0.9, "stop": "END", "response_format": ip.user_ns["answer_schema"]}
+    ip.run_cell_magic("prompt", "terse --json --description 'short answers'", "{{ q }}")
+    terse = pl.lab().templates.get("terse")
+    assert terse.params == {"response_format": "json"} and terse.description == "short answers"
+
+
+def test_prompt_cell_with_on_saves_then_runs_over_the_data(ip):
+    experiment = ip.run_cell_magic("prompt", "capital --on countries --repeats 2 --eval contains:France", CAPITAL)
+    runs = experiment.runs
+    assert len(runs) == 4 and set(runs["status"]) == {"ok"}
+    assert runs.groupby("country")["contains:France"].mean().to_dict() == {"France": 1.0, "Japan": 0.0}
+
+
+def test_prompt_cell_with_run_uses_notebook_variables_and_prints_the_output(ip, capsys):
+    ip.user_ns["country"] = "Peru"
+    capsys.readouterr()
+    experiment = ip.run_cell_magic("prompt", "capital --run", CAPITAL)
+    assert "What is the capital of Peru?" in capsys.readouterr().out
+    assert experiment.runs["output"].str.contains("Peru").all()
+
+
+def test_line_magics_return_objects(ip):
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    ip.run_cell_magic("prompt", "capital_terse", "Capital of {{ country }}? One word.")
+    experiment = ip.run_line_magic("prompt", "compare capital capital_terse --on countries --name capitals --eval equals:expected")
+    assert isinstance(experiment, pl.Experiment) and experiment.name == "capitals"
+    assert len(experiment.runs) == 4
+    single = ip.run_line_magic("prompt", "run capital --on countries --model mock:echo -p temperature=0 -p temperature=1")
+    assert sorted(set(single.runs["variant"])) == ["capital@1 | temperature=0", "capital@1 | temperature=1"]
+    assert list(ip.run_line_magic("prompt", "list")["name"]) == ["capital", "capital_terse"]
+    assert ip.run_line_magic("prompt", "show capital").name == "capital"
+    assert ip.run_line_magic("prompt", "history capital")["version"].tolist() == [1]
+    assert "capitals" in ip.run_line_magic("prompt", "experiments")["name"].tolist()
+    runs = ip.run_line_magic("prompt", "runs --experiment capitals")
+    assert len(runs) == 4 and "equals:expected" in runs.columns
+
+
+def test_lifecycle_subcommands(ip):
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    ip.run_cell_magic("prompt", "capital", CAPITAL + " Answer in French.")
+    assert "+What is the capital of {{ country }}? Answer in French." in str(ip.run_line_magic("prompt", "diff capital 1 2"))
+    assert ip.run_line_magic("prompt", "show capital --version 1").version == 1
+    assert ip.run_line_magic("prompt", "duplicate capital capital_fr").name == "capital_fr"
+    ip.run_line_magic("prompt", "delete capital_fr")
+    assert "capital_fr" not in list(ip.run_line_magic("prompt", "list")["name"])
+    ip.run_line_magic("prompt", "restore capital_fr")
+    assert "capital_fr" in list(ip.run_line_magic("prompt", "list")["name"])
+
+
+def test_pipeline_cell_saves_steps_and_shows_inputs_and_outputs(ip):
+    ip.run_cell_magic("prompt", "extract_facts", "Facts about {{ country }}")
+    ip.run_cell_magic("prompt", "write_summary", "Summary of {{ facts }}")
+    pipeline = ip.run_cell_magic(
+        "pipeline", "digest", "- template: extract_facts\n  output: facts\n- template: write_summary\n  output: summary\n"
+    )
+    assert pipeline.inputs == ["country"] and pipeline.outputs == ["facts", "summary"]
+    assert "pipeline digest v1" in repr(pipeline)
+    runs = ip.run_line_magic("prompt", "run digest --on countries").runs
+    assert runs["output"].tolist() == ["Summary of Facts about France", "Summary of Facts about Japan"]
+    assert ip.run_line_magic("prompt", "history digest")["steps"].iloc[0] == ["extract_facts", "write_summary"]
+
+
+def test_help_lists_every_subcommand(ip, capsys):
+    ip.run_line_magic("prompt", "help")
+    printed = capsys.readouterr().out
+    for command in ("run", "compare", "list", "show", "history", "diff", "duplicate", "delete", "restore", "experiments", "runs", "models"):
+        assert f"{command}" in printed
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("%prompt", "needs a subcommand"),
+        ("%prompt bogus", "Unknown subcommand 'bogus'"),
+        ("%prompt show", "the following arguments are required: NAME"),
+        ("%prompt run capital --on countries --frobnicate", "unrecognized arguments: --frobnicate"),
+        ("%prompt run capital --on nowhere", "--on nowhere: no notebook variable or file"),
+        ("%prompt run capital --on answer", "a int is not tabular"),
+        ("%prompt run capital --on wrong_columns", "Columns in the data: nation"),
+        ("%prompt show ghost", "No template or pipeline named 'ghost'"),
+        ("%prompt diff capital one two", "invalid int value"),
+        ("%%prompt bad/name\nhello", "letters, digits"),
+        ("%%prompt broken\nHello {{ name }", "line 1"),
+        ("%%pipeline p\n- template: capital\n  output: [x\n", "at line 3, column 1"),
+        ("%%pipeline p\n- template: ghost\n", "No template named 'ghost'"),
+        ("%%prompt capital --run\n{{ undefined_thing }}", "--run needs notebook variables for undefined_thing"),
+        ("%prompt run capital --on countries --eval regex:(", "regex"),
+    ],
+)
+def test_user_mistakes_are_one_line_without_traceback(ip, capsys, cell, expected):
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    ip.user_ns["answer"] = 42
+    ip.user_ns["wrong_columns"] = [{"nation": "France"}]
+    assert expected in one_line_error(ip, cell, capsys)
+
+
+def test_nothing_is_saved_half_way_by_a_failing_pipeline_cell(ip, capsys):
+    one_line_error(ip, "%%pipeline p\n- template: ghost\n", capsys)
+    assert pl.lab().pipelines.list().empty
+
+
+def test_config_lists_settings_and_changes_the_kernel_lab(ip, capsys, tmp_path):
+    capsys.readouterr()
+    ip.run_line_magic("config", "PromptLab")
+    listing = capsys.readouterr().out
+    for setting in ("default_model", "db_url", "concurrency", "cache", "cost_limit", "display_rows"):
+        assert f"PromptLab.{setting}" in listing
+    ip.run_line_magic("config", f'PromptLab.db_url = "{tmp_path / "other.duckdb"}"')
+    assert pl.lab().db.location == str(tmp_path / "other.duckdb")
+    ip.run_line_magic("config", "PromptLab.cost_limit = 0.5")
+    assert pl.lab().settings.cost_limit == 0.5
+
+
+def test_html_from_templates_and_outputs_is_escaped(ip):
+    pl.mock_model("evil", "<script>alert(1)</script><img src=x onerror=alert(2)>")
+    saved = ip.run_cell_magic("prompt", "evil --model mock:evil", "<b>{{ country }}</b>")
+    card = saved._repr_html_()
+    assert "<b>{{ country }}</b>" not in card and "&lt;b&gt;{{ country }}&lt;/b&gt;" in card
+    experiment = ip.run_line_magic("prompt", "run evil --on countries")
+    html = experiment._repr_html_()
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_python_api_and_magics_share_the_kernel_lab(ip):
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    assert pl.lab() is session.lab()
+    assert pl.lab().templates.get("capital").version == 1
+
+
+def test_promptlab_env_variables_set_the_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMPTLAB_URL", str(tmp_path / "env.duckdb"))
+    monkeypatch.setenv("PROMPTLAB_MODEL", "mock:json")
+    settings = pl.PromptLab()
+    assert (settings.db_url, settings.default_model) == (str(tmp_path / "env.duckdb"), "mock:json")
+
+
+def test_models_lists_providers_and_credentials_without_keys(ip, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123")
+    models = ip.run_line_magic("prompt", "models")
+    openai = models[models["provider"] == "openai"]
+    assert openai["credentials"].all() and not models[models["provider"] == "anthropic"]["credentials"].any()
+    assert "gpt-4o-mini" in set(openai["model"])
+    assert "sk-secret-value-123" not in models.to_string()

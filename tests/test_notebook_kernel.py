@@ -1,0 +1,48 @@
+"""The magics in a real kernel: what a saved notebook would store for each cell."""
+
+from __future__ import annotations
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def execute(cells: list[str], tmp_path) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return notebook
+
+
+def outputs_of(cell) -> dict[str, str]:
+    """mime type -> text of everything a cell displayed (streams under 'stream')."""
+    found: dict[str, str] = {}
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            found["stream"] = found.get("stream", "") + output.text
+        elif output.output_type == "error":
+            found["error"] = f"{output.ename}: {output.evalue}"
+        else:
+            for mime, data in output.get("data", {}).items():
+                found[mime] = found.get(mime, "") + (data if isinstance(data, str) else str(data))
+    return found
+
+
+def test_a_notebook_session_stores_cards_tables_and_one_line_errors(tmp_path, store_url):
+    notebook = execute(
+        [
+            "%load_ext promptlab_nb",
+            f'%config PromptLab.db_url = "{store_url}"\n%config PromptLab.default_model = "mock:echo"',
+            "%%prompt capital --temperature 0.2\nsystem:\nYou are terse.\nuser:\nCapital of {{ country }}?",
+            "import pandas as pd\ncountries = pd.DataFrame({'country': ['France', 'Japan']})",
+            "exp = %prompt compare capital --on countries --eval contains:France --name demo\nexp",
+            "%prompt bogus",
+            "import promptlab_nb as pl\npl.lab().experiment('demo').runs[['country', 'output']]",
+        ],
+        tmp_path,
+    )
+    card, compare, mistake, frame = (outputs_of(notebook.cells[index]) for index in (2, 4, 5, 6))
+    assert "template capital v1" in card["text/plain"]
+    assert "promptlab-card" in card["text/html"] and "Capital of {{ country }}?" in card["text/html"]
+    assert "experiment demo: 1 variants x 2 rows x 1 repeats, completed (2 ok)" in compare["text/plain"]
+    assert "Capital of France?" in compare["text/html"]
+    assert "UsageError: Unknown subcommand 'bogus'" in mistake["stream"]
+    assert "Capital of Japan?" in frame["text/plain"]
