@@ -92,7 +92,7 @@ def _wait_until_serving(url: str, token: str, server: subprocess.Popen) -> None:
 def jupyter_lab(tmp_path) -> Iterator[RunningLab]:
     root_dir, home = tmp_path / "notebooks", tmp_path / "jupyter"
     root_dir.mkdir()
-    (root_dir / "lab.ipynb").write_text(json.dumps(_python_notebook(["", PYTHON_CELL])))
+    (root_dir / "lab.ipynb").write_text(json.dumps(_python_notebook(["%load_ext promptlab_nb", "", PYTHON_CELL])))
     token, port = secrets.token_hex(16), _free_port()
     environment = os.environ | {
         "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -120,6 +120,7 @@ def jupyter_lab(tmp_path) -> Iterator[RunningLab]:
 
 @pytest.fixture
 def page(tmp_path):
+    """A chromium page; what it shows at the end, also after a failure, is saved under test-artifacts/."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -130,8 +131,13 @@ def page(tmp_path):
             viewport={"width": 1400, "height": 900},
         )
         browser.set_default_timeout(UI_TIMEOUT_MS)
-        yield browser.new_page()
-        browser.close()
+        opened = browser.new_page()
+        try:
+            yield opened
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            opened.screenshot(path=str(ARTIFACTS / "labextension.png"))
+            browser.close()
 
 
 def highlighted_text(cell, selector: str) -> str:
@@ -139,64 +145,79 @@ def highlighted_text(cell, selector: str) -> str:
     return "".join(cell.locator(selector).all_inner_texts())
 
 
-def save_template_and_experiment_as_a_notebook_would(root_dir: Path) -> None:
+def run_experiment_as_another_notebook_would(root_dir: Path) -> None:
     lab = pl.Lab(root_dir / "promptlab.duckdb")
-    body = PROMPT_CELL.split("\n", 1)[1]
-    lab.templates.save("greet", body, model="mock:echo")
     lab.compare(["greet"], [{"name": "Ada"}, {"name": "Grace"}], name="greetings", progress=False)
     lab.close()
 
 
+def run_cell(cell, execution_count: int) -> None:
+    cell.locator(".cm-content").click()
+    cell.page.keyboard.press("Shift+Enter")
+    cell.locator(".jp-InputPrompt", has_text=f"[{execution_count}]").wait_for()
+
+
 def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupyter_lab, page):
-    # Given JupyterLab with a Python notebook whose second cell is plain Python
+    # Given JupyterLab with a Python notebook that loads the magics, then has an empty cell and a Python cell
     page.goto(f"{jupyter_lab.url}lab/tree/lab.ipynb?token={jupyter_lab.token}")
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
-    first_cell, python_cell = notebook.locator(".jp-Cell").nth(0), notebook.locator(".jp-Cell").nth(1)
+    cells = notebook.locator(".jp-Cell")
+    prompt_cell, python_cell = cells.nth(1), cells.nth(2)
     python_cell.locator(".cm-line span").first.wait_for()
+    page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    run_cell(cells.nth(0), 1)
 
-    # When a %%prompt cell is typed into the first cell
-    first_cell.locator(".cm-content").click()
+    # When a %%prompt cell is typed
+    prompt_cell.locator(".cm-content").click()
     page.keyboard.insert_text(PROMPT_CELL)
 
     # Then its magic line, role lines and Jinja tags carry the prompt highlighting, and the Python cell does not
-    assert first_cell.locator(".pl-magic").inner_text() == "%%prompt greet --model mock:echo"
-    assert first_cell.locator(".pl-role").all_inner_texts() == ["system:", "user:"]
-    assert highlighted_text(first_cell, ".pl-jinja-expression") == "{{ name }}"
-    assert highlighted_text(first_cell, ".pl-jinja-comment") == "{# a comment #}"
+    assert prompt_cell.locator(".pl-magic").inner_text() == "%%prompt greet --model mock:echo"
+    assert prompt_cell.locator(".pl-role").all_inner_texts() == ["system:", "user:"]
+    assert highlighted_text(prompt_cell, ".pl-jinja-expression") == "{{ name }}"
+    assert highlighted_text(prompt_cell, ".pl-jinja-comment") == "{# a comment #}"
     assert python_cell.locator(PROMPT_CLASSES).count() == 0
 
-    # When the Prompt Lab sidebar is opened, a template and an experiment reach the server's store and the cell is run
+    # When the Prompt Lab sidebar is open and the cell runs
     page.locator(".jp-SideBar .lm-TabBar-tab[data-id='promptlab-sidebar']").click()
     sidebar = page.locator("#promptlab-sidebar")
     sidebar.locator(".pl-Sidebar-templates .pl-Sidebar-empty").wait_for()
-    sidebar.locator(".pl-Sidebar-experiments .pl-Sidebar-empty").wait_for()
-    save_template_and_experiment_as_a_notebook_would(jupyter_lab.root_dir)
-    first_cell.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    run_cell(prompt_cell, 2)
 
-    # Then the sidebar lists the template with its version, model and variables, and the experiment with its size
+    # Then the magic saved the template and the sidebar lists it with its version, model and variables
     template = sidebar.locator(".pl-Sidebar-templates .pl-Sidebar-entry", has_text="greet")
     template.wait_for()
     assert template.locator(".pl-Sidebar-detail").all_inner_texts() == ["v1 · mock:echo", "name"]
+
+    # When another notebook runs an experiment and the sidebar is refreshed
+    sidebar.locator(".pl-Sidebar-experiments .pl-Sidebar-empty").wait_for()
+    run_experiment_as_another_notebook_would(jupyter_lab.root_dir)
+    sidebar.locator(".pl-Sidebar-refresh").click()
+
+    # Then the experiment is listed with its size
     experiment = sidebar.locator(".pl-Sidebar-experiments .pl-Sidebar-entry", has_text="greetings")
     assert "1 variants × 2 rows" in experiment.locator(".pl-Sidebar-detail").first.inner_text()
 
-    # When the template is clicked in the sidebar
-    notebook.locator(".jp-Cell").nth(0).click()
+    # When the template is clicked with the prompt cell active, and the inserted cell is run
+    prompt_cell.locator(".cm-content").click()
     template.locator(".pl-Sidebar-open").click()
-
-    # Then a highlighted %%prompt cell with its body appears below the active cell
-    inserted = notebook.locator(".jp-Cell").nth(1)
+    inserted = cells.nth(2)
     inserted.locator(".pl-magic").wait_for()
+    run_cell(inserted, 3)
+
+    # Then it is a highlighted %%prompt cell that saves the same template again: unchanged
     assert inserted.locator(".pl-magic").inner_text() == "%%prompt greet --model mock:echo"
     assert highlighted_text(inserted, ".pl-jinja-expression") == "{{ name }}"
+    inserted.locator(".jp-OutputArea-output", has_text="unchanged").wait_for()
 
-    # When the experiment is clicked
+    # When the experiment is clicked and the inserted cell is run
+    inserted.locator(".cm-content").click()
     experiment.locator(".pl-Sidebar-open").click()
-
-    # Then a cell that displays it appears below the inserted one
-    assert notebook.locator(".jp-Cell").nth(2).locator(".cm-content").inner_text() == (
+    experiment_cell = cells.nth(3)
+    assert experiment_cell.locator(".cm-content").inner_text() == (
         'import promptlab_nb as pl\npl.lab().experiment("greetings")'
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "labextension.png"))
+    run_cell(experiment_cell, 4)
+
+    # Then the experiment is displayed
+    experiment_cell.locator(".jp-OutputArea-output", has_text="greetings").wait_for()

@@ -11,6 +11,7 @@ export interface TemplateSummary {
 
 export interface Template extends TemplateSummary {
   body: string;
+  params: Record<string, unknown>;
 }
 
 export interface ExperimentSummary {

@@ -22,13 +22,32 @@ export function cellLanguage(
   return header ? (header[1] as CellLanguage) : null;
 }
 
-export function promptCellSource(
-  name: string,
-  body: string,
-  model: string | null
-): string {
-  const options = model ? ` --model ${model}` : '';
-  return `%%prompt ${name}${options}\n${body}`;
+export interface ITemplateSource {
+  name: string;
+  body: string;
+  model: string | null;
+  params: Record<string, unknown>;
+  description: string | null;
+}
+
+const SHELL_SAFE = /^[\w@%+=:,./-]+$/;
+
+function shellQuote(text: string): string {
+  return SHELL_SAFE.test(text) ? text : `'${text.replace(/'/g, `'"'"'`)}'`;
+}
+
+/** A `%%prompt` cell that saves the template as it is stored: re-running it leaves the version unchanged. */
+export function promptCellSource(template: ITemplateSource): string {
+  const options = [
+    ...(template.model ? ['--model', template.model] : []),
+    ...Object.entries(template.params).flatMap(([key, value]) => [
+      '-p',
+      `${key}=${JSON.stringify(value)}`
+    ]),
+    ...(template.description ? ['--description', template.description] : [])
+  ];
+  const header = ['%%prompt', template.name, ...options].map(shellQuote).join(' ');
+  return `${header}\n${template.body}`;
 }
 
 export function experimentCellSource(name: string): string {

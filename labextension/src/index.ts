@@ -64,11 +64,7 @@ const sidebar: JupyterFrontEndPlugin<void> = {
   ) => {
     const panel = new PromptLabSidebar({
       openTemplate: async name => {
-        const template = await getTemplate(name);
-        insertCellBelow(
-          tracker,
-          promptCellSource(template.name, template.body, template.model)
-        );
+        insertCellBelow(tracker, promptCellSource(await getTemplate(name)));
       },
       openExperiment: name => insertCellBelow(tracker, experimentCellSource(name))
     });

@@ -29,9 +29,24 @@ describe('cellLanguage', () => {
 });
 
 describe('cell sources inserted from the sidebar', () => {
-  it('writes a template as a %%prompt cell with its model', () => {
-    assert.equal(promptCellSource('summarize', 'user:\n{{ text }}', 'mock:echo'), '%%prompt summarize --model mock:echo\nuser:\n{{ text }}');
-    assert.equal(promptCellSource('plain', 'Hi {{ name }}', null), '%%prompt plain\nHi {{ name }}');
+  it('writes a template as a %%prompt cell with its model, params and description', () => {
+    const template = {
+      name: 'summarize',
+      body: 'user:\n{{ text }}',
+      model: 'mock:echo',
+      params: { temperature: 0.2, response_format: 'json', stop: ["it's"] },
+      description: "Bob's summary"
+    };
+    assert.equal(
+      promptCellSource(template),
+      `%%prompt summarize --model mock:echo -p temperature=0.2 -p 'response_format="json"' ` +
+        `-p 'stop=["it'"'"'s"]' --description 'Bob'"'"'s summary'\nuser:\n{{ text }}`
+    );
+  });
+
+  it('writes a template without settings as a bare %%prompt cell', () => {
+    const template = { name: 'plain', body: 'Hi {{ name }}', model: null, params: {}, description: null };
+    assert.equal(promptCellSource(template), '%%prompt plain\nHi {{ name }}');
   });
 
   it('writes an experiment as a cell that displays it', () => {

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from promptlab_nb.core.errors import ExperimentNotFound, PromptLabError
-from promptlab_nb.lab import Lab
+from promptlab_nb._lab import Lab
 from promptlab_nb.schemas.api import (
     DuplicateRequest,
     ErrorResponse,
