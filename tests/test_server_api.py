@@ -103,6 +103,19 @@ def test_promptlab_url_points_the_server_at_another_store(team_store, api, jp_ro
     assert not (jp_root_dir / "promptlab.duckdb").exists()
 
 
+def test_directory_listings_survive_a_notebook_writing_the_store(fetch, jp_root_dir):
+    # Given a write-ahead log beside the store, as DuckDB keeps it for a moment while a notebook writes
+    (jp_root_dir / "promptlab.duckdb").write_bytes(b"")
+    (jp_root_dir / "promptlab.duckdb.wal").write_bytes(b"")
+
+    # When JupyterLab's file browser lists the folder
+    response = fetch("api", "contents", "")
+
+    # Then the log is not listed, so its disappearing cannot turn the listing into a 404
+    assert response.code == 200
+    assert [item["name"] for item in json.loads(response.body)["content"]] == ["promptlab.duckdb"]
+
+
 def test_an_empty_store_lists_nothing(api):
     assert api("GET", "templates") == (200, {"templates": []})
     assert api("GET", "pipelines") == (200, {"pipelines": []})
