@@ -271,23 +271,16 @@ def test_a_browser_write_without_the_xsrf_token_is_refused(api, fetch, jp_server
     server_lab.templates.save("summarize", "Summarize {{ text }}")
     server_lab.templates.delete("summarize")
     cookies = _log_in_with_a_browser_cookie(fetch, jp_serverapp.identity_provider.token)
-    cookie_header = "; ".join(f"{k}={v}" for k, v in cookies.items())
 
     # When it restores the template without, then with, the XSRF header
-    without_xsrf = api("POST", "templates", "summarize", "restore", headers={"Authorization": "", "Cookie": cookie_header})
-    with_xsrf = api(
-        "POST",
-        "templates",
-        "summarize",
-        "restore",
-        headers={"Authorization": "", "Cookie": cookie_header, "X-XSRFToken": cookies["_xsrf"]},
-    )
+    browser = {"Authorization": "", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    without_xsrf = api("POST", "templates", "summarize", "restore", headers=browser)
+    with_xsrf = api("POST", "templates", "summarize", "restore", headers=browser | {"X-XSRFToken": cookies["_xsrf"]})
 
     # Then only the request with the token changes the store
     assert without_xsrf[0] == 403
     assert with_xsrf[0] == 200
     assert server_lab.templates.get("summarize").deleted is False
-
 
 
 CAPITALS = [

@@ -32,7 +32,9 @@ async function requestLab<T>(path: string): Promise<T> {
   const response = await ServerConnection.makeRequest(url, {}, settings);
   const body = await response.json();
   if (!response.ok) {
-    throw new Error(body.message ?? `${response.status} ${response.statusText}`);
+    throw new Error(
+      body.message ?? `${response.status} ${response.statusText}`
+    );
   }
   return body as T;
 }

@@ -46,7 +46,9 @@ export function promptCellSource(template: ITemplateSource): string {
     ]),
     ...(template.description ? ['--description', template.description] : [])
   ];
-  const header = ['%%prompt', template.name, ...options].map(shellQuote).join(' ');
+  const header = ['%%prompt', template.name, ...options]
+    .map(shellQuote)
+    .join(' ');
   return `${header}\n${template.body}`;
 }
 

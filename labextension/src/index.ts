@@ -26,7 +26,8 @@ const labIcon = new LabIcon({ name: 'promptlab-nb:flask', svgstr: ICON_SVG });
 
 const cellLanguages: JupyterFrontEndPlugin<void> = {
   id: 'promptlab-nb:cell-languages',
-  description: 'Highlights %%prompt cells as Jinja prompts and %%pipeline cells as YAML.',
+  description:
+    'Highlights %%prompt cells as Jinja prompts and %%pipeline cells as YAML.',
   autoStart: true,
   requires: [IEditorExtensionRegistry],
   activate: (_app: JupyterFrontEnd, extensions: IEditorExtensionRegistry) => {
@@ -54,7 +55,8 @@ function insertCellBelow(tracker: INotebookTracker, source: string): void {
 
 const sidebar: JupyterFrontEndPlugin<void> = {
   id: 'promptlab-nb:sidebar',
-  description: 'A side panel listing the templates and experiments of the store.',
+  description:
+    'A side panel listing the templates and experiments of the store.',
   autoStart: true,
   requires: [ILabShell, INotebookTracker],
   activate: (
@@ -66,7 +68,8 @@ const sidebar: JupyterFrontEndPlugin<void> = {
       openTemplate: async name => {
         insertCellBelow(tracker, promptCellSource(await getTemplate(name)));
       },
-      openExperiment: name => insertCellBelow(tracker, experimentCellSource(name))
+      openExperiment: name =>
+        insertCellBelow(tracker, experimentCellSource(name))
     });
     panel.title.icon = labIcon;
     panel.title.caption = 'Prompt Lab';

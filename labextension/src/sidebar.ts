@@ -49,8 +49,10 @@ function templateDetails(template: TemplateSummary): string[] {
 }
 
 function experimentDetails(experiment: ExperimentSummary): string[] {
-  const cost = experiment.cost === null ? '' : ` · $${experiment.cost.toFixed(4)}`;
-  const repeats = experiment.repeats > 1 ? ` × ${experiment.repeats} repeats` : '';
+  const cost =
+    experiment.cost === null ? '' : ` · $${experiment.cost.toFixed(4)}`;
+  const repeats =
+    experiment.repeats > 1 ? ` × ${experiment.repeats} repeats` : '';
   return [
     `${experiment.status} · ${experiment.variants} variants × ${experiment.rows} rows${repeats}${cost}`,
     experiment.best_variant ? `best: ${experiment.best_variant}` : ''
@@ -59,8 +61,14 @@ function experimentDetails(experiment: ExperimentSummary): string[] {
 
 /** The "Prompt Lab" side panel: templates and experiments of the server's store. */
 export class PromptLabSidebar extends Widget {
-  private readonly templates = element('ul', 'pl-Sidebar-list pl-Sidebar-templates');
-  private readonly experiments = element('ul', 'pl-Sidebar-list pl-Sidebar-experiments');
+  private readonly templates = element(
+    'ul',
+    'pl-Sidebar-list pl-Sidebar-templates'
+  );
+  private readonly experiments = element(
+    'ul',
+    'pl-Sidebar-list pl-Sidebar-experiments'
+  );
   private readonly status = element('div', 'pl-Sidebar-status');
 
   constructor(private readonly actions: ISidebarActions) {
@@ -94,7 +102,10 @@ export class PromptLabSidebar extends Widget {
     }
     this.status.textContent = [templates, experiments]
       .filter(result => result.status === 'rejected')
-      .map(result => `Could not load the store: ${(result as PromiseRejectedResult).reason.message}`)
+      .map(
+        result =>
+          `Could not load the store: ${(result as PromiseRejectedResult).reason.message}`
+      )
       .join('\n');
   }
 
@@ -108,7 +119,11 @@ export class PromptLabSidebar extends Widget {
     );
     if (!templates.length) {
       this.templates.append(
-        element('li', 'pl-Sidebar-empty', 'No templates yet: run a %%prompt cell.')
+        element(
+          'li',
+          'pl-Sidebar-empty',
+          'No templates yet: run a %%prompt cell.'
+        )
       );
     }
   }
@@ -123,7 +138,11 @@ export class PromptLabSidebar extends Widget {
     );
     if (!experiments.length) {
       this.experiments.append(
-        element('li', 'pl-Sidebar-empty', 'No experiments yet: run %prompt compare.')
+        element(
+          'li',
+          'pl-Sidebar-empty',
+          'No experiments yet: run %prompt compare.'
+        )
       );
     }
   }

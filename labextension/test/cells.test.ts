@@ -1,29 +1,53 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { cellLanguage, experimentCellSource, promptCellSource } from '../src/cells';
+import {
+  cellLanguage,
+  experimentCellSource,
+  promptCellSource
+} from '../src/cells';
 
 const IPYTHON = 'text/x-ipython';
 
 describe('cellLanguage', () => {
   it('reads a %%prompt cell of an IPython kernel as a prompt', () => {
-    assert.equal(cellLanguage('%%prompt summarize --model mock:echo\nuser:\n{{ text }}', IPYTHON), 'prompt');
+    assert.equal(
+      cellLanguage(
+        '%%prompt summarize --model mock:echo\nuser:\n{{ text }}',
+        IPYTHON
+      ),
+      'prompt'
+    );
   });
 
   it('reads a %%pipeline cell as a pipeline, also after blank lines', () => {
-    assert.equal(cellLanguage('\n  \n%%pipeline digest\n- template: a', IPYTHON), 'pipeline');
+    assert.equal(
+      cellLanguage('\n  \n%%pipeline digest\n- template: a', IPYTHON),
+      'pipeline'
+    );
     assert.equal(cellLanguage('%%pipeline', 'text/x-python'), 'pipeline');
   });
 
   it('leaves other cells to the kernel language', () => {
-    for (const source of ['print(1)', '%%promptly x', '# %%prompt x', 'x = 1\n%%prompt y', '%prompt list', '']) {
+    for (const source of [
+      'print(1)',
+      '%%promptly x',
+      '# %%prompt x',
+      'x = 1\n%%prompt y',
+      '%prompt list',
+      ''
+    ]) {
       assert.equal(cellLanguage(source, IPYTHON), null, source);
     }
   });
 
   it('never claims a cell of a kernel without IPython magics', () => {
     for (const mimeType of ['text/x-rsrc', 'text/x-julia', 'text/plain']) {
-      assert.equal(cellLanguage('%%prompt summarize\n{{ text }}', mimeType), null, mimeType);
+      assert.equal(
+        cellLanguage('%%prompt summarize\n{{ text }}', mimeType),
+        null,
+        mimeType
+      );
     }
   });
 });
@@ -45,11 +69,20 @@ describe('cell sources inserted from the sidebar', () => {
   });
 
   it('writes a template without settings as a bare %%prompt cell', () => {
-    const template = { name: 'plain', body: 'Hi {{ name }}', model: null, params: {}, description: null };
+    const template = {
+      name: 'plain',
+      body: 'Hi {{ name }}',
+      model: null,
+      params: {},
+      description: null
+    };
     assert.equal(promptCellSource(template), '%%prompt plain\nHi {{ name }}');
   });
 
   it('writes an experiment as a cell that displays it', () => {
-    assert.equal(experimentCellSource('capitals'), 'import promptlab_nb as pl\npl.lab().experiment("capitals")');
+    assert.equal(
+      experimentCellSource('capitals'),
+      'import promptlab_nb as pl\npl.lab().experiment("capitals")'
+    );
   });
 });

@@ -30,7 +30,9 @@ function highlighted(
 describe('prompt cell highlighting', () => {
   it('marks the magic line, role lines and Jinja tags', () => {
     assert.deepEqual(
-      highlighted('%%prompt s\nsystem:\nBe brief.\nUSER :\nHi {{ name }}{# note #}{% if x %}!{% endif %}'),
+      highlighted(
+        '%%prompt s\nsystem:\nBe brief.\nUSER :\nHi {{ name }}{# note #}{% if x %}!{% endif %}'
+      ),
       [
         'pl-magic:%%prompt s',
         'pl-role:system:',
@@ -44,24 +46,32 @@ describe('prompt cell highlighting', () => {
   });
 
   it('finds the magic line after blank lines', () => {
-    assert.deepEqual(highlighted('\n  \n%%prompt s\n{{ x }}'), ['pl-magic:%%prompt s', 'pl-jinja-expression:{{ x }}']);
+    assert.deepEqual(highlighted('\n  \n%%prompt s\n{{ x }}'), [
+      'pl-magic:%%prompt s',
+      'pl-jinja-expression:{{ x }}'
+    ]);
   });
 
   it('follows a Jinja tag over several lines and leaves role words inside text alone', () => {
-    assert.deepEqual(highlighted('%%prompt s\nThe user: said {%\n  for x in xs\n%} ok'), [
-      'pl-magic:%%prompt s',
-      'pl-jinja-statement:{%',
-      'pl-jinja-statement:  for x in xs',
-      'pl-jinja-statement:%}'
-    ]);
+    assert.deepEqual(
+      highlighted('%%prompt s\nThe user: said {%\n  for x in xs\n%} ok'),
+      [
+        'pl-magic:%%prompt s',
+        'pl-jinja-statement:{%',
+        'pl-jinja-statement:  for x in xs',
+        'pl-jinja-statement:%}'
+      ]
+    );
   });
 
   it('gives a %%pipeline cell its magic line and YAML below', () => {
     const source = '%%pipeline digest\n- template: extract\n  output: facts';
     assert.deepEqual(highlighted(source), ['pl-magic:%%pipeline digest']);
-    const yamlKeys = highlighted(source, 'text/x-ipython', classHighlighter).filter(piece =>
-      /^tok-atom:\s*(template|output)$/.test(piece)
-    );
+    const yamlKeys = highlighted(
+      source,
+      'text/x-ipython',
+      classHighlighter
+    ).filter(piece => /^tok-atom:\s*(template|output)$/.test(piece));
     assert.equal(yamlKeys.length, 2, `YAML keys are highlighted: ${yamlKeys}`);
   });
 

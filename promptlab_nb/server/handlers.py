@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pandas as pd
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
-import pandas as pd
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from promptlab_nb.core.errors import ExperimentNotFound, PromptLabError
 from promptlab_nb._lab import Lab
+from promptlab_nb.core.errors import ExperimentNotFound, PromptLabError
 from promptlab_nb.schemas.api import (
     DuplicateRequest,
     ErrorResponse,

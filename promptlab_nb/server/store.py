@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from promptlab_nb.core.config import PromptLab
 from promptlab_nb._lab import Lab
+from promptlab_nb.core.config import PromptLab
 from promptlab_nb.store.database import DEFAULT_FILE, describe, resolve_url
 
 ResultT = TypeVar("ResultT")
