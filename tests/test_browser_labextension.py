@@ -164,7 +164,7 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
     cells = notebook.locator(".jp-Cell")
     prompt_cell, python_cell = cells.nth(1), cells.nth(2)
     python_cell.locator(".cm-line span").first.wait_for()
-    page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    page.locator(".jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle").wait_for()
     run_cell(cells.nth(0), 1)
 
     # When a %%prompt cell is typed

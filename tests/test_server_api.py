@@ -8,13 +8,14 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
+
+# pytest-jupyter's fixtures for this module only: as a plugin, its hooks would run every test of the suite.
+from pytest_jupyter.jupyter_server import *  # noqa: F403
 from tornado.httpclient import HTTPResponse
 from tornado.web import RequestHandler
 
 import promptlab_nb as pl
 from promptlab_nb.server.handlers import NAME, ROUTES
-
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 BODY = "system:\nYou are terse.\nuser:\nSummarize: {{ text }}"
 
@@ -36,8 +37,11 @@ def server_lab(jp_root_dir):
 def fetch(jp_fetch, jp_asyncio_loop):
     """jp_fetch on the server's own event loop (the suite's pytest-asyncio runs async tests on another)."""
 
+    async def request(*parts: str, **kwargs: Any) -> HTTPResponse:
+        return await jp_fetch(*parts, raise_error=False, **kwargs)
+
     def call(*parts: str, **kwargs: Any) -> HTTPResponse:
-        return jp_asyncio_loop.run_until_complete(jp_fetch(*parts, raise_error=False, **kwargs))
+        return jp_asyncio_loop.run_until_complete(request(*parts, **kwargs))
 
     return call
 
