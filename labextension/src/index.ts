@@ -47,7 +47,7 @@ const cellLanguages: JupyterFrontEndPlugin<void> = {
 function insertCellBelow(tracker: INotebookTracker, source: string): void {
   const panel: NotebookPanel | null = tracker.currentWidget;
   if (!panel) {
-    return;
+    throw new Error('open a notebook to insert the cell into.');
   }
   NotebookActions.insertBelow(panel.content);
   panel.content.activeCell?.model.sharedModel.setSource(source);

@@ -8,7 +8,7 @@ import {
 } from './api';
 
 export interface ISidebarActions {
-  openTemplate(name: string): void;
+  openTemplate(name: string): Promise<void>;
   openExperiment(name: string): void;
 }
 
@@ -26,11 +26,11 @@ function element<K extends keyof HTMLElementTagNameMap>(
 function entry(
   title: string,
   details: string[],
-  onClick: () => void
+  onClick: () => Promise<void>
 ): HTMLLIElement {
   const item = element('li', 'pl-Sidebar-entry');
   const button = element('button', 'pl-Sidebar-open', title);
-  button.addEventListener('click', onClick);
+  button.addEventListener('click', () => void onClick());
   item.append(button);
   for (const detail of details.filter(Boolean)) {
     item.append(element('div', 'pl-Sidebar-detail', detail));
@@ -70,6 +70,8 @@ export class PromptLabSidebar extends Widget {
     'pl-Sidebar-list pl-Sidebar-experiments'
   );
   private readonly status = element('div', 'pl-Sidebar-status');
+  private loading = false;
+  private reloadAfterwards = false;
 
   constructor(private readonly actions: ISidebarActions) {
     super();
@@ -89,7 +91,33 @@ export class PromptLabSidebar extends Widget {
     );
   }
 
+  private async open(action: () => Promise<void> | void): Promise<void> {
+    try {
+      await action();
+      this.status.textContent = '';
+    } catch (error) {
+      this.status.textContent = `Could not insert the cell: ${(error as Error).message}`;
+    }
+  }
+
+  /** Reloads from the store; calls while a reload runs (e.g. from "Run All") make one more reload. */
   async refresh(): Promise<void> {
+    if (this.loading) {
+      this.reloadAfterwards = true;
+      return;
+    }
+    this.loading = true;
+    try {
+      do {
+        this.reloadAfterwards = false;
+        await this.load();
+      } while (this.reloadAfterwards);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private async load(): Promise<void> {
     const [templates, experiments] = await Promise.allSettled([
       listTemplates(),
       listExperiments()
@@ -113,7 +141,7 @@ export class PromptLabSidebar extends Widget {
     this.templates.replaceChildren(
       ...templates.map(template =>
         entry(template.name, templateDetails(template), () =>
-          this.actions.openTemplate(template.name)
+          this.open(() => this.actions.openTemplate(template.name))
         )
       )
     );
@@ -132,7 +160,7 @@ export class PromptLabSidebar extends Widget {
     this.experiments.replaceChildren(
       ...experiments.map(experiment =>
         entry(experiment.name, experimentDetails(experiment), () =>
-          this.actions.openExperiment(experiment.name)
+          this.open(() => this.actions.openExperiment(experiment.name))
         )
       )
     );
