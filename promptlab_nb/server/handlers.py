@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import pandas as pd
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -17,17 +16,13 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from promptlab_nb._lab import Lab
-from promptlab_nb.core.errors import ExperimentNotFound, PromptLabError
+from promptlab_nb.core.errors import PromptLabError
 from promptlab_nb.schemas.api import (
     DuplicateRequest,
     ErrorResponse,
-    ExperimentDetail,
-    ExperimentList,
-    ExperimentSummary,
     PipelineList,
     PipelineResponse,
     PipelineSummary,
-    RunsPage,
     TemplateHistory,
     TemplateList,
     TemplateResponse,
@@ -35,6 +30,7 @@ from promptlab_nb.schemas.api import (
     TemplateSummary,
     frame_records,
 )
+from promptlab_nb.server.experiments import experiment_detail, experiment_list, runs_page
 from promptlab_nb.server.store import LabStore
 
 AUTH_RESOURCE = "promptlab"
@@ -179,56 +175,18 @@ class PipelineHandler(LabHandler):
         self.reply(PipelineResponse.of(pipeline))
 
 
-def _best_variant(summary: pd.DataFrame) -> str | None:
-    """The variant the first evaluator marks best, when the experiment has evaluators and scores."""
-    marks = [column for column in summary.columns if str(column).endswith(" vs best")]
-    if not marks:
-        return None
-    best = summary.index[summary[marks[0]] == "best"]
-    return str(best[0]) if len(best) else None
-
-
-def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame:
-    return lab.experiment(listed["name"]).summary() if listed["runs"] else pd.DataFrame()
-
-
-def _experiment_list(lab: Lab) -> ExperimentList:
-    listed = frame_records(lab.experiments())
-    return ExperimentList(
-        experiments=[ExperimentSummary(**row, best_variant=_best_variant(_summary_of(lab, row))) for row in listed]
-    )
-
-
-def _experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
-    found = [row for row in frame_records(lab.experiments()) if row["name"] == name]
-    if not found:
-        raise ExperimentNotFound(name)
-    listed = found[0]
-    summary = _summary_of(lab, listed)
-    return ExperimentDetail(
-        experiment=ExperimentSummary(**listed, best_variant=_best_variant(summary)),
-        summary=frame_records(summary.reset_index()),
-    )
-
-
-def _runs_page(lab: Lab, name: str, offset: int, limit: int) -> RunsPage:
-    runs = lab.experiment(name).runs
-    page = frame_records(runs.iloc[offset : offset + limit])
-    return RunsPage(experiment=name, total=len(runs), offset=offset, limit=limit, runs=page)
-
-
 class ExperimentsHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.on_lab(_experiment_list))
+        self.reply(await self.on_lab(experiment_list))
 
 
 class ExperimentHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.reply(await self.on_lab(lambda lab: _experiment_detail(lab, name)))
+        self.reply(await self.on_lab(lambda lab: experiment_detail(lab, name)))
 
 
 class ExperimentRunsHandler(LabHandler):
@@ -237,7 +195,7 @@ class ExperimentRunsHandler(LabHandler):
     async def get(self, name: str) -> None:
         offset = self.query_int("offset", minimum=0) or 0
         limit = self.query_int("limit", minimum=1, maximum=RUNS_PAGE_MAX) or RUNS_PAGE_LIMIT
-        self.reply(await self.on_lab(lambda lab: _runs_page(lab, name, offset, limit)))
+        self.reply(await self.on_lab(lambda lab: runs_page(lab, name, offset, limit)))
 
 
 ROUTES: list[tuple[str, type[LabHandler]]] = [
