@@ -16,6 +16,8 @@ from promptlab_nb.engine.data import columns_of, load_rows
 from promptlab_nb.engine.loop import run_blocking
 from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment
+from promptlab_nb.services.batch_execution import is_batch_mode
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.pipelines import PipelineService
@@ -95,6 +97,7 @@ class Lab:
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool = True,
+        mode: str = "live",
     ) -> Experiment:
         """Run every target x model x params variant over every row of ``data``, ``repeats`` times.
 
@@ -102,12 +105,16 @@ class Lab:
         a list of dicts, a dict (one row) or a CSV / JSONL / Parquet path. ``evaluators``: objects
         from ``promptlab_nb.evals``, spec strings such as ``"contains:Paris"``, or callables.
         ``confirm=True`` runs an experiment estimated above ``PromptLab.cost_limit``.
+        ``mode="batch"`` sends the runs not cached through the providers' batch APIs (about half the
+        price, answered within 24 hours): the experiment is ``submitted`` until ``exp.refresh()``
+        (also from another session: ``lab.experiment(name).refresh()``) has stored every answer.
         """
+        batch = is_batch_mode(mode)
         experiment = self.plan(
             targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
         )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
-        return await experiment.aexecute(options)
+        return await (experiment.asubmit(options) if batch else experiment.aexecute(options))
 
     async def arun(
         self,
@@ -190,6 +197,17 @@ class Lab:
         """Every experiment, newest first: status, variants, rows, runs, errors and cost."""
         with self.db.session() as session:
             return ExperimentService(session).list()
+
+    def batches(self, *, refresh: bool = False, progress: bool = False) -> pd.DataFrame:
+        """Every provider batch, newest first; with ``refresh`` the experiments awaiting batches are
+        refreshed first (their finished results stored)."""
+        if refresh:
+            with self.db.session() as session:
+                awaiting = BatchService(session).experiments_awaiting()
+            for name in awaiting:
+                self.experiment(name).refresh(progress=progress)
+        with self.db.session() as session:
+            return BatchService(session).list()
 
     def sql(self, query: str, **params: Any) -> pd.DataFrame:
         """Run SQL on the store (views: runs, scores, experiments) and return a DataFrame."""

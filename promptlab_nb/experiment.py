@@ -17,9 +17,11 @@ from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.statistics import PairedComparison
 from promptlab_nb.notebook.display import experiment_header_text, experiment_html
 from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.batch_execution import BatchExecution, BatchReport, is_batch_mode
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
-from promptlab_nb.services.results import runs_frame, steps_frame
+from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
 from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ class Experiment:
         self.name = name
         self.evaluators = list(evaluators or [])
         self.last_execution: ExecutionResult | None = None
+        self.last_batch_report: BatchReport | None = None
 
     @property
     def record(self) -> ExperimentRecord:
@@ -77,6 +80,41 @@ class Experiment:
         self.last_execution = await execution.run(self.name, options, self._run_evaluators())
         return self
 
+    async def asubmit(self, options: ExecutionOptions | None = None) -> Experiment:
+        """Send the runs not cached as provider batches (cached runs are stored at once); see ``refresh``."""
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = options or self.lab.execution_options()
+        self.last_batch_report = await batches.submit(self.name, options, self._run_evaluators())
+        return self
+
+    def refresh(self, *, progress: bool = True) -> Experiment:
+        """Ask the providers about this experiment's batches and store the runs of every batch that has
+        finished, scored by the stored evaluators. Safe to call again: no run is stored twice."""
+        return run_blocking(lambda: self.arefresh(progress=progress))
+
+    async def arefresh(self, *, progress: bool = True) -> Experiment:
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(progress=progress)
+        self.last_batch_report = await batches.refresh(self.name, options, self._run_evaluators())
+        return self
+
+    def cancel(self, *, progress: bool = True) -> Experiment:
+        """Cancel this experiment's pending provider batches and store what they answered before stopping."""
+        return run_blocking(lambda: self.acancel(progress=progress))
+
+    async def acancel(self, *, progress: bool = True) -> Experiment:
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(progress=progress)
+        self.last_batch_report = await batches.cancel(self.name, options, self._run_evaluators())
+        return self
+
+    @property
+    def batches(self) -> pd.DataFrame:
+        """This experiment's provider batches: status, request counts, submitted and finished times."""
+        record = self.record
+        with self.lab.db.session() as session:
+            return BatchService(session).list(record.id)
+
     def _run_evaluators(self) -> list[Evaluator]:
         """The evaluators given at run time, or rebuilt from their stored specs (e.g. in a new session)."""
         if self.evaluators:
@@ -102,9 +140,13 @@ class Experiment:
         """Per variant: runs, error rate, each score with its 95% CI and whether it differs from the
         best variant beyond noise, latency p50/p95, tokens, cost and cache hits. Repeats are averaged
         per row first; ``cluster`` names a data column whose groups are not independent."""
-        runs = self.runs
+        record = self.record
+        with self.lab.db.connection() as connection:
+            runs = summary_frame(connection, record.id, cluster)
         if runs.empty:
             raise InvalidData(f"Experiment {self.name!r} has no runs yet; run it with .resume().")
+        if cluster and runs[cluster].isna().all():
+            raise InvalidData(f"No data column {cluster!r} to cluster by; see exp.runs for the columns.")
         return summary_table(runs, runs.attrs["evaluators"], cluster)
 
     def compare_variants(
@@ -134,13 +176,18 @@ class Experiment:
             raise InvalidData("No scores to plot yet; add evaluators with exp.evaluate(...).")
         return plot_summary(summary, evaluator or scored[0])
 
-    def resume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        """Run only what is missing: runs never started, and those that failed or were interrupted."""
-        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        return run_blocking(lambda: self.aexecute(options))
+    def resume(
+        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, mode: str = "live"
+    ) -> Experiment:
+        """Run only what is missing: runs never started, and those that failed or were interrupted;
+        ``mode="batch"`` sends them as provider batches. Runs awaiting a batch are left to ``refresh``."""
+        return run_blocking(lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode))
 
-    async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))
+    async def aresume(
+        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, mode: str = "live"
+    ) -> Experiment:
+        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
+        return await (self.asubmit(options) if is_batch_mode(mode) else self.aexecute(options))
 
     def export(self, path: str | Path) -> Path:
         """Write the runs to CSV, JSONL or Parquet, chosen by the file's extension."""
