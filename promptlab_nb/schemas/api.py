@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptlab_nb.schemas.definitions import Pipeline, PipelineStep, Template
@@ -128,23 +126,3 @@ class RunsPage(BaseModel):
     offset: int
     limit: int
     runs: list[dict[str, Any]]
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A DataFrame as JSON-ready rows: missing values become None, numpy values plain Python."""
-    return [
-        {str(column): _json_value(value) for column, value in row.items()}
-        for row in frame.astype(object).to_dict(orient="records")
-    ]

@@ -26,4 +26,4 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     store = LabStore.for_server(server_app)
     base_url = server_app.web_app.settings["base_url"]
     server_app.web_app.add_handlers(".*$", route_table(base_url, store))
-    server_app.log.info("promptlab_nb: REST API at %spromptlab/api on %s", base_url, store.describe())
+    server_app.log.info("promptlab_nb: Prompt Lab API at %spromptlab/api", base_url)

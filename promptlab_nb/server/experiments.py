@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from promptlab_nb._lab import Lab
 from promptlab_nb.core.errors import ExperimentNotFound
-from promptlab_nb.schemas.api import ExperimentDetail, ExperimentList, ExperimentSummary, RunsPage, frame_records
+from promptlab_nb.schemas.api import ExperimentDetail, ExperimentList, ExperimentSummary, RunsPage
+from promptlab_nb.server.records import frame_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from promptlab_nb._lab import Lab
 
 
-def _best_variant(summary: pd.DataFrame) -> str | None:
-    """The variant the first evaluator marks best, when the experiment has evaluators and scores."""
+def _best_variant(summary: pd.DataFrame | None) -> str | None:
+    """The variant the first evaluator marks best, when the experiment has runs, evaluators and scores."""
+    if summary is None:
+        return None
     marks = [column for column in summary.columns if str(column).endswith(" vs best")]
     if not marks:
         return None
@@ -20,8 +25,8 @@ def _best_variant(summary: pd.DataFrame) -> str | None:
     return str(best[0]) if len(best) else None
 
 
-def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame:
-    return lab.experiment(listed["name"]).summary() if listed["runs"] else pd.DataFrame()
+def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame | None:
+    return lab.experiment(listed["name"]).summary() if listed["runs"] else None
 
 
 def experiment_list(lab: Lab) -> ExperimentList:
@@ -39,7 +44,7 @@ def experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
     summary = _summary_of(lab, listed)
     return ExperimentDetail(
         experiment=ExperimentSummary(**listed, best_variant=_best_variant(summary)),
-        summary=frame_records(summary.reset_index()),
+        summary=frame_records(summary.reset_index()) if summary is not None else [],
     )
 
 

@@ -7,7 +7,7 @@ writes also pass Jupyter's XSRF check unless token-authenticated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -15,7 +15,6 @@ from jupyter_server.utils import url_path_join
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from promptlab_nb._lab import Lab
 from promptlab_nb.core.errors import PromptLabError
 from promptlab_nb.schemas.api import (
     DuplicateRequest,
@@ -28,10 +27,13 @@ from promptlab_nb.schemas.api import (
     TemplateResponse,
     TemplateSaveRequest,
     TemplateSummary,
-    frame_records,
 )
 from promptlab_nb.server.experiments import experiment_detail, experiment_list, runs_page
+from promptlab_nb.server.records import frame_records
 from promptlab_nb.server.store import LabStore
+
+if TYPE_CHECKING:
+    from promptlab_nb._lab import Lab
 
 AUTH_RESOURCE = "promptlab"
 RUNS_PAGE_LIMIT = 100

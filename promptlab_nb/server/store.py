@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from promptlab_nb._lab import Lab
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.store.database import DEFAULT_FILE, describe, resolve_url
+
+if TYPE_CHECKING:
+    from promptlab_nb._lab import Lab
 
 ResultT = TypeVar("ResultT")
 
@@ -19,28 +20,29 @@ ResultT = TypeVar("ResultT")
 class LabStore:
     """Opens the Lab lazily from ``PromptLab.db_url`` (``$PROMPTLAB_URL``), else ``ROOT_DIR/promptlab.duckdb``.
 
-    Store calls run on one worker thread so a store that waits for a lock never blocks the server's event loop.
+    Store calls run on one worker thread so a store that waits for a lock never blocks the server's event loop;
+    the Lab and its libraries are imported there on first use, so the extension adds little to the server's start.
     """
 
-    def __init__(self, settings: PromptLab, root_dir: str | Path):
+    def __init__(self, settings: PromptLab, root_dir: str | Path, log: logging.Logger):
         self._settings = settings
-        self._url = settings.db_url or str(Path(root_dir).expanduser() / DEFAULT_FILE)
+        self._root_dir = Path(root_dir).expanduser()
+        self._log = log
         self._lab: Lab | None = None
-        self._opening = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-store")
 
     @classmethod
     def for_server(cls, server_app: Any) -> LabStore:
-        return cls(PromptLab(config=server_app.config), server_app.root_dir)
-
-    def describe(self) -> str:
-        return describe(resolve_url(self._url))
+        return cls(PromptLab(config=server_app.config), server_app.root_dir, server_app.log)
 
     def _opened_lab(self) -> Lab:
-        with self._opening:
-            if self._lab is None:
-                self._lab = Lab(self._url, settings=self._settings)
-            return self._lab
+        from promptlab_nb._lab import Lab
+        from promptlab_nb.store.database import DEFAULT_FILE
+
+        if self._lab is None:
+            self._lab = Lab(self._settings.db_url or self._root_dir / DEFAULT_FILE, settings=self._settings)
+            self._log.info("promptlab_nb: the Prompt Lab API uses the store %s", self._lab.db.location)
+        return self._lab
 
     async def call(self, action: Callable[[Lab], ResultT]) -> ResultT:
         loop = asyncio.get_running_loop()
