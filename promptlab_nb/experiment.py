@@ -26,6 +26,7 @@ from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab
+    from promptlab_nb.notebook.widget import ComparisonWidget
 
 
 class Experiment:
@@ -74,10 +75,24 @@ class Experiment:
         with self.lab.db.session() as session:
             return ExperimentService(session).status_counts(record.id)
 
-    async def aexecute(self, options: ExecutionOptions | None = None) -> Experiment:
+    async def aexecute(
+        self, options: ExecutionOptions | None = None, live: bool | ComparisonWidget | None = False
+    ) -> Experiment:
+        """Run what is missing; ``live`` (True, or a widget already shown) fills the comparison widget
+        as runs finish and refreshes it with scores at the end."""
+        from promptlab_nb.notebook.widget import live_view
+
         execution = ExperimentExecution(self.lab.db, self.lab.settings)
         options = options or self.lab.execution_options()
-        self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        view = live_view(live)
+        if view is not None:
+            view.follow(self)
+            options.on_run = view.add_run
+        try:
+            self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        finally:
+            if view is not None:
+                view.refresh()
         return self
 
     async def asubmit(self, options: ExecutionOptions | None = None) -> Experiment:
@@ -177,17 +192,35 @@ class Experiment:
         return plot_summary(summary, evaluator or scored[0])
 
     def resume(
-        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, mode: str = "live"
+        self,
+        *,
+        cache: bool | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+        mode: str = "live",
+        live: bool = False,
     ) -> Experiment:
         """Run only what is missing: runs never started, and those that failed or were interrupted;
-        ``mode="batch"`` sends them as provider batches. Runs awaiting a batch are left to ``refresh``."""
-        return run_blocking(lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode))
+        ``mode="batch"`` sends them as provider batches (runs awaiting a batch are left to ``refresh``);
+        ``live=True`` shows the comparison widget filling in as runs finish."""
+        from promptlab_nb.notebook.widget import live_view
+
+        view = live_view(live)
+        return run_blocking(
+            lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode, live=view)
+        )
 
     async def aresume(
-        self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True, mode: str = "live"
+        self,
+        *,
+        cache: bool | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+        mode: str = "live",
+        live: bool | ComparisonWidget | None = False,
     ) -> Experiment:
         options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        return await (self.asubmit(options) if is_batch_mode(mode) else self.aexecute(options))
+        return await (self.asubmit(options) if is_batch_mode(mode) else self.aexecute(options, live))
 
     def export(self, path: str | Path) -> Path:
         """Write the runs to CSV, JSONL or Parquet, chosen by the file's extension."""
@@ -209,12 +242,33 @@ class Experiment:
             record.name, record.status, len(record.variants), record.row_count, record.repeats, self.status_counts()
         )
 
+    def widget(self) -> ComparisonWidget:
+        """The comparison widget: rows x variants, summary and chart, filters, diffs and ratings."""
+        from promptlab_nb.notebook.widget import ComparisonWidget
+
+        return ComparisonWidget.from_experiment(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """In a live kernel the widget, with the static HTML view for wherever widgets cannot render."""
+        from promptlab_nb.notebook.widget import ComparisonWidget, kernel_has_widgets
+
+        runs, header = self.runs, self._header()
+        if not kernel_has_widgets():
+            return {"text/plain": f"<{header}>", "text/html": self._static_html(runs, header)}, {}
+        widget = ComparisonWidget.from_experiment(self, runs)
+        widget_bundle, metadata = widget._repr_mimebundle_()
+        static = self._static_html(runs, header, widget.summary_frame)
+        return {**widget_bundle, "text/plain": f"<{header}>", "text/html": static}, metadata
+
     def _repr_html_(self) -> str:
+        return self._static_html(self.runs, self._header())
+
+    def _static_html(self, runs: pd.DataFrame, header: str, summary: pd.DataFrame | None = None) -> str:
         """The static view (saved notebooks, nbconvert, GitHub): summary and outputs side by side, escaped."""
-        runs = self.runs
-        summary = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
+        if summary is None and not runs.empty:
+            summary = summary_table(runs, runs.attrs["evaluators"])
         outputs = wide_table(runs, "output", runs.attrs["inputs"]) if not runs.empty else None
-        return experiment_html(self._header(), summary, outputs, self.lab.settings.display_rows)
+        return experiment_html(header, summary, outputs, self.lab.settings.display_rows)
 
     def __repr__(self) -> str:
         return f"<{self._header()}>"
