@@ -8,7 +8,11 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+LABEXTENSION_SOURCES := labextension/package.json labextension/package-lock.json $(wildcard labextension/src/*.ts labextension/style/*)
+
+# The editable install also builds the JupyterLab extension (npm install, tsc, jupyter-builder, through
+# hatch-jupyter-builder) and copies it into $(VENV)/share/jupyter/labextensions: a changed source reinstalls.
+$(VENV)/.installed-test: pyproject.toml $(LABEXTENSION_SOURCES) | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
@@ -16,6 +20,7 @@ demo: $(VENV)/.installed-test
 	$(BIN)/python -m promptlab_nb.demo
 
 test: $(VENV)/.installed-test
+	npm --prefix labextension test
 	$(BIN)/python -m pytest
 
 clean:

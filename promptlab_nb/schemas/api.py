@@ -1,0 +1,128 @@
+"""Request and response bodies of the REST API that the JupyterLab extension calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from promptlab_nb.schemas.definitions import Pipeline, PipelineStep, Template
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateSaveRequest(Request):
+    body: str
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None
+
+
+class DuplicateRequest(Request):
+    new_name: str
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str
+
+
+class TemplateResponse(BaseModel):
+    name: str
+    version: int
+    body: str
+    model: str | None
+    params: dict[str, Any]
+    description: str | None
+    variables: list[str]
+    content_hash: str
+    created_at: datetime
+    deleted: bool
+    unchanged: bool
+    previous_version: int | None
+
+    @classmethod
+    def of(cls, template: Template) -> TemplateResponse:
+        return cls(**template.model_dump(), variables=template.variables)
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    version: int
+    variables: list[str]
+    model: str | None
+    description: str | None
+    updated: datetime | None
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateSummary]
+
+
+class TemplateHistory(BaseModel):
+    name: str
+    versions: list[TemplateResponse]
+
+
+class PipelineResponse(BaseModel):
+    name: str
+    version: int
+    steps: list[PipelineStep]
+    inputs: list[str]
+    outputs: list[str]
+    description: str | None
+    content_hash: str
+    created_at: datetime
+    deleted: bool
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> PipelineResponse:
+        return cls(**pipeline.model_dump(exclude={"unchanged", "previous_version"}), outputs=pipeline.outputs)
+
+
+class PipelineSummary(BaseModel):
+    name: str
+    version: int
+    steps: list[str]
+    inputs: list[str]
+    outputs: list[str]
+    description: str | None
+    updated: datetime | None
+
+
+class PipelineList(BaseModel):
+    pipelines: list[PipelineSummary]
+
+
+class ExperimentSummary(BaseModel):
+    name: str
+    status: str
+    mode: str | None
+    variants: int
+    rows: int
+    repeats: int
+    runs: int
+    errors: int
+    cost: float | None
+    best_variant: str | None
+    created: datetime | None
+
+
+class ExperimentList(BaseModel):
+    experiments: list[ExperimentSummary]
+
+
+class ExperimentDetail(BaseModel):
+    experiment: ExperimentSummary
+    summary: list[dict[str, Any]]
+
+
+class RunsPage(BaseModel):
+    experiment: str
+    total: int
+    offset: int
+    limit: int
+    runs: list[dict[str, Any]]

@@ -1,0 +1,54 @@
+"""Experiments as the API shows them: the store's list with each best variant, a summary, pages of runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from promptlab_nb.core.errors import ExperimentNotFound
+from promptlab_nb.schemas.api import ExperimentDetail, ExperimentList, ExperimentSummary, RunsPage
+from promptlab_nb.server.records import frame_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from promptlab_nb._lab import Lab
+
+
+def _best_variant(summary: pd.DataFrame | None) -> str | None:
+    """The variant the first evaluator marks best, when the experiment has runs, evaluators and scores."""
+    if summary is None:
+        return None
+    marks = [column for column in summary.columns if str(column).endswith(" vs best")]
+    if not marks:
+        return None
+    best = summary.index[summary[marks[0]] == "best"]
+    return str(best[0]) if len(best) else None
+
+
+def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame | None:
+    return lab.experiment(listed["name"]).summary() if listed["runs"] else None
+
+
+def experiment_list(lab: Lab) -> ExperimentList:
+    listed = frame_records(lab.experiments())
+    return ExperimentList(
+        experiments=[ExperimentSummary(**row, best_variant=_best_variant(_summary_of(lab, row))) for row in listed]
+    )
+
+
+def experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
+    found = [row for row in frame_records(lab.experiments()) if row["name"] == name]
+    if not found:
+        raise ExperimentNotFound(name)
+    listed = found[0]
+    summary = _summary_of(lab, listed)
+    return ExperimentDetail(
+        experiment=ExperimentSummary(**listed, best_variant=_best_variant(summary)),
+        summary=frame_records(summary.reset_index()) if summary is not None else [],
+    )
+
+
+def runs_page(lab: Lab, name: str, offset: int, limit: int) -> RunsPage:
+    runs = lab.experiment(name).runs
+    page = frame_records(runs.iloc[offset : offset + limit])
+    return RunsPage(experiment=name, total=len(runs), offset=offset, limit=limit, runs=page)

@@ -1,0 +1,219 @@
+"""Thin REST handlers: parse the request, call the Lab on the store's worker thread, answer JSON.
+
+Every handler needs Jupyter's authentication and authorization on the ``promptlab`` resource;
+writes also pass Jupyter's XSRF check unless token-authenticated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from pydantic import BaseModel, ValidationError
+from tornado import web
+
+from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.schemas.api import (
+    DuplicateRequest,
+    ErrorResponse,
+    PipelineList,
+    PipelineResponse,
+    PipelineSummary,
+    TemplateHistory,
+    TemplateList,
+    TemplateResponse,
+    TemplateSaveRequest,
+    TemplateSummary,
+)
+from promptlab_nb.server.experiments import experiment_detail, experiment_list, runs_page
+from promptlab_nb.server.records import frame_records
+from promptlab_nb.server.store import LabStore
+
+if TYPE_CHECKING:
+    from promptlab_nb._lab import Lab
+
+AUTH_RESOURCE = "promptlab"
+RUNS_PAGE_LIMIT = 100
+RUNS_PAGE_MAX = 1000
+NAME = r"(?P<name>[^/]+)"
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+
+
+class ApiError(web.HTTPError):
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(status)
+        self.error, self.message = error, message
+
+
+class LabHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, store: LabStore) -> None:
+        self.store = store
+
+    async def on_lab(self, action: Callable[[Lab], ResultT]) -> ResultT:
+        try:
+            return await self.store.call(action)
+        except PromptLabError as error:
+            raise ApiError(error.http_status, type(error).__name__, str(error)) from error
+
+    def parse_body(self, model: type[RequestT]) -> RequestT:
+        try:
+            return model.model_validate_json(self.request.body or b"{}")
+        except ValidationError as error:
+            raise ApiError(422, "InvalidRequest", _first_problem(error)) from error
+
+    def query_int(self, name: str, *, minimum: int, maximum: int | None = None) -> int | None:
+        """A whole-number query argument within limits, or None when absent."""
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return None
+        if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+            limits = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
+            raise ApiError(422, "InvalidRequest", f"{name} must be a whole number {limits}, not {raw!r}.")
+        return int(raw)
+
+    def reply(self, body: BaseModel, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(body.model_dump_json())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if not isinstance(error, ApiError):
+            return super().write_error(status_code, **kwargs)
+        self.set_header("Content-Type", "application/json")
+        self.finish(ErrorResponse(error=error.error, message=error.message).model_dump_json())
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "body"
+    return f"{where}: {problem['msg']}"
+
+
+class TemplatesHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        frame = await self.on_lab(lambda lab: lab.templates.list())
+        self.reply(TemplateList(templates=[TemplateSummary(**row) for row in frame_records(frame)]))
+
+
+class TemplateHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        version = self.query_int("version", minimum=1)
+        template = await self.on_lab(lambda lab: lab.templates.get(name, version))
+        self.reply(TemplateResponse.of(template))
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        request = self.parse_body(TemplateSaveRequest)
+        template = await self.on_lab(lambda lab: lab.templates.save(name, **request.model_dump()))
+        self.reply(TemplateResponse.of(template), 200 if template.unchanged else 201)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        template = await self.on_lab(lambda lab: lab.templates.delete(name))
+        self.reply(TemplateResponse.of(template))
+
+
+class TemplateVersionsHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        versions = await self.on_lab(lambda lab: lab.templates.history(name))
+        self.reply(TemplateHistory(name=name, versions=[TemplateResponse.of(template) for template in versions]))
+
+
+class TemplateVersionHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        template = await self.on_lab(lambda lab: lab.templates.get(name, int(version)))
+        self.reply(TemplateResponse.of(template))
+
+
+class TemplateDuplicateHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        request = self.parse_body(DuplicateRequest)
+        template = await self.on_lab(lambda lab: lab.templates.duplicate(name, request.new_name))
+        self.reply(TemplateResponse.of(template), 201)
+
+
+class TemplateRestoreHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        template = await self.on_lab(lambda lab: lab.templates.restore(name))
+        self.reply(TemplateResponse.of(template))
+
+
+class PipelinesHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        frame = await self.on_lab(lambda lab: lab.pipelines.list())
+        self.reply(PipelineList(pipelines=[PipelineSummary(**row) for row in frame_records(frame)]))
+
+
+class PipelineHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        version = self.query_int("version", minimum=1)
+        pipeline = await self.on_lab(lambda lab: lab.pipelines.get(name, version))
+        self.reply(PipelineResponse.of(pipeline))
+
+
+class ExperimentsHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.on_lab(experiment_list))
+
+
+class ExperimentHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.reply(await self.on_lab(lambda lab: experiment_detail(lab, name)))
+
+
+class ExperimentRunsHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        offset = self.query_int("offset", minimum=0) or 0
+        limit = self.query_int("limit", minimum=1, maximum=RUNS_PAGE_MAX) or RUNS_PAGE_LIMIT
+        self.reply(await self.on_lab(lambda lab: runs_page(lab, name, offset, limit)))
+
+
+ROUTES: list[tuple[str, type[LabHandler]]] = [
+    ("templates", TemplatesHandler),
+    (f"templates/{NAME}", TemplateHandler),
+    (f"templates/{NAME}/versions", TemplateVersionsHandler),
+    (rf"templates/{NAME}/versions/(?P<version>\d+)", TemplateVersionHandler),
+    (f"templates/{NAME}/duplicate", TemplateDuplicateHandler),
+    (f"templates/{NAME}/restore", TemplateRestoreHandler),
+    ("pipelines", PipelinesHandler),
+    (f"pipelines/{NAME}", PipelineHandler),
+    ("experiments", ExperimentsHandler),
+    (f"experiments/{NAME}", ExperimentHandler),
+    (f"experiments/{NAME}/runs", ExperimentRunsHandler),
+]
+
+
+def route_table(base_url: str, store: LabStore) -> list[tuple[str, type[LabHandler], dict[str, LabStore]]]:
+    return [(url_path_join(base_url, "promptlab/api", path), handler, {"store": store}) for path, handler in ROUTES]
