@@ -197,3 +197,12 @@ def test_promptlab_env_variables_set_the_defaults(monkeypatch, tmp_path):
     monkeypatch.setenv("PROMPTLAB_MODEL", "mock:json")
     settings = pl.PromptLab()
     assert (settings.db_url, settings.default_model) == (str(tmp_path / "env.duckdb"), "mock:json")
+
+
+def test_models_lists_providers_and_credentials_without_keys(ip, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123")
+    models = ip.run_line_magic("prompt", "models")
+    openai = models[models["provider"] == "openai"]
+    assert openai["credentials"].all() and not models[models["provider"] == "anthropic"]["credentials"].any()
+    assert "gpt-4o-mini" in set(openai["model"])
+    assert "sk-secret-value-123" not in models.to_string()

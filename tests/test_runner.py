@@ -210,18 +210,6 @@ def test_resume_retries_failed_runs(lab):
     assert experiment.runs["status"].tolist() == ["ok", "ok"]
 
 
-def test_cost_limit_refuses_an_expensive_experiment_until_confirmed(lab, monkeypatch):
-    from promptlab_nb.engine import costs
-
-    monkeypatch.setattr(costs, "price_per_million", lambda spec: (1_000_000.0, 0.0))
-    lab.templates.save("hello", "Hello {{ name }}", model="mock:echo")
-    lab.settings.cost_limit = 1.0
-    with pytest.raises(errors.CostLimitExceeded, match=r"confirm=True"):
-        lab.run("hello", [{"name": "Ada"}], name="pricey", progress=False)
-    assert lab.experiment("pricey").runs.empty
-    assert lab.experiment("pricey").resume(confirm=True, progress=False).runs["status"].tolist() == ["ok"]
-
-
 async def test_async_api_works_inside_a_running_loop(lab):
     lab.templates.save("hello", "Hello {{ name }}", model="mock:echo")
     experiment = await lab.arun("hello", [{"name": "Ada"}], progress=False)

@@ -185,6 +185,15 @@ class UnknownProvider(InvalidModelSpec):
         self.provider = provider
 
 
+class InvalidProviderOptions(Invalid):
+    def __init__(self, provider: str, reason: str):
+        super().__init__(
+            f"The options of provider {provider!r} are not valid ({reason}); "
+            "check %config PromptLab.providers."
+        )
+        self.provider = provider
+
+
 class CostLimitExceeded(PromptLabError):
     def __init__(self, estimated: float, limit: float, calls: int):
         super().__init__(
@@ -286,3 +295,13 @@ class ContextTooLong(BadRequest):
 
 class ContentFiltered(BadRequest):
     pass
+
+
+class ProviderNotConfigured(ProviderError):
+    def __init__(self, provider: str, option: str, example: str):
+        super().__init__(
+            f"{provider} needs the option {option!r}; set it with "
+            f"%config PromptLab.providers = {{{provider!r}: {{{option!r}: {example!r}}}}}.",
+            provider=provider,
+        )
+        self.option = option

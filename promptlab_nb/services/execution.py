@@ -57,26 +57,43 @@ class ExperimentExecution:
         experiment, rows, finished = self._load(name)
         tasks = self._tasks(experiment, rows, finished)
         cache = ResponseCache(self.database, enabled=options.cache)
-        estimate = self._estimate(tasks, cache)
-        self._check_cost(estimate, options.confirm)
-        self._set_status(experiment.id, "running")
         registry = ProviderRegistry(self.settings.providers)
-        caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
+        try:
+            estimate = self._estimate(tasks, cache, registry)
+            self._check_cost(estimate, options.confirm)
+            caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
+            status = await self._execute(experiment, tasks, caller, estimate, options, evaluators)
+        finally:
+            await registry.aclose()
+        return ExecutionResult(status, estimate, caller.calls)
+
+    async def _execute(
+        self,
+        experiment: ExperimentRecord,
+        tasks: list[RunTask],
+        caller: ModelCaller,
+        estimate: Estimate,
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+    ) -> str:
         scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
+        progress = Progress(
+            len(tasks), f"{experiment.name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run
+        )
         runner = ExperimentRunner(
             caller,
-            RunSink(self.database, cache),
-            Progress(len(tasks), f"{name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run),
+            RunSink(self.database, caller.cache),
+            progress,
             workers=options.concurrency or self.settings.concurrency,
             scorer=scorer,
         )
+        self._set_status(experiment.id, "running")
         status = "interrupted"
         try:
             status = await runner.execute(tasks)
         finally:
-            await registry.aclose()
             self._set_status(experiment.id, status)
-        return ExecutionResult(status, estimate, caller.calls)
+        return status
 
     async def evaluate(self, name: str, evaluators: Sequence[Evaluator], options: ExecutionOptions) -> int:
         """Score every successful run of ``name`` again with ``evaluators``, without calling its models;
@@ -173,7 +190,7 @@ class ExperimentExecution:
             parse=step["parse"],
         )
 
-    def _estimate(self, tasks: list[RunTask], cache: ResponseCache) -> Estimate:
+    def _estimate(self, tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry) -> Estimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call."""
         keys = {id(task): self._cache_key(task) for task in tasks if task.kind == "template"}
@@ -186,7 +203,8 @@ class ExperimentExecution:
                 continue
             input_chars = sum(len(part["content"]) for part in _first_messages(task))
             for step in task.chain.steps:
-                estimate.add_call(step.spec, input_chars, step.params.get("max_tokens"))
+                price = registry.get(step.spec.provider).price(step.spec.model)
+                estimate.add_call(price, input_chars, step.params.get("max_tokens"))
         return estimate
 
     @staticmethod

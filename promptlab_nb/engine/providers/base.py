@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidModelSpec
+from promptlab_nb.engine.providers.pricing import Price
 
 Message = dict[str, str]
 GENERATION_PARAMS = ("temperature", "max_tokens", "top_p", "stop", "seed")
@@ -75,6 +76,10 @@ class Provider(ABC):
 
     def known_models(self) -> list[str]:
         return []
+
+    def price(self, model: str) -> Price | None:
+        """Dollars per million tokens for ``model``, None when unknown."""
+        return None
 
     async def aclose(self) -> None:
         return None

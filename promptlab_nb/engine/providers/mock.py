@@ -11,12 +11,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from promptlab_nb.core.errors import BadRequest, ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Message, Provider
+from promptlab_nb.engine.providers.pricing import Price
+from promptlab_nb.engine.providers.structured import parse_json_if_asked
 
 Responder = str | Sequence[str] | Mapping[str, str] | Callable[[list[Message]], str]
+FREE = Price(0.0, 0.0)
 
 
 def prompt_text(messages: list[Message]) -> str:
@@ -110,7 +112,7 @@ class MockProvider(Provider):
         text = model.answer(request.messages)
         return ChatResponse(
             text=text,
-            parsed=_parse_if_asked(text, request.response_format),
+            parsed=parse_json_if_asked(text, request.response_format),
             finish_reason="stop",
             input_tokens=count_tokens(prompt_text(request.messages)),
             output_tokens=count_tokens(text),
@@ -122,11 +124,5 @@ class MockProvider(Provider):
     def known_models(self) -> list[str]:
         return sorted({"echo", "json", *_MODELS})
 
-
-def _parse_if_asked(text: str, response_format: Any) -> Any:
-    if response_format is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+    def price(self, model: str) -> Price | None:
+        return FREE

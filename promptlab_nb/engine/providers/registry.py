@@ -7,12 +7,17 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from promptlab_nb.core.errors import UnknownProvider
+from promptlab_nb.core.errors import InvalidProviderOptions, UnknownProvider
 from promptlab_nb.engine.providers.base import Provider
 
 ENTRY_POINT_GROUP = "promptlab_nb.providers"
 
 BUILTIN_PROVIDERS: dict[str, str] = {
+    "openai": "promptlab_nb.engine.providers.openai_provider:OpenAIProvider",
+    "anthropic": "promptlab_nb.engine.providers.anthropic_provider:AnthropicProvider",
+    "gemini": "promptlab_nb.engine.providers.gemini_provider:GeminiProvider",
+    "ollama": "promptlab_nb.engine.providers.openai_provider:OllamaProvider",
+    "openai-compatible": "promptlab_nb.engine.providers.openai_provider:OpenAICompatibleProvider",
     "mock": "promptlab_nb.engine.providers.mock:MockProvider",
 }
 
@@ -22,6 +27,13 @@ ProviderFactory = Callable[..., Provider]
 def _load(target: str) -> ProviderFactory:
     module_name, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
+
+
+def _create(name: str, factory: ProviderFactory, options: Mapping[str, Any]) -> Provider:
+    try:
+        return factory(**options)
+    except (TypeError, ValueError) as error:
+        raise InvalidProviderOptions(name, str(error)) from error
 
 
 def available_providers() -> dict[str, str]:
@@ -48,8 +60,7 @@ class ProviderRegistry:
             known = available_providers()
             if name not in known:
                 raise UnknownProvider(name, known)
-            factory = _load(known[name])
-            self._instances[name] = factory(**self._options.get(name, {}))
+            self._instances[name] = _create(name, _load(known[name]), self._options.get(name, {}))
         return self._instances[name]
 
     async def aclose(self) -> None:

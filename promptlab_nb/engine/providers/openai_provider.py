@@ -1,0 +1,155 @@
+"""OpenAI and servers that speak its chat completions API (Ollama, vLLM, LM Studio, llama.cpp)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
+from promptlab_nb.engine.providers.base import ChatRequest
+from promptlab_nb.engine.providers.credentials import ApiKey
+from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
+from promptlab_nb.engine.providers.remote import (
+    DEFAULT_TIMEOUT,
+    Chunk,
+    RemoteProvider,
+    Reply,
+    Transport,
+    given_params,
+    sdk_http_client,
+)
+from promptlab_nb.engine.providers.structured import (
+    CALLED_TOOL,
+    FILTERED,
+    FINISHED,
+    TRUNCATED,
+    json_schema_of,
+    schema_name,
+)
+
+_FINISH_REASONS = {"stop": FINISHED, "length": TRUNCATED, "content_filter": FILTERED, "tool_calls": CALLED_TOOL}
+_UNUSED_KEY = "unused"
+
+
+class OpenAIProvider(RemoteProvider):
+    """``openai:<model>``. Key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL, or the options.
+    ``transport`` is ``"aiohttp"`` (default) or ``"httpx"``."""
+
+    name = "openai"
+    env_var = "OPENAI_API_KEY"
+    sdk_modules = ("openai",)
+    env_vars = ("OPENAI_API_KEY",)
+    base_url_env_vars = ("OPENAI_BASE_URL",)
+    max_tokens_param = "max_completion_tokens"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        prices: Mapping[str, Any] | None = None,
+        transport: Transport = "aiohttp",
+    ):
+        super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, prices=prices)
+        self._transport = transport
+
+    def _create_client(self, api_key: ApiKey | None) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(
+            api_key=api_key.reveal() if api_key else _UNUSED_KEY,
+            base_url=self._base_url,
+            timeout=self._timeout,
+            max_retries=0,
+            http_client=sdk_http_client(openai, self._transport),
+        )
+
+    async def _send(self, client: Any, request: ChatRequest) -> Reply:
+        completion = await client.chat.completions.create(**self._arguments(request))
+        choice = completion.choices[0]
+        usage = completion.usage
+        return Reply(
+            text=choice.message.content or "",
+            finish_reason=FILTERED if choice.message.refusal else _FINISH_REASONS.get(choice.finish_reason or ""),
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None,
+            request_id=completion._request_id or completion.id,
+        )
+
+    async def _stream_chunks(self, client: Any, request: ChatRequest) -> AsyncIterator[Chunk]:
+        async with await client.chat.completions.create(**self._arguments(request), stream=True) as events:
+            async for event in events:
+                if event.choices:
+                    choice = event.choices[0]
+                    yield Chunk(choice.delta.content or "", _FINISH_REASONS.get(choice.finish_reason or ""))
+
+    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
+        params = given_params(request)
+        arguments: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        if "max_tokens" in params:
+            arguments[self.max_tokens_param] = params.pop("max_tokens")
+        arguments.update(
+            {name: params.pop(name) for name in ("temperature", "top_p", "stop", "seed") if name in params}
+        )
+        if params:
+            arguments["extra_body"] = params
+        if request.response_format is not None:
+            arguments["response_format"] = _response_format(request.response_format)
+        return arguments
+
+    def _domain_error(self, error: Exception) -> ProviderError | None:
+        import openai
+
+        if isinstance(error, openai.APIStatusError):
+            return error_for_status(
+                self.name, self.key_hint, error.status_code, _message_of(error), error.response.headers
+            )
+        if isinstance(error, openai.APITimeoutError) and not connection_refused(error):
+            return timed_out(self.name)
+        if isinstance(error, openai.APIConnectionError):
+            return unreachable(self.name, f"{self._base_url or 'the default endpoint'} ({error.__cause__ or error})")
+        return None
+
+
+def _response_format(response_format: str | dict[str, Any]) -> dict[str, Any]:
+    schema = json_schema_of(response_format)
+    if schema is None:
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": {"name": schema_name(schema), "schema": schema}}
+
+
+def _message_of(error: Any) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    message = str(body.get("message") or error.message)
+    return f"{message} [{error.code}]" if error.code else message
+
+
+class OllamaProvider(OpenAIProvider):
+    """``ollama:<model>``: a local Ollama server through its OpenAI-compatible API; no key needed."""
+
+    name = "ollama"
+    env_var = None
+    env_vars = ()
+    base_url_env_vars = ()
+    default_base_url = "http://localhost:11434/v1"
+    needs_api_key = False
+    max_tokens_param = "max_tokens"
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """``openai-compatible:<model>``: vLLM, LM Studio, llama.cpp server... at the ``base_url`` option."""
+
+    name = "openai-compatible"
+    env_var = None
+    env_vars = ()
+    base_url_env_vars = ()
+    needs_api_key = False
+    max_tokens_param = "max_tokens"
+
+    def has_credentials(self) -> bool:
+        return self._base_url is not None
+
+    def _check_configured(self) -> None:
+        if self._base_url is None:
+            raise ProviderNotConfigured(self.name, "base_url", "http://localhost:8000/v1")

@@ -1,0 +1,83 @@
+"""One aiohttp server on 127.0.0.1 (ephemeral port) serving all three wire formats from a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from fakes import anthropic_server, gemini_server, openai_server
+from fakes.script import CURRENT_SCRIPT, Script, script_of
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _delayed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    script = script_of(request)
+    script.in_flight += 1
+    script.max_in_flight = max(script.max_in_flight, script.in_flight)
+    try:
+        if script.latency:
+            await asyncio.sleep(script.latency)
+        return await handler(request)
+    finally:
+        script.in_flight -= 1
+
+
+def build_app(current_script: Callable[[], Script]) -> web.Application:
+    app = web.Application(middlewares=[_delayed])
+    app[CURRENT_SCRIPT] = current_script
+    for wire in (openai_server, anthropic_server, gemini_server):
+        app.add_routes(wire.routes())
+    return app
+
+
+class FakeServer:
+    """Start with ``with FakeServer() as server:``; ``server.script`` says what it answers."""
+
+    def __init__(self, script: Script | None = None):
+        self.script = script or Script()
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def reset(self, **settings) -> Script:
+        """A fresh script for the next test, keeping the server running."""
+        self.script = Script(**settings)
+        return self.script
+
+    def start(self) -> FakeServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _serve(self) -> None:
+        self._runner = web.AppRunner(build_app(lambda: self.script), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
