@@ -5,6 +5,7 @@ in a temporary folder."""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -92,8 +93,15 @@ def run_headless(notebook: Path, output: Path) -> int:
         return 1
     print(f"Ran {run.code_cells} code cells in {run.seconds:.1f} s, no errors.")
     print(f"Executed notebook: {run.output}")
-    print(f"Explore it interactively: python -m promptlab_nb.demo --lab {notebook}")
+    print(f"Open it in JupyterLab: {lab_command(notebook)}")
     return 0
+
+
+def lab_command(notebook: Path) -> str:
+    """The command that opens ``notebook`` in JupyterLab, with this interpreter as the user would type it."""
+    python = os.path.relpath(sys.executable) if Path(sys.executable).is_relative_to(Path.cwd()) else sys.executable
+    target = "" if notebook.resolve() == QUICKSTART else f" {notebook}"
+    return f"{python} -m promptlab_nb.demo --lab{target}"
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
