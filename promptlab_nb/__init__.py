@@ -22,10 +22,10 @@ __all__ = ["Experiment", "Lab", "PromptLab", "__version__", "evals", "lab", "loa
 
 if TYPE_CHECKING:
     from promptlab_nb import evaluation as evals
+    from promptlab_nb._lab import Lab
     from promptlab_nb.core.config import PromptLab
     from promptlab_nb.engine.providers.mock import mock_model
     from promptlab_nb.experiment import Experiment
-    from promptlab_nb._lab import Lab
     from promptlab_nb.notebook.session import lab
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -13,8 +13,8 @@ from sqlalchemy import text
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.data import columns_of, load_rows
-from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment
 from promptlab_nb.services.execution import ExecutionOptions
 from promptlab_nb.services.experiments import ExperimentService
@@ -46,10 +46,22 @@ class ServiceGateway(Generic[ServiceT]):
         return call_in_session
 
     def __dir__(self) -> list[str]:
-        return sorted(name for name in dir(self._service) if not name.startswith("_") and callable(getattr(self._service, name)))
+        service = self._service
+        return sorted(name for name in dir(service) if not name.startswith("_") and callable(getattr(service, name)))
 
     def __repr__(self) -> str:
         return f"<{self._service.__name__} on {self._database.location}>"
+
+
+def _blocking(method: Callable[..., Coroutine[Any, Any, Experiment]]) -> Callable[..., Experiment]:
+    """The synchronous form of an async Lab method: it works from a notebook cell, where an event
+    loop is already running, and a kernel interrupt keeps what finished."""
+
+    @functools.wraps(method)
+    def run_to_completion(self: Lab, *args: Any, **kwargs: Any) -> Experiment:
+        return run_blocking(lambda: method(self, *args, **kwargs))
+
+    return run_to_completion
 
 
 class Lab:
@@ -69,62 +81,6 @@ class Lab:
     def url(self) -> str:
         return self.db.url
 
-    def run(
-        self,
-        target: str,
-        data: Any = None,
-        *,
-        model: str | None = None,
-        params: dict[str, Any] | None = None,
-        repeats: int = 1,
-        name: str | None = None,
-        evaluators: Sequence[Any] | None = None,
-        cache: bool | None = None,
-        concurrency: int | None = None,
-        confirm: bool = False,
-        progress: bool = True,
-    ) -> Experiment:
-        """Run one template or pipeline (``name`` or ``name@version``) over ``data``."""
-        return self.compare(
-            [target],
-            data,
-            models=[model] if model else None,
-            params=[params] if params else None,
-            repeats=repeats,
-            name=name,
-            evaluators=evaluators,
-            cache=cache,
-            concurrency=concurrency,
-            confirm=confirm,
-            progress=progress,
-        )
-
-    def compare(
-        self,
-        targets: str | Sequence[str],
-        data: Any = None,
-        *,
-        models: Sequence[str] | None = None,
-        params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
-        repeats: int = 1,
-        name: str | None = None,
-        evaluators: Sequence[Any] | None = None,
-        cache: bool | None = None,
-        concurrency: int | None = None,
-        confirm: bool = False,
-        progress: bool = True,
-    ) -> Experiment:
-        """Run every target x model x params variant over every row of ``data``, ``repeats`` times."""
-        experiment = self.plan(
-            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
-        )
-        options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
-        return run_blocking(lambda: experiment.aexecute(options))
-
-    async def arun(self, target: str, data: Any = None, **options: Any) -> Experiment:
-        model, params = options.pop("model", None), options.pop("params", None)
-        return await self.acompare([target], data, models=[model] if model else None, params=[params] if params else None, **options)
-
     async def acompare(
         self,
         targets: str | Sequence[str],
@@ -140,11 +96,35 @@ class Lab:
         confirm: bool = False,
         progress: bool = True,
     ) -> Experiment:
+        """Run every target x model x params variant over every row of ``data``, ``repeats`` times.
+
+        ``targets``: template or pipeline names, ``name@version`` to pin one. ``data``: a DataFrame,
+        a list of dicts, a dict (one row) or a CSV / JSONL / Parquet path. ``evaluators``: objects
+        from ``promptlab_nb.evals``, spec strings such as ``"contains:Paris"``, or callables.
+        ``confirm=True`` runs an experiment estimated above ``PromptLab.cost_limit``.
+        """
         experiment = self.plan(
             targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
         )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
         return await experiment.aexecute(options)
+
+    async def arun(
+        self,
+        target: str,
+        data: Any = None,
+        *,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Experiment:
+        """Run one template or pipeline over ``data``; other options as for ``compare``."""
+        return await self.acompare(
+            [target], data, models=[model] if model else None, params=[params] if params else None, **options
+        )
+
+    compare = _blocking(acompare)
+    run = _blocking(arun)
 
     def stream_once(self, target: str, row: dict[str, Any], on_text: Callable[[str], Any]) -> Experiment:
         """One interactive run of ``target`` with ``row``: the text goes to ``on_text`` as it arrives,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from IPython.testing import globalipapp
 
 import promptlab_nb as pl
@@ -206,3 +205,20 @@ def test_models_lists_providers_and_credentials_without_keys(ip, monkeypatch):
     assert openai["credentials"].all() and not models[models["provider"] == "anthropic"]["credentials"].any()
     assert "gpt-4o-mini" in set(openai["model"])
     assert "sk-secret-value-123" not in models.to_string()
+
+
+def test_loading_the_extension_imports_no_provider_sdk_and_no_store_code():
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from IPython.testing import globalipapp\n"
+        "globalipapp.start_ipython()\n"
+        "globalipapp.get_ipython().run_line_magic('load_ext', 'promptlab_nb')\n"
+        "print(json.dumps(sorted(m for m in ('openai', 'anthropic', 'google.genai', 'sqlalchemy', 'duckdb', 'pandas')"
+        " if m in sys.modules)))\n"
+    )
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(printed.strip().splitlines()[-1]) == []

@@ -98,7 +98,7 @@ def test_pinned_versions_run_the_version_asked_for(lab):
     lab.templates.save("hello", "Hello {{ name }}", model="mock:echo")
     lab.templates.save("hello", "Goodbye {{ name }}", model="mock:echo")
     runs = lab.compare(["hello@1", "hello"], [{"name": "Ada"}], progress=False).runs
-    assert dict(zip(runs["variant"], runs["output"])) == {"hello@1": "Hello Ada", "hello@2": "Goodbye Ada"}
+    assert dict(zip(runs["variant"], runs["output"], strict=True)) == {"hello@1": "Hello Ada", "hello@2": "Goodbye Ada"}
 
 
 def test_a_failing_run_is_recorded_and_the_experiment_goes_on(lab):

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, ModelSpec
 from promptlab_nb.store.bulk import insert_records
@@ -48,18 +49,24 @@ class ResponseCache:
         self._pending: list[dict[str, Any]] = []
         self._pending_lock = threading.Lock()
 
-    def prefetch(self, keys: Iterable[str]) -> int:
+    def prefetch(self, keys: Iterable[str], session: Session | None = None) -> None:
+        """Look up many keys at once (in ``session`` when given, else in a unit of work of its own)."""
         if not self.enabled:
-            return 0
+            return
         wanted = [key for key in dict.fromkeys(keys) if key not in self._known and key not in self._looked_up]
+        if not wanted:
+            return
         self._looked_up.update(wanted)
-        with self._database.session() as session:
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                query = select(CacheEntry.key, CacheEntry.response).where(
-                    CacheEntry.key.in_(wanted[start : start + LOOKUP_CHUNK])
-                )
-                self._known.update({key: response for key, response in session.execute(query)})
-        return sum(1 for key in wanted if key in self._known)
+        if session is None:
+            with self._database.session() as own_session:
+                self._look_up(own_session, wanted)
+        else:
+            self._look_up(session, wanted)
+
+    def _look_up(self, session: Session, keys: list[str]) -> None:
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            query = select(CacheEntry.key, CacheEntry.response).where(CacheEntry.key.in_(keys[start : start + LOOKUP_CHUNK]))
+            self._known.update({key: response for key, response in session.execute(query)})
 
     def get(self, key: str) -> ChatResponse | None:
         if not self.enabled:

@@ -96,7 +96,6 @@ class ExperimentRunner:
             await asyncio.gather(*workers, return_exceptions=True)
             return "interrupted"
         finally:
-            await asyncio.to_thread(self.sink.flush)
             self.progress.close()
 
     async def _work(self, pending) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import Connection
 
 from promptlab_nb.engine.cache import ResponseCache
 from promptlab_nb.store.bulk import insert_records
@@ -17,7 +20,7 @@ class RunSink:
     """Writes runs, their steps, scores and new cache entries together, every ``batch_size`` runs
     or ``interval`` seconds, off the event loop."""
 
-    def __init__(self, database: Database, cache: ResponseCache, *, batch_size: int = 2_000, interval: float = 1.0):
+    def __init__(self, database: Database, cache: ResponseCache, *, batch_size: int = 5_000, interval: float = 2.0):
         self._database, self._cache = database, cache
         self._batch_size, self._interval = batch_size, interval
         self._runs: list[dict[str, Any]] = []
@@ -40,16 +43,24 @@ class RunSink:
             self._last_flush = time.monotonic()
             self._flushing = asyncio.ensure_future(asyncio.to_thread(self.flush))
 
-    def flush(self) -> None:
+    async def finish(self, last_write: Callable[[Connection], None]) -> None:
+        """Wait for a flush under way, then write what is left together with ``last_write``."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        await asyncio.to_thread(self.flush, last_write)
+
+    def flush(self, last_write: Callable[[Connection], None] | None = None) -> None:
         with self._lock:
             runs, steps, scores = self._runs, self._steps, self._scores
             self._runs, self._steps, self._scores = [], [], []
             cache_entries = self._cache.take_pending()
-        if not (runs or cache_entries):
+        if not (runs or cache_entries or last_write):
             return
         with self._database.connection() as connection:
             insert_records(connection, Run.__table__, runs)
             insert_records(connection, RunStep.__table__, steps)
             insert_records(connection, Score.__table__, scores)
             ResponseCache.write(connection, cache_entries)
+            if last_write is not None:
+                last_write(connection)
         self.written += len(runs)

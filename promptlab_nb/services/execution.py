@@ -54,18 +54,31 @@ class ExperimentExecution:
         self.database, self.settings = database, settings
 
     async def run(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> ExecutionResult:
-        experiment, rows, finished = self._load(name)
-        tasks = self._tasks(experiment, rows, finished)
         cache = ResponseCache(self.database, enabled=options.cache)
         registry = ProviderRegistry(self.settings.providers)
+        caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
         try:
-            estimate = self._estimate(tasks, cache, registry)
-            self._check_cost(estimate, options.confirm)
-            caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
+            experiment, tasks, estimate = self._prepare(name, cache, registry, options.confirm)
             status = await self._execute(experiment, tasks, caller, estimate, options, evaluators)
         finally:
             await registry.aclose()
         return ExecutionResult(status, estimate, caller.calls)
+
+    def _prepare(
+        self, name: str, cache: ResponseCache, registry: ProviderRegistry, confirmed: bool
+    ) -> tuple[ExperimentRecord, list[RunTask], Estimate]:
+        """In one unit of work: what is missing, the tasks for it, what they will cost; then mark the
+        experiment running. A refused cost leaves the store as it was."""
+        with self.database.session() as session:
+            service = ExperimentService(session)
+            experiment = service.get(name)
+            service.clear_unfinished(experiment.id)
+            rows, finished = service.rows(experiment.id), service.finished_cells(experiment.id)
+            tasks = self._tasks(experiment, rows, finished, self._chains(TemplateService(session), experiment))
+            estimate = self._estimate(tasks, cache, registry, session)
+            self._check_cost(estimate, confirmed)
+            service.set_status(experiment.id, "running")
+        return experiment, tasks, estimate
 
     async def _execute(
         self,
@@ -80,19 +93,15 @@ class ExperimentExecution:
         progress = Progress(
             len(tasks), f"{experiment.name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run
         )
+        sink = RunSink(self.database, caller.cache)
         runner = ExperimentRunner(
-            caller,
-            RunSink(self.database, caller.cache),
-            progress,
-            workers=options.concurrency or self.settings.concurrency,
-            scorer=scorer,
+            caller, sink, progress, workers=options.concurrency or self.settings.concurrency, scorer=scorer
         )
-        self._set_status(experiment.id, "running")
         status = "interrupted"
         try:
             status = await runner.execute(tasks)
         finally:
-            self._set_status(experiment.id, status)
+            await sink.finish(lambda connection: ExperimentService.mark(connection, experiment.id, status))
         return status
 
     async def evaluate(self, name: str, evaluators: Sequence[Evaluator], options: ExecutionOptions) -> int:
@@ -121,21 +130,13 @@ class ExperimentExecution:
             ResponseCache.write(session.connection(), cache.take_pending())
         return len(runs)
 
-    def _load(self, name: str) -> tuple[ExperimentRecord, list[dict[str, Any]], set[tuple[str, int, int]]]:
-        with self.database.session() as session:
-            service = ExperimentService(session)
-            experiment = service.get(name)
-            service.clear_unfinished(experiment.id)
-            return experiment, service.rows(experiment.id), service.finished_cells(experiment.id)
-
-    def _set_status(self, experiment_id: str, status: str) -> None:
-        with self.database.session() as session:
-            ExperimentService(session).set_status(experiment_id, status)
-
+    @staticmethod
     def _tasks(
-        self, experiment: ExperimentRecord, rows: list[dict[str, Any]], finished: set[tuple[str, int, int]]
+        experiment: ExperimentRecord,
+        rows: list[dict[str, Any]],
+        finished: set[tuple[str, int, int]],
+        chains: list[StepChain],
     ) -> list[RunTask]:
-        chains = self._chains(experiment)
         variants = experiment.variants
         return [
             RunTask(
@@ -152,18 +153,16 @@ class ExperimentExecution:
             if (variants[cell.variant_index].id, cell.row_index, cell.repeat) not in finished
         ]
 
-    def _chains(self, experiment: ExperimentRecord) -> list[StepChain]:
+    def _chains(self, templates: TemplateService, experiment: ExperimentRecord) -> list[StepChain]:
         pipeline_steps = experiment.settings.get("pipeline_steps", {})
-        with self.database.session() as session:
-            templates = TemplateService(session)
-            return [
-                StepChain(
-                    [self._template_step(templates, variant)]
-                    if variant.kind == "template"
-                    else [self._pipeline_step(templates, step) for step in pipeline_steps[variant.label]]
-                )
-                for variant in experiment.variants
-            ]
+        return [
+            StepChain(
+                [self._template_step(templates, variant)]
+                if variant.kind == "template"
+                else [self._pipeline_step(templates, step) for step in pipeline_steps[variant.label]]
+            )
+            for variant in experiment.variants
+        ]
 
     def _template_step(self, templates: TemplateService, variant: VariantRecord) -> TemplateStep:
         template = templates.get(variant.target_name, variant.target_version)
@@ -190,11 +189,11 @@ class ExperimentExecution:
             parse=step["parse"],
         )
 
-    def _estimate(self, tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry) -> Estimate:
+    def _estimate(self, tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry, session) -> Estimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call."""
         keys = {id(task): self._cache_key(task) for task in tasks if task.kind == "template"}
-        cache.prefetch(key for key in keys.values() if key)
+        cache.prefetch((key for key in keys.values() if key), session)
         estimate = Estimate()
         for task in tasks:
             key = keys.get(id(task))

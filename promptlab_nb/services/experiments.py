@@ -97,7 +97,12 @@ class ExperimentService:
         )
 
     def set_status(self, experiment_id: str, status: str) -> None:
-        self.session.execute(
+        self.mark(self.session.connection(), experiment_id, status)
+
+    @staticmethod
+    def mark(connection, experiment_id: str, status: str) -> None:
+        """Set the status within a bulk write's connection (the last write of a run)."""
+        connection.execute(
             update(Experiment).where(Experiment.id == experiment_id).values(status=status, updated_at=utcnow())
         )
 

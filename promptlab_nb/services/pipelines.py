@@ -11,8 +11,7 @@ from pydantic import ValidationError
 
 from promptlab_nb.core import errors
 from promptlab_nb.engine.providers.base import ModelSpec
-from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
-from promptlab_nb.schemas.definitions import DefinitionDiff, Pipeline, PipelineStep
+from promptlab_nb.schemas.definitions import Pipeline, PipelineStep
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.services.versioning import VersionedDefinitions
 from promptlab_nb.store.models import Pipeline as PipelineRow
@@ -91,15 +90,12 @@ class PipelineService(VersionedDefinitions[Pipeline]):
             produced.add(step.output_name)
         return needed
 
-    def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
-        before, after = self.get(name, old), self.get(name, new)
-        return DefinitionDiff(
-            name=name,
-            old_version=old,
-            new_version=new,
-            body_diff=unified_text_diff(_steps_text(before), _steps_text(after), f"{name}@{old}", f"{name}@{new}"),
-            settings=changed_settings({"inputs": before.inputs}, {"inputs": after.inputs}),
-        )
+    def _text(self, record: Pipeline) -> str:
+        steps = [step.model_dump(exclude_defaults=True) for step in record.steps]
+        return yaml.safe_dump(steps, sort_keys=False, allow_unicode=True)
+
+    def _settings(self, record: Pipeline) -> dict[str, Any]:
+        return {"inputs": record.inputs}
 
     def _content(self, row: PipelineVersion) -> dict[str, Any]:
         return {"steps": list(row.steps), "inputs": list(row.inputs or [])}
@@ -134,7 +130,3 @@ class PipelineService(VersionedDefinitions[Pipeline]):
         ]
         return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
-
-def _steps_text(pipeline: Pipeline) -> str:
-    steps = [step.model_dump(exclude_defaults=True) for step in pipeline.steps]
-    return yaml.safe_dump(steps, sort_keys=False, allow_unicode=True)

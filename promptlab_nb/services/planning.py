@@ -26,11 +26,18 @@ class ExperimentPlanner:
         self.templates = TemplateService(session)
         self.pipelines = PipelineService(session)
         self.default_model = default_model
+        self._templates: dict[tuple[str, int | None], Template] = {}
+
+    def _template(self, name: str, version: int | None) -> Template:
+        """A template version, read once per plan."""
+        if (name, version) not in self._templates:
+            self._templates[(name, version)] = self.templates.get(name, version)
+        return self._templates[(name, version)]
 
     def resolve(self, target: str) -> Template | Pipeline:
         name, version = parse_target(target)
         try:
-            return self.templates.get(name, version)
+            return self._template(name, version)
         except errors.TemplateNotFound:
             pass
         try:
@@ -87,7 +94,7 @@ class ExperimentPlanner:
         """Each step pinned to a template version with its final model and params."""
         steps = []
         for position, step in enumerate(pipeline.steps, start=1):
-            template = self.templates.get(step.template, step.version)
+            template = self._template(step.template, step.version)
             steps.append(
                 {
                     "position": position,
@@ -104,11 +111,11 @@ class ExperimentPlanner:
 
     def needed_variables(self, plan: VariantPlan, steps: list[dict[str, Any]] | None) -> set[str]:
         if plan.kind == "template":
-            return set(self.templates.get(plan.target_name, plan.target_version).variables)
+            return set(self._template(plan.target_name, plan.target_version).variables)
         produced: set[str] = set()
         needed: set[str] = set()
         for step in steps or []:
-            needed |= set(self.templates.get(step["template"], step["version"]).variables) - produced
+            needed |= set(self._template(step["template"], step["version"]).variables) - produced
             produced.add(step["output"])
         return needed
 

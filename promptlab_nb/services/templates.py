@@ -7,10 +7,9 @@ from typing import Any
 import pandas as pd
 
 from promptlab_nb.core import errors
-from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.engine.templating import compile_template
-from promptlab_nb.schemas.definitions import DefinitionDiff, Template
+from promptlab_nb.schemas.definitions import Template
 from promptlab_nb.services.versioning import VersionedDefinitions
 from promptlab_nb.store.models import Template as TemplateRow
 from promptlab_nb.store.models import TemplateVersion
@@ -78,14 +77,8 @@ class TemplateService(VersionedDefinitions[Template]):
         ]
         return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
-    def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
-        before, after = self.get(name, old), self.get(name, new)
-        return DefinitionDiff(
-            name=name,
-            old_version=old,
-            new_version=new,
-            body_diff=unified_text_diff(before.body, after.body, f"{name}@{old}", f"{name}@{new}"),
-            settings=changed_settings(
-                {"model": before.model, **before.params}, {"model": after.model, **after.params}
-            ),
-        )
+    def _text(self, record: Template) -> str:
+        return record.body
+
+    def _settings(self, record: Template) -> dict[str, Any]:
+        return {"model": record.model, **record.params}

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
-from promptlab_nb.schemas.definitions import Definition
+from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
+from promptlab_nb.schemas.definitions import Definition, DefinitionDiff
 from promptlab_nb.store.models import utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
@@ -152,6 +153,23 @@ class VersionedDefinitions(Generic[RecordT]):
             .order_by(self.entity_model.name)
         )
         return [(entity, row) for entity, row in self.session.execute(query)]
+
+    def diff(self, name: str, old: int, new: int) -> DefinitionDiff:
+        """A unified diff of two versions' text and the settings that changed between them."""
+        before, after = self.get(name, old), self.get(name, new)
+        return DefinitionDiff(
+            name=name,
+            old_version=old,
+            new_version=new,
+            body_diff=unified_text_diff(self._text(before), self._text(after), f"{name}@{old}", f"{name}@{new}"),
+            settings=changed_settings(self._settings(before), self._settings(after)),
+        )
+
+    def _text(self, record: RecordT) -> str:
+        raise NotImplementedError
+
+    def _settings(self, record: RecordT) -> dict[str, Any]:
+        raise NotImplementedError
 
     def records(self) -> list[RecordT]:
         return [self._to_record(entity, row) for entity, row in self._latest_rows()]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import random
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from promptlab_nb.core.errors import InvalidStore, StoreLocked
 from promptlab_nb.store import migrate
 
 DEFAULT_FILE = "promptlab.duckdb"
+LINGER_SECONDS = 0.5
 DUCKDB_MAGIC = b"DUCK"
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
@@ -58,6 +61,40 @@ def _lock_holder(error: Exception) -> str | None:
     return f"{found['program']} (PID {found['pid']})" if found else None
 
 
+class _FileKeeper:
+    """Keeps one DuckDB connection open for ``linger`` seconds after the last unit of work.
+
+    Opening a DuckDB file costs about 30 ms (and closing it a checkpoint); while one connection is
+    open, the next opens in under a millisecond. Another process waits at most ``linger`` seconds
+    after this one goes quiet.
+    """
+
+    def __init__(self, linger: float):
+        self._linger = linger
+        self._connection = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def keep(self, open_connection) -> None:
+        with self._lock:
+            if self._connection is None:
+                self._connection = open_connection()
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self._linger, self.release)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
 class Database:
     """One store. Every unit of work opens a connection and gives it back at once, so two
     notebooks can share one DuckDB file; a lock conflict is retried with backoff."""
@@ -67,9 +104,15 @@ class Database:
         self.location = describe(self.url)
         self.lock_timeout = lock_timeout
         self.backend = make_url(self.url).get_backend_name()
+        self._keeper = _FileKeeper(LINGER_SECONDS)
+        atexit.register(self._keeper.release)
         self.engine = self._create_engine()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.revision = migrate.upgrade(self.engine, self.location)
+        try:
+            self.revision = migrate.upgrade(self.engine, self.location)
+        except BaseException:
+            self.dispose()
+            raise
 
     @property
     def is_duckdb(self) -> bool:
@@ -87,12 +130,17 @@ class Database:
         event.listen(engine, "do_connect", self._connect_when_unlocked)
         return engine
 
+    def _connect_and_keep(self, dialect, cargs, cparams):
+        connection = dialect.connect(*cargs, **cparams)
+        self._keeper.keep(lambda: dialect.connect(*cargs, **cparams))
+        return connection
+
     def _connect_when_unlocked(self, dialect, connection_record, cargs, cparams):
         started = time.monotonic()
         delay = 0.005
         while True:
             try:
-                return dialect.connect(*cargs, **cparams)
+                return self._connect_and_keep(dialect, cargs, cparams)
             except Exception as error:
                 if not _is_lock_conflict(error):
                     raise InvalidStore(self.location, str(error).splitlines()[0]) from error
@@ -135,5 +183,6 @@ class Database:
             connection.execute(text("select 1"))
 
     def dispose(self) -> None:
+        self._keeper.release()
         self.engine.dispose()
 

