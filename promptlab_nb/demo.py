@@ -56,7 +56,11 @@ def execute_notebook(notebook: Path, output: Path, timeout: int = 300) -> DemoRu
         cell.metadata.pop("execution", None)
     kernel = KernelManager(kernel_spec_manager=current_python_kernels())
     client = NotebookClient(
-        document, km=kernel, timeout=timeout, record_timing=False, resources={"metadata": {"path": str(notebook.parent)}}
+        document,
+        km=kernel,
+        timeout=timeout,
+        record_timing=False,
+        resources={"metadata": {"path": str(notebook.parent)}},
     )
     started = time.perf_counter()
     try:
