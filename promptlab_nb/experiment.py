@@ -19,7 +19,7 @@ from promptlab_nb.notebook.display import experiment_header_text, experiment_htm
 from promptlab_nb.schemas.experiments import ExperimentRecord
 from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
-from promptlab_nb.services.results import runs_frame, steps_frame
+from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
 from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
@@ -102,9 +102,13 @@ class Experiment:
         """Per variant: runs, error rate, each score with its 95% CI and whether it differs from the
         best variant beyond noise, latency p50/p95, tokens, cost and cache hits. Repeats are averaged
         per row first; ``cluster`` names a data column whose groups are not independent."""
-        runs = self.runs
+        record = self.record
+        with self.lab.db.connection() as connection:
+            runs = summary_frame(connection, record.id, cluster)
         if runs.empty:
             raise InvalidData(f"Experiment {self.name!r} has no runs yet; run it with .resume().")
+        if cluster and runs[cluster].isna().all():
+            raise InvalidData(f"No data column {cluster!r} to cluster by; see exp.runs for the columns.")
         return summary_table(runs, runs.attrs["evaluators"], cluster)
 
     def compare_variants(

@@ -235,3 +235,26 @@ def test_export_writes_csv_jsonl_and_parquet(lab, tmp_path):
     assert pd.read_parquet(experiment.export(tmp_path / "runs.parquet"))["output"].tolist() == ["Hello Ada", "Hello Grace"]
     with pytest.raises(errors.InvalidData, match=r"\.csv, \.jsonl or \.parquet"):
         experiment.export(tmp_path / "runs.xlsx")
+
+
+def test_a_requests_per_minute_limit_spaces_the_calls(lab):
+    # Given a limit of 600 requests a minute for the mock provider (one every 0.1 s)
+    pl.mock_model("paced", "ok")
+    lab.templates.save("hello", "Hello {{ name }}", model="mock:paced")
+    lab.settings.rate_limits = {"mock": {"rpm": 600}}
+    # When six calls are made with plenty of concurrency
+    started = time.monotonic()
+    runs = lab.run("hello", [{"name": f"n{index}"} for index in range(6)], concurrency=6, progress=False).runs
+    # Then they took at least five intervals
+    assert set(runs["status"]) == {"ok"}
+    assert time.monotonic() - started >= 0.5
+
+
+def test_the_progress_bar_shows_done_errors_cache_hits_and_cost(lab, capsys):
+    model = pl.mock_model("half-broken", "fine")
+    model.errors.extend([errors.BadRequest("no", provider="mock")])
+    lab.templates.save("hello", "Hello {{ name }}", model="mock:half-broken")
+    lab.run("hello", [{"name": "Ada"}, {"name": "Grace"}], concurrency=1, name="shown")
+    printed = capsys.readouterr().err
+    assert "shown: 2 calls (0 cached), est. $0.0000" in printed
+    assert "2/2" in printed and "errors=1" in printed and "cached=0" in printed and "cost=$0.0000" in printed

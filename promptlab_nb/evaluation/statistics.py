@@ -111,7 +111,7 @@ def wilson_interval(passes: int, n: int, confidence: float = 0.95) -> tuple[floa
         return _NAN, _NAN
     if not 0 <= passes <= n:
         raise InvalidData(f"passes must be between 0 and n={n}, got {passes}.")
-    z = float(_scipy_stats().norm.ppf(0.5 + confidence / 2))
+    z = float(_special().ndtri(0.5 + confidence / 2))
     rate = passes / n
     centre = rate + z * z / (2 * n)
     spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
@@ -191,7 +191,7 @@ def sample_size(
     if not (0 < alpha < 1 and 0 < power < 1):
         raise InvalidData(f"alpha and power must be between 0 and 1, got alpha={alpha}, power={power}.")
     variance = _difference_variance(delta, sd, p, paired, correlation)
-    z_sum = _scipy_stats().norm.ppf(1 - alpha / 2) + _scipy_stats().norm.ppf(power)
+    z_sum = _special().ndtri(1 - alpha / 2) + _special().ndtri(power)
     return max(2, math.ceil(z_sum**2 * variance / delta**2 - 1e-9))
 
 
@@ -247,7 +247,7 @@ def _two_sided_p_value(mean: float, se: float, dof: int) -> float:
         return _NAN
     if se == 0:
         return 1.0 if mean == 0 else 0.0
-    return float(2 * _scipy_stats().t.sf(abs(mean / se), dof))
+    return float(2 * _special().stdtr(dof, -abs(mean / se)))
 
 
 def _estimate(x: np.ndarray, clusters: Any, confidence: float) -> tuple[Estimate, int]:
@@ -292,7 +292,7 @@ def _cluster_codes(clusters: Any) -> np.ndarray:
 def _t_interval(mean: float, se: float, dof: int, confidence: float) -> tuple[float, float]:
     if math.isnan(se) or dof < 1:
         return _NAN, _NAN
-    half_width = float(_scipy_stats().t.ppf(0.5 + confidence / 2, dof)) * se
+    half_width = float(_special().stdtrit(dof, 0.5 + confidence / 2)) * se
     return mean - half_width, mean + half_width
 
 
@@ -319,6 +319,6 @@ def _require_variants(rows: pd.DataFrame, variants: list[str]) -> None:
         )
 
 
-def _scipy_stats():
-    """scipy.stats, imported on first use: it takes about a second to import."""
-    return importlib.import_module("scipy.stats")
+def _special():
+    """scipy.special (the normal and Student t distribution functions), imported on first use."""
+    return importlib.import_module("scipy.special")
