@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 from sqlalchemy import text
@@ -16,12 +16,17 @@ from promptlab_nb.engine.data import columns_of, load_rows
 from promptlab_nb.engine.loop import run_blocking
 from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment
+from promptlab_nb.services.batch_execution import is_batch_mode
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.planning import ExperimentPlanner, parse_target
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
+
+if TYPE_CHECKING:
+    from promptlab_nb.notebook.widget import ComparisonWidget
 
 ServiceT = TypeVar("ServiceT")
 
@@ -59,6 +64,8 @@ def _blocking(method: Callable[..., Coroutine[Any, Any, Experiment]]) -> Callabl
 
     @functools.wraps(method)
     def run_to_completion(self: Lab, *args: Any, **kwargs: Any) -> Experiment:
+        if kwargs.get("live") is True:
+            kwargs["live"] = _shown_live_view()
         return run_blocking(lambda: method(self, *args, **kwargs))
 
     return run_to_completion
@@ -95,6 +102,8 @@ class Lab:
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool = True,
+        mode: str = "live",
+        live: bool | ComparisonWidget | None = False,
     ) -> Experiment:
         """Run every target x model x params variant over every row of ``data``, ``repeats`` times.
 
@@ -102,12 +111,17 @@ class Lab:
         a list of dicts, a dict (one row) or a CSV / JSONL / Parquet path. ``evaluators``: objects
         from ``promptlab_nb.evals``, spec strings such as ``"contains:Paris"``, or callables.
         ``confirm=True`` runs an experiment estimated above ``PromptLab.cost_limit``.
+        ``mode="batch"`` sends the runs not cached through the providers' batch APIs (about half the
+        price, answered within 24 hours): the experiment is ``submitted`` until ``exp.refresh()``
+        (also from another session: ``lab.experiment(name).refresh()``) has stored every answer.
+        ``live=True`` shows the comparison widget filling in as runs finish (in a Jupyter kernel).
         """
+        batch = is_batch_mode(mode)
         experiment = self.plan(
             targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
         )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
-        return await experiment.aexecute(options)
+        return await (experiment.asubmit(options) if batch else experiment.aexecute(options, live))
 
     async def arun(
         self,
@@ -191,6 +205,17 @@ class Lab:
         with self.db.session() as session:
             return ExperimentService(session).list()
 
+    def batches(self, *, refresh: bool = False, progress: bool = False) -> pd.DataFrame:
+        """Every provider batch, newest first; with ``refresh`` the experiments awaiting batches are
+        refreshed first (their finished results stored)."""
+        if refresh:
+            with self.db.session() as session:
+                awaiting = BatchService(session).experiments_awaiting()
+            for name in awaiting:
+                self.experiment(name).refresh(progress=progress)
+        with self.db.session() as session:
+            return BatchService(session).list()
+
     def sql(self, query: str, **params: Any) -> pd.DataFrame:
         """Run SQL on the store (views: runs, scores, experiments) and return a DataFrame."""
         with self.db.connection() as connection:
@@ -203,6 +228,13 @@ class Lab:
 
     def __repr__(self) -> str:
         return f"<Lab {self.db.location}>"
+
+
+def _shown_live_view() -> ComparisonWidget | None:
+    """The live widget is displayed by the calling thread, so it lands in the running cell."""
+    from promptlab_nb.notebook.widget import live_view
+
+    return live_view(True)
 
 
 def _default_name(targets: list[str]) -> str:

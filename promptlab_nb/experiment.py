@@ -17,6 +17,8 @@ from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.statistics import PairedComparison
 from promptlab_nb.notebook.display import experiment_header_text, experiment_html
 from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.batch_execution import BatchExecution, BatchReport, is_batch_mode
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
@@ -24,6 +26,7 @@ from promptlab_nb.services.scoring import ScoreService
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab
+    from promptlab_nb.notebook.widget import ComparisonWidget
 
 
 class Experiment:
@@ -34,6 +37,7 @@ class Experiment:
         self.name = name
         self.evaluators = list(evaluators or [])
         self.last_execution: ExecutionResult | None = None
+        self.last_batch_report: BatchReport | None = None
 
     @property
     def record(self) -> ExperimentRecord:
@@ -71,11 +75,60 @@ class Experiment:
         with self.lab.db.session() as session:
             return ExperimentService(session).status_counts(record.id)
 
-    async def aexecute(self, options: ExecutionOptions | None = None) -> Experiment:
+    async def aexecute(
+        self, options: ExecutionOptions | None = None, live: bool | ComparisonWidget | None = False
+    ) -> Experiment:
+        """Run what is missing; ``live`` (True, or a widget already shown) fills the comparison widget
+        as runs finish and refreshes it with scores at the end."""
+        from promptlab_nb.notebook.widget import live_view
+
         execution = ExperimentExecution(self.lab.db, self.lab.settings)
         options = options or self.lab.execution_options()
-        self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        view = live_view(live)
+        if view is not None:
+            view.follow(self)
+            options.on_run = view.add_run
+        try:
+            self.last_execution = await execution.run(self.name, options, self._run_evaluators())
+        finally:
+            if view is not None:
+                view.refresh()
         return self
+
+    async def asubmit(self, options: ExecutionOptions | None = None) -> Experiment:
+        """Send the runs not cached as provider batches (cached runs are stored at once); see ``refresh``."""
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = options or self.lab.execution_options()
+        self.last_batch_report = await batches.submit(self.name, options, self._run_evaluators())
+        return self
+
+    def refresh(self, *, progress: bool = True) -> Experiment:
+        """Ask the providers about this experiment's batches and store the runs of every batch that has
+        finished, scored by the stored evaluators. Safe to call again: no run is stored twice."""
+        return run_blocking(lambda: self.arefresh(progress=progress))
+
+    async def arefresh(self, *, progress: bool = True) -> Experiment:
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(progress=progress)
+        self.last_batch_report = await batches.refresh(self.name, options, self._run_evaluators())
+        return self
+
+    def cancel(self, *, progress: bool = True) -> Experiment:
+        """Cancel this experiment's pending provider batches and store what they answered before stopping."""
+        return run_blocking(lambda: self.acancel(progress=progress))
+
+    async def acancel(self, *, progress: bool = True) -> Experiment:
+        batches = BatchExecution(self.lab.db, self.lab.settings)
+        options = self.lab.execution_options(progress=progress)
+        self.last_batch_report = await batches.cancel(self.name, options, self._run_evaluators())
+        return self
+
+    @property
+    def batches(self) -> pd.DataFrame:
+        """This experiment's provider batches: status, request counts, submitted and finished times."""
+        record = self.record
+        with self.lab.db.session() as session:
+            return BatchService(session).list(record.id)
 
     def _run_evaluators(self) -> list[Evaluator]:
         """The evaluators given at run time, or rebuilt from their stored specs (e.g. in a new session)."""
@@ -138,13 +191,36 @@ class Experiment:
             raise InvalidData("No scores to plot yet; add evaluators with exp.evaluate(...).")
         return plot_summary(summary, evaluator or scored[0])
 
-    def resume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        """Run only what is missing: runs never started, and those that failed or were interrupted."""
-        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
-        return run_blocking(lambda: self.aexecute(options))
+    def resume(
+        self,
+        *,
+        cache: bool | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+        mode: str = "live",
+        live: bool = False,
+    ) -> Experiment:
+        """Run only what is missing: runs never started, and those that failed or were interrupted;
+        ``mode="batch"`` sends them as provider batches (runs awaiting a batch are left to ``refresh``);
+        ``live=True`` shows the comparison widget filling in as runs finish."""
+        from promptlab_nb.notebook.widget import live_view
 
-    async def aresume(self, *, cache: bool | None = None, confirm: bool = False, progress: bool = True) -> Experiment:
-        return await self.aexecute(self.lab.execution_options(cache=cache, confirm=confirm, progress=progress))
+        view = live_view(live)
+        return run_blocking(
+            lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode, live=view)
+        )
+
+    async def aresume(
+        self,
+        *,
+        cache: bool | None = None,
+        confirm: bool = False,
+        progress: bool = True,
+        mode: str = "live",
+        live: bool | ComparisonWidget | None = False,
+    ) -> Experiment:
+        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
+        return await (self.asubmit(options) if is_batch_mode(mode) else self.aexecute(options, live))
 
     def export(self, path: str | Path) -> Path:
         """Write the runs to CSV, JSONL or Parquet, chosen by the file's extension."""
@@ -166,12 +242,33 @@ class Experiment:
             record.name, record.status, len(record.variants), record.row_count, record.repeats, self.status_counts()
         )
 
+    def widget(self) -> ComparisonWidget:
+        """The comparison widget: rows x variants, summary and chart, filters, diffs and ratings."""
+        from promptlab_nb.notebook.widget import ComparisonWidget
+
+        return ComparisonWidget.from_experiment(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """In a live kernel the widget, with the static HTML view for wherever widgets cannot render."""
+        from promptlab_nb.notebook.widget import ComparisonWidget, kernel_has_widgets
+
+        runs, header = self.runs, self._header()
+        if not kernel_has_widgets():
+            return {"text/plain": f"<{header}>", "text/html": self._static_html(runs, header)}, {}
+        widget = ComparisonWidget.from_experiment(self, runs)
+        widget_bundle, metadata = widget._repr_mimebundle_()
+        static = self._static_html(runs, header, widget.summary_frame)
+        return {**widget_bundle, "text/plain": f"<{header}>", "text/html": static}, metadata
+
     def _repr_html_(self) -> str:
+        return self._static_html(self.runs, self._header())
+
+    def _static_html(self, runs: pd.DataFrame, header: str, summary: pd.DataFrame | None = None) -> str:
         """The static view (saved notebooks, nbconvert, GitHub): summary and outputs side by side, escaped."""
-        runs = self.runs
-        summary = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
+        if summary is None and not runs.empty:
+            summary = summary_table(runs, runs.attrs["evaluators"])
         outputs = wide_table(runs, "output", runs.attrs["inputs"]) if not runs.empty else None
-        return experiment_html(self._header(), summary, outputs, self.lab.settings.display_rows)
+        return experiment_html(header, summary, outputs, self.lab.settings.display_rows)
 
     def __repr__(self) -> str:
         return f"<{self._header()}>"

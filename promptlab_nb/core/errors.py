@@ -305,3 +305,20 @@ class ProviderNotConfigured(ProviderError):
             provider=provider,
         )
         self.option = option
+
+
+class BatchNotSupported(Invalid):
+    def __init__(self, provider: str):
+        super().__init__(
+            f"{provider} has no batch API in promptlab_nb; run its models live (without mode=\"batch\" / --batch). "
+            "Batch mode works for openai, anthropic, gemini and mock models."
+        )
+        self.provider = provider
+
+
+class BatchModeUnsupported(Invalid):
+    pass
+
+
+class BatchItemFailed(ProviderError):
+    """One request of a provider batch got no answer: the provider's reason is the message."""

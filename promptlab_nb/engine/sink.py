@@ -18,10 +18,20 @@ from promptlab_nb.store.models import Run, RunStep, Score
 
 class RunSink:
     """Writes runs, their steps, scores and new cache entries together, every ``batch_size`` runs
-    or ``interval`` seconds, off the event loop."""
+    or ``interval`` seconds, off the event loop. With ``skip_stored_runs`` a run whose cell is
+    already stored is left out (the run table's unique cell), so storing the same results twice is harmless."""
 
-    def __init__(self, database: Database, cache: ResponseCache, *, batch_size: int = 5_000, interval: float = 2.0):
+    def __init__(
+        self,
+        database: Database,
+        cache: ResponseCache,
+        *,
+        batch_size: int = 5_000,
+        interval: float = 2.0,
+        skip_stored_runs: bool = False,
+    ):
         self._database, self._cache = database, cache
+        self._skip_stored_runs = skip_stored_runs
         self._batch_size, self._interval = batch_size, interval
         self._runs: list[dict[str, Any]] = []
         self._steps: list[dict[str, Any]] = []
@@ -43,7 +53,7 @@ class RunSink:
             self._last_flush = time.monotonic()
             self._flushing = asyncio.ensure_future(asyncio.to_thread(self.flush))
 
-    async def finish(self, last_write: Callable[[Connection], None]) -> None:
+    async def finish(self, last_write: Callable[[Connection], None] | None = None) -> None:
         """Wait for a flush under way, then write what is left together with ``last_write``."""
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
@@ -57,7 +67,7 @@ class RunSink:
         if not (runs or cache_entries or last_write):
             return
         with self._database.connection() as connection:
-            insert_records(connection, Run.__table__, runs)
+            insert_records(connection, Run.__table__, runs, skip_existing=self._skip_stored_runs)
             insert_records(connection, RunStep.__table__, steps)
             insert_records(connection, Score.__table__, scores)
             ResponseCache.write(connection, cache_entries)

@@ -67,6 +67,7 @@ def add_run_options(parser: MagicArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int)
     parser.add_argument("--no-cache", dest="cache", action="store_false", default=None)
     parser.add_argument("--yes", dest="confirm", action="store_true", help="run even above the cost limit")
+    parser.add_argument("--batch", action="store_true", help="send through the providers' batch APIs")
 
 
 def template_parser() -> MagicArgumentParser:
@@ -97,6 +98,12 @@ def run_parser(command: str) -> MagicArgumentParser:
     parser.add_argument("--model", "--models", dest="models", action="append")
     parser.add_argument("-p", dest="params", action="append", default=[])
     add_run_options(parser)
+    return parser
+
+
+def batches_parser() -> MagicArgumentParser:
+    parser = MagicArgumentParser(prog="%prompt batches")
+    parser.add_argument("--no-refresh", dest="refresh", action="store_false", default=True)
     return parser
 
 

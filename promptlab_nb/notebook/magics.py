@@ -17,13 +17,18 @@ from promptlab_nb.notebook import arguments, session
 
 HELP = """\
 %%prompt NAME [--model M] [--temperature T] [--max-tokens N] [-p key=value ...] [--json] [--schema VAR]
-         [--description TEXT] [--on DATA [--repeats N] [--eval SPEC ...] [--no-cache]] [--run]
+         [--description TEXT] [--on DATA [--repeats N] [--eval SPEC ...] [--no-cache] [--batch]] [--run]
     Save the cell as template NAME (a new version only when it changed); with --on, run it over DATA;
     with --run, run it once with variables from the notebook.
 %%pipeline NAME [--description TEXT]
     Save the YAML list of steps in the cell (template, output, model, params, parse: json) as pipeline NAME.
-%prompt run NAME --on DATA [--model M] [-p key=value] [--repeats N] [--eval SPEC] [--name E] [--no-cache]
+%prompt run NAME --on DATA [--model M] [-p key=value] [--repeats N] [--eval SPEC] [--name E] [--no-cache] [--batch]
 %prompt compare A B ... --on DATA [--models M1,M2] [-p key=v1 -p key=v2] [--repeats N] [--eval SPEC] [--name E]
+         [--batch]
+    --batch sends the runs not cached through the providers' batch APIs (OpenAI, Anthropic, Gemini, mock: about
+    half the price, answered within 24 hours); the experiment is "submitted" until its batches finish.
+%prompt batches [--no-refresh]
+    Store the results of finished batches (also those submitted in another session) and list every batch.
 %prompt list | show NAME [--version N] | history NAME | diff NAME V1 V2
 %prompt duplicate NAME NEW | delete NAME | restore NAME
 %prompt experiments | runs [--experiment E] | models | help
@@ -58,6 +63,7 @@ class PromptMagics(Magics):
             "delete": lambda words: self._lifecycle("delete", words),
             "restore": lambda words: self._lifecycle("restore", words),
             "experiments": self._experiments,
+            "batches": self._batches,
             "runs": self._runs,
             "models": self._models,
             "help": self._help,
@@ -168,6 +174,7 @@ class PromptMagics(Magics):
             cache=options.cache,
             concurrency=options.concurrency,
             confirm=options.confirm,
+            mode="batch" if options.batch else "live",
         )
 
     def _data(self, name: str) -> Any:
@@ -233,6 +240,10 @@ class PromptMagics(Magics):
     def _experiments(self, words: list[str]) -> Any:
         arguments.no_arguments_parser("experiments").parse(words)
         return self.lab.experiments()
+
+    def _batches(self, words: list[str]) -> Any:
+        options = arguments.batches_parser().parse(words)
+        return self.lab.batches(refresh=options.refresh)
 
     def _runs(self, words: list[str]) -> Any:
         options = arguments.runs_parser().parse(words)

@@ -26,6 +26,7 @@ from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.scoring import RunScorer
 from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
+from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.scoring import ScoreService
 from promptlab_nb.services.templates import TemplateService
@@ -73,10 +74,9 @@ class ExperimentExecution:
             service = ExperimentService(session)
             experiment = service.get(name)
             service.clear_unfinished(experiment.id)
-            rows, finished = service.rows(experiment.id), service.finished_cells(experiment.id)
-            tasks = self._tasks(experiment, rows, finished, self._chains(TemplateService(session), experiment))
+            tasks = self._missing_tasks(session, experiment)
             estimate = self._estimate(tasks, cache, registry, session)
-            self._check_cost(estimate, confirmed)
+            self.check_cost(estimate, confirmed)
             service.set_status(experiment.id, "running")
         return experiment, tasks, estimate
 
@@ -130,6 +130,29 @@ class ExperimentExecution:
             ResponseCache.write(session.connection(), cache.take_pending())
         return len(runs)
 
+    def missing_tasks(self, name: str) -> tuple[ExperimentRecord, list[RunTask]]:
+        """The experiment and a task for every cell to run; failed and interrupted runs are cleared first."""
+        with self.database.session() as session:
+            service = ExperimentService(session)
+            experiment = service.get(name)
+            service.clear_unfinished(experiment.id)
+            return experiment, self._missing_tasks(session, experiment)
+
+    def unstored_tasks(self, experiment: ExperimentRecord) -> list[RunTask]:
+        """A task for every cell of ``experiment`` that has no stored run at all, not even a failed one."""
+        with self.database.session() as session:
+            rows = ExperimentService(session).rows(experiment.id)
+            stored = BatchService(session).stored_cells(experiment.id)
+            return self._tasks(experiment, rows, stored, self._chains(TemplateService(session), experiment))
+
+    def _missing_tasks(self, session, experiment: ExperimentRecord) -> list[RunTask]:
+        """Tasks for the cells with no successful run that await no provider batch."""
+        service = ExperimentService(session)
+        skipped = service.finished_cells(experiment.id) | BatchService(session).awaited_cells(experiment)
+        return self._tasks(
+            experiment, service.rows(experiment.id), skipped, self._chains(TemplateService(session), experiment)
+        )
+
     @staticmethod
     def _tasks(
         experiment: ExperimentRecord,
@@ -147,7 +170,6 @@ class ExperimentExecution:
                 repeat=cell.repeat,
                 inputs=rows[cell.row_index],
                 chain=chains[cell.variant_index],
-                mode=experiment.mode,
             )
             for cell in cells(len(variants), len(rows), experiment.repeats)
             if (variants[cell.variant_index].id, cell.row_index, cell.repeat) not in finished
@@ -192,7 +214,7 @@ class ExperimentExecution:
     def _estimate(self, tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry, session) -> Estimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call."""
-        keys = {id(task): self._cache_key(task) for task in tasks if task.kind == "template"}
+        keys = {id(task): task_cache_key(task) for task in tasks if task.kind == "template"}
         cache.prefetch((key for key in keys.values() if key), session)
         estimate = Estimate()
         for task in tasks:
@@ -206,18 +228,13 @@ class ExperimentExecution:
                 estimate.add_call(price, input_chars, step.params.get("max_tokens"))
         return estimate
 
-    @staticmethod
-    def _cache_key(task: RunTask) -> str | None:
-        step = task.chain.steps[0]
-        try:
-            return cache_key(step.spec, step.request(task.inputs), task.repeat)
-        except PromptLabError:
-            return None
-
-    def _check_cost(self, estimate: Estimate, confirmed: bool) -> None:
+    def check_cost(self, estimate: Estimate, confirmed: bool) -> None:
         limit = self.settings.cost_limit
         if limit and not confirmed and estimate.cost > limit:
             raise CostLimitExceeded(estimate.cost, limit, estimate.calls)
+
+    def caller(self, options: ExecutionOptions, registry: ProviderRegistry, cache: ResponseCache) -> ModelCaller:
+        return ModelCaller(registry, self._limits(options), self._policy(), cache)
 
     def _limits(self, options: ExecutionOptions) -> Limits:
         return Limits(
@@ -228,6 +245,15 @@ class ExperimentExecution:
 
     def _policy(self) -> RetryPolicy:
         return RetryPolicy(max_retries=self.settings.max_retries, timeout=self.settings.timeout)
+
+
+def task_cache_key(task: RunTask) -> str | None:
+    """The cache key of a single-template run, None when its prompt cannot be rendered."""
+    step = task.chain.steps[0]
+    try:
+        return cache_key(step.spec, step.request(task.inputs), task.repeat)
+    except PromptLabError:
+        return None
 
 
 def _first_messages(task: RunTask) -> list[dict[str, str]]:

@@ -231,3 +231,26 @@ class CacheEntry(Base):
     model: Mapped[str] = mapped_column(String(200))
     response: Mapped[dict] = mapped_column(JSONText)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ProviderBatch(Base):
+    """One batch submitted to a provider's batch API: which cells of the experiment it carries
+    (``custom_ids``) and where it stands. ``collected_at`` is set once its results are stored."""
+
+    __tablename__ = "provider_batch"
+    __table_args__ = (UniqueConstraint("provider", "provider_batch_id"),)
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26), index=True)
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(200))
+    provider_batch_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    request_count: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    custom_ids: Mapped[list] = mapped_column(JSONText)
+    error: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    collected_at: Mapped[datetime | None] = mapped_column(DateTime)

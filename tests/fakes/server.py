@@ -8,7 +8,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from fakes import anthropic_server, gemini_server, openai_server
+from fakes import (
+    anthropic_batch_server,
+    anthropic_server,
+    gemini_batch_server,
+    gemini_server,
+    openai_batch_server,
+    openai_server,
+)
+from fakes.batch_book import CURRENT_BOOK, BatchBook
 from fakes.script import CURRENT_SCRIPT, Script, script_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,10 +35,12 @@ async def _delayed(request: web.Request, handler: Handler) -> web.StreamResponse
         script.in_flight -= 1
 
 
-def build_app(current_script: Callable[[], Script]) -> web.Application:
-    app = web.Application(middlewares=[_delayed])
+def build_app(current_script: Callable[[], Script], current_book: Callable[[], BatchBook]) -> web.Application:
+    app = web.Application(middlewares=[_delayed], client_max_size=256 * 1024 * 1024)
     app[CURRENT_SCRIPT] = current_script
-    for wire in (openai_server, anthropic_server, gemini_server):
+    app[CURRENT_BOOK] = current_book
+    wires = (gemini_batch_server, openai_server, anthropic_server, gemini_server)
+    for wire in (*wires, openai_batch_server, anthropic_batch_server):
         app.add_routes(wire.routes())
     return app
 
@@ -40,6 +50,7 @@ class FakeServer:
 
     def __init__(self, script: Script | None = None):
         self.script = script or Script()
+        self.batches = BatchBook()
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -54,8 +65,9 @@ class FakeServer:
         return f"{self.url}/v1"
 
     def reset(self, **settings) -> Script:
-        """A fresh script for the next test, keeping the server running."""
+        """A fresh script (and no batches) for the next test, keeping the server running."""
         self.script = Script(**settings)
+        self.batches = BatchBook()
         return self.script
 
     def start(self) -> FakeServer:
@@ -71,7 +83,7 @@ class FakeServer:
         self._loop.close()
 
     async def _serve(self) -> None:
-        self._runner = web.AppRunner(build_app(lambda: self.script), access_log=None)
+        self._runner = web.AppRunner(build_app(lambda: self.script, lambda: self.batches), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.port = self._runner.addresses[0][1]

@@ -7,6 +7,17 @@ from typing import Any
 
 from promptlab_nb.core.errors import ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, Message
+from promptlab_nb.engine.providers.batching import (
+    CANCELLED,
+    ENDED,
+    EXPIRED,
+    IN_PROGRESS,
+    BatchLimits,
+    BatchLine,
+    BatchOutcome,
+    BatchState,
+    outcomes_from_jsonl,
+)
 from promptlab_nb.engine.providers.credentials import ApiKey
 from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
 from promptlab_nb.engine.providers.remote import (
@@ -49,6 +60,7 @@ class AnthropicProvider(RemoteProvider):
 
     name = "anthropic"
     env_var = "ANTHROPIC_API_KEY"
+    batch_limits = BatchLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
     sdk_modules = ("anthropic",)
     env_vars = ("ANTHROPIC_API_KEY",)
     base_url_env_vars = ("ANTHROPIC_BASE_URL",)
@@ -117,6 +129,53 @@ class AnthropicProvider(RemoteProvider):
             arguments["system"] = system
         return arguments
 
+    def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
+        arguments = self._arguments(request)
+        return {"custom_id": custom_id, "params": {**arguments.pop("extra_body", {}), **arguments}}
+
+    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+        return _batch_state(await self._batch_call(lambda client: client.messages.batches.create(requests=lines)))
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        return _batch_state(await self._batch_call(lambda client: client.messages.batches.retrieve(batch_id)))
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        return _batch_state(await self._batch_call(lambda client: client.messages.batches.cancel(batch_id)))
+
+    async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
+        """The results file, read line by line so that one malformed line spoils only its own request."""
+
+        async def read(client: Any) -> str:
+            async with client.messages.batches.with_streaming_response.results(batch_id) as response:
+                return await response.text()
+
+        return outcomes_from_jsonl(await self._batch_call(read), self._outcome)
+
+    def _outcome(self, line: dict[str, Any]) -> BatchOutcome:
+        custom_id, result = line["custom_id"], line["result"]
+        if result["type"] != "succeeded":
+            return BatchOutcome(custom_id, error=self._result_error(result))
+        message = result["message"]
+        return BatchOutcome(
+            custom_id,
+            text="".join(block["text"] for block in message["content"] if block["type"] == "text"),
+            finish_reason=_STOP_REASONS.get(message.get("stop_reason") or ""),
+            input_tokens=message["usage"]["input_tokens"],
+            output_tokens=message["usage"]["output_tokens"],
+            request_id=message.get("id"),
+        )
+
+    def _result_error(self, result: dict[str, Any]) -> str:
+        if result["type"] == "errored":
+            error = (result.get("error") or {}).get("error") or {}
+            reason = error.get("message") or "no reason given"
+            return f"{self.name} batch request failed: {reason} [{error.get('type')}]"
+        if result["type"] == "canceled":
+            return f"{self.name} cancelled this request with its batch before it ran"
+        if result["type"] == "expired":
+            return f"{self.name} batch expired (24 hours) before this request ran"
+        return f"{self.name} batch gave an unknown result type {result['type']!r}"
+
     def _domain_error(self, error: Exception) -> ProviderError | None:
         import anthropic
 
@@ -128,6 +187,18 @@ class AnthropicProvider(RemoteProvider):
         if isinstance(error, anthropic.APIConnectionError):
             return unreachable(self.name, f"{self._base_url or 'the default endpoint'} ({error.__cause__ or error})")
         return None
+
+
+def _batch_state(batch: Any) -> BatchState:
+    counts = batch.request_counts
+    failed = counts.errored + counts.canceled + counts.expired
+    if batch.processing_status != "ended":
+        status = IN_PROGRESS
+    elif batch.cancel_initiated_at is not None:
+        status = CANCELLED
+    else:
+        status = EXPIRED if counts.expired else ENDED
+    return BatchState(batch_id=batch.id, status=status, succeeded=counts.succeeded, failed=failed)
 
 
 def _split_system(messages: list[Message]) -> tuple[str, list[Message]]:

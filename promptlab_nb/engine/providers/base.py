@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptlab_nb.core.errors import InvalidModelSpec
+from promptlab_nb.core.errors import BatchNotSupported, InvalidModelSpec
+from promptlab_nb.engine.providers.batching import BatchLimits, BatchLine, BatchOutcome, BatchState
 from promptlab_nb.engine.providers.pricing import Price
 
 Message = dict[str, str]
@@ -58,10 +59,13 @@ class ChatResponse:
 
 
 class Provider(ABC):
-    """A model provider. Instances are created per Lab and reused for many calls."""
+    """A model provider. Instances are created per Lab and reused for many calls.
+
+    A provider with a batch API sets ``batch_limits`` and implements the batch methods."""
 
     name: str = ""
     env_var: str | None = None
+    batch_limits: BatchLimits | None = None
 
     @abstractmethod
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -83,6 +87,28 @@ class Provider(ABC):
 
     async def aclose(self) -> None:
         return None
+
+    def batch_price(self, model: str) -> Price | None:
+        """Dollars per million tokens for ``model`` in a batch, None when unknown."""
+        price = self.price(model)
+        return price.for_batch() if price else None
+
+    def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
+        """One request as a line of a batch."""
+        raise BatchNotSupported(self.name)
+
+    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+        raise BatchNotSupported(self.name)
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        raise BatchNotSupported(self.name)
+
+    async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
+        """The outcome of every line a finished batch answered; lines it did not answer are absent."""
+        raise BatchNotSupported(self.name)
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        raise BatchNotSupported(self.name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

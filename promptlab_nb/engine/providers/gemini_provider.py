@@ -7,6 +7,17 @@ from typing import Any
 
 from promptlab_nb.core.errors import AuthenticationFailed, ProviderError, RateLimited
 from promptlab_nb.engine.providers.base import ChatRequest, Message
+from promptlab_nb.engine.providers.batching import (
+    CANCELLED,
+    ENDED,
+    EXPIRED,
+    FAILED,
+    IN_PROGRESS,
+    BatchLimits,
+    BatchLine,
+    BatchOutcome,
+    BatchState,
+)
 from promptlab_nb.engine.providers.credentials import ApiKey
 from promptlab_nb.engine.providers.failures import (
     connection_refused,
@@ -31,14 +42,22 @@ _FINISH_REASONS = {
 _CONFIG_NAMES = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _INVALID_KEY_MARKERS = ("API_KEY_INVALID", "API key not valid")
+_BATCH_STATES = {
+    "JOB_STATE_SUCCEEDED": ENDED,
+    "JOB_STATE_FAILED": FAILED,
+    "JOB_STATE_CANCELLED": CANCELLED,
+    "JOB_STATE_EXPIRED": EXPIRED,
+}
 
 
 class GeminiProvider(RemoteProvider):
     """``gemini:<model>``. Key from GEMINI_API_KEY or GOOGLE_API_KEY, base URL from
-    GOOGLE_GEMINI_BASE_URL, or the options. Thinking tokens count as output tokens, as billed."""
+    GOOGLE_GEMINI_BASE_URL, or the options. Thinking tokens count as output tokens, as billed.
+    Batches go to the Gemini Developer API with inline requests (under 20 MB a batch; no Cloud Storage)."""
 
     name = "gemini"
     env_var = "GEMINI_API_KEY"
+    batch_limits = BatchLimits(max_requests=100_000, max_bytes=20 * 1024 * 1024)
     sdk_modules = ("google.genai", "aiohttp")
     env_vars = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env_vars = ("GOOGLE_GEMINI_BASE_URL",)
@@ -82,6 +101,57 @@ class GeminiProvider(RemoteProvider):
             "config": types.GenerateContentConfig(**config),
         }
 
+    def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
+        arguments = self._arguments(request)
+        return {
+            "custom_id": custom_id,
+            "contents": arguments["contents"],
+            "config": arguments["config"].model_dump(mode="json", exclude_none=True),
+        }
+
+    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+        """One batch job of inline requests, each carrying its custom id as metadata."""
+        requests = [
+            {"contents": line["contents"], "config": line["config"], "metadata": {"custom_id": line["custom_id"]}}
+            for line in lines
+        ]
+        job = await self._batch_call(
+            lambda client: client.batches.create(model=model, src=requests, config={"display_name": "promptlab"})
+        )
+        return _batch_state(job)
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        return _batch_state(await self._batch_call(lambda client: client.batches.get(name=batch_id)))
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        async def cancel(client: Any) -> Any:
+            await client.batches.cancel(name=batch_id)
+            return await client.batches.get(name=batch_id)
+
+        return _batch_state(await self._batch_call(cancel))
+
+    async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
+        job = await self._batch_call(lambda client: client.batches.get(name=batch_id))
+        answered = (job.dest.inlined_responses or []) if job.dest else []
+        return [outcome for item in answered if (outcome := self._outcome(item)) is not None]
+
+    def _outcome(self, item: Any) -> BatchOutcome | None:
+        custom_id = (item.metadata or {}).get("custom_id")
+        if custom_id is None:
+            return None
+        if item.error is not None or item.response is None:
+            message = item.error.message if item.error else "no response"
+            return BatchOutcome(custom_id, error=f"{self.name} batch request failed: {message}")
+        reply = _reply(item.response)
+        return BatchOutcome(
+            custom_id,
+            text=reply.text,
+            finish_reason=reply.finish_reason,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            request_id=reply.request_id,
+        )
+
     def _domain_error(self, error: Exception) -> ProviderError | None:
         import aiohttp
         import httpx2
@@ -110,6 +180,19 @@ class GeminiProvider(RemoteProvider):
 
     async def _close_client(self, client: Any) -> None:
         await client.aclose()
+
+
+def _batch_state(job: Any) -> BatchState:
+    state = getattr(job.state, "value", job.state) or ""
+    answered = (job.dest.inlined_responses or []) if job.dest else []
+    failed = sum(1 for item in answered if item.error is not None)
+    return BatchState(
+        batch_id=job.name,
+        status=_BATCH_STATES.get(state, IN_PROGRESS),
+        succeeded=len(answered) - failed,
+        failed=failed,
+        error=job.error.message if job.error else None,
+    )
 
 
 def _contents(messages: list[Message]) -> list[dict[str, Any]]:

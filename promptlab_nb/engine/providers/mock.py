@@ -1,6 +1,7 @@
 """Offline, deterministic models: ``mock:echo`` and models registered with ``mock_model``.
 
-They let demos, notebooks and tests run without network or keys.
+They let demos, notebooks and tests run without network or keys, the batch flow included:
+a mock batch is answered ``batch_delay`` seconds after it was submitted (kept in this process).
 """
 
 from __future__ import annotations
@@ -14,8 +15,18 @@ from dataclasses import dataclass, field
 
 from promptlab_nb.core.errors import BadRequest, ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Message, Provider
+from promptlab_nb.engine.providers.batching import (
+    CANCELLED,
+    ENDED,
+    IN_PROGRESS,
+    BatchLimits,
+    BatchLine,
+    BatchOutcome,
+    BatchState,
+)
 from promptlab_nb.engine.providers.pricing import Price
 from promptlab_nb.engine.providers.structured import parse_json_if_asked
+from promptlab_nb.store.ids import new_id
 
 Responder = str | Sequence[str] | Mapping[str, str] | Callable[[list[Message]], str]
 FREE = Price(0.0, 0.0)
@@ -39,6 +50,7 @@ class MockModel:
     latency: float = 0.0
     errors: deque[ProviderError] = field(default_factory=deque)
     calls: int = 0
+    batch_delay: float | None = None
 
     def answer(self, messages: list[Message]) -> str:
         if callable(self.respond):
@@ -68,9 +80,11 @@ def mock_model(
     *,
     latency: float = 0.0,
     errors: Sequence[ProviderError] = (),
+    batch_delay: float | None = None,
 ) -> MockModel:
-    """Register (or replace) the offline model ``mock:<name>``."""
-    model = MockModel(respond=respond, latency=latency, errors=deque(errors))
+    """Register (or replace) the offline model ``mock:<name>``; its batches finish ``batch_delay``
+    seconds after submission (default: the provider's ``batch_delay`` option)."""
+    model = MockModel(respond=respond, latency=latency, errors=deque(errors), batch_delay=batch_delay)
     _MODELS[name] = model
     return model
 
@@ -83,11 +97,33 @@ def _builtin(name: str) -> MockModel | None:
     return None
 
 
-class MockProvider(Provider):
-    name = "mock"
+@dataclass
+class MockBatch:
+    model: str
+    lines: list[BatchLine]
+    ready_at: float
+    cancelled: bool = False
 
-    def __init__(self, latency: float | None = None):
+    @property
+    def status(self) -> str:
+        if self.cancelled:
+            return CANCELLED
+        return ENDED if time.monotonic() >= self.ready_at else IN_PROGRESS
+
+
+_BATCHES: dict[str, MockBatch] = {}
+
+
+class MockProvider(Provider):
+    """Options: ``latency`` (seconds per call, overriding the models') and ``batch_delay``
+    (seconds before a batch is answered, for models that set none)."""
+
+    name = "mock"
+    batch_limits = BatchLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
+
+    def __init__(self, latency: float | None = None, batch_delay: float = 0.0):
         self._latency = latency
+        self._batch_delay = float(batch_delay)
 
     def _model(self, name: str) -> MockModel:
         model = _MODELS.get(name) or _builtin(name)
@@ -123,6 +159,56 @@ class MockProvider(Provider):
 
     def known_models(self) -> list[str]:
         return sorted({"echo", "json", *_MODELS})
+
+    def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
+        return {"custom_id": custom_id, "messages": request.messages, "response_format": request.response_format}
+
+    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+        delay = self._model(model).batch_delay
+        batch_id = f"mockbatch_{new_id()}"
+        ready_at = time.monotonic() + (self._batch_delay if delay is None else delay)
+        _BATCHES[batch_id] = MockBatch(model, list(lines), ready_at)
+        return self._state(batch_id)
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        return self._state(batch_id)
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        batch = self._batch(batch_id)
+        batch.cancelled = batch.status == IN_PROGRESS
+        return self._state(batch_id)
+
+    async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
+        batch = self._batch(batch_id)
+        if batch.status == CANCELLED:
+            reason = "mock batch cancelled before this request ran"
+            return [BatchOutcome(line["custom_id"], error=reason) for line in batch.lines]
+        model = self._model(batch.model)
+        return [self._outcome(model, line) for line in batch.lines]
+
+    def _outcome(self, model: MockModel, line: BatchLine) -> BatchOutcome:
+        model.calls += 1
+        if model.errors:
+            return BatchOutcome(line["custom_id"], error=str(model.errors.popleft()))
+        text = model.answer(line["messages"])
+        return BatchOutcome(
+            line["custom_id"],
+            text=text,
+            finish_reason="stop",
+            input_tokens=count_tokens(prompt_text(line["messages"])),
+            output_tokens=count_tokens(text),
+            request_id=f"mock-{model.calls}",
+        )
+
+    def _batch(self, batch_id: str) -> MockBatch:
+        if batch_id not in _BATCHES:
+            raise BadRequest(f"No mock batch {batch_id!r} in this process.", provider=self.name)
+        return _BATCHES[batch_id]
+
+    def _state(self, batch_id: str) -> BatchState:
+        batch = self._batch(batch_id)
+        done = len(batch.lines) if batch.status == ENDED else 0
+        return BatchState(batch_id=batch_id, status=batch.status, succeeded=done)
 
     def price(self, model: str) -> Price | None:
         return FREE

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
 from promptlab_nb.engine.providers.base import ChatRequest
+from promptlab_nb.engine.providers.batching import (
+    CANCELLED,
+    ENDED,
+    EXPIRED,
+    FAILED,
+    IN_PROGRESS,
+    BatchLimits,
+    BatchLine,
+    BatchOutcome,
+    BatchState,
+    outcomes_from_jsonl,
+)
 from promptlab_nb.engine.providers.credentials import ApiKey
 from promptlab_nb.engine.providers.failures import connection_refused, error_for_status, timed_out, unreachable
 from promptlab_nb.engine.providers.remote import (
@@ -29,6 +42,17 @@ from promptlab_nb.engine.providers.structured import (
 
 _FINISH_REASONS = {"stop": FINISHED, "length": TRUNCATED, "content_filter": FILTERED, "tool_calls": CALLED_TOOL}
 _UNUSED_KEY = "unused"
+CHAT_COMPLETIONS = "/v1/chat/completions"
+_BATCH_STATES = {
+    "validating": IN_PROGRESS,
+    "in_progress": IN_PROGRESS,
+    "finalizing": IN_PROGRESS,
+    "cancelling": IN_PROGRESS,
+    "completed": ENDED,
+    "failed": FAILED,
+    "expired": EXPIRED,
+    "cancelled": CANCELLED,
+}
 
 
 class OpenAIProvider(RemoteProvider):
@@ -37,6 +61,7 @@ class OpenAIProvider(RemoteProvider):
 
     name = "openai"
     env_var = "OPENAI_API_KEY"
+    batch_limits = BatchLimits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
     sdk_modules = ("openai",)
     env_vars = ("OPENAI_API_KEY",)
     base_url_env_vars = ("OPENAI_BASE_URL",)
@@ -74,7 +99,7 @@ class OpenAIProvider(RemoteProvider):
         usage = completion.get("usage") or {}
         return Reply(
             text=message.get("content") or "",
-            finish_reason=FILTERED if message.get("refusal") else _FINISH_REASONS.get(choice.get("finish_reason") or ""),
+            finish_reason=_finish_reason(message, choice),
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
             request_id=completion.get("id"),
@@ -105,6 +130,63 @@ class OpenAIProvider(RemoteProvider):
             arguments["response_format"] = _response_format(request.response_format)
         return arguments
 
+    def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
+        return {"custom_id": custom_id, "method": "POST", "url": CHAT_COMPLETIONS, "body": self._body(request)}
+
+    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+        """Upload the lines as a JSONL file, then start a batch on it with a 24 hour window."""
+        content = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
+
+        async def submit(client: Any) -> Any:
+            uploaded = await client.files.create(file=("promptlab-batch.jsonl", content), purpose="batch")
+            return await client.batches.create(
+                input_file_id=uploaded.id, endpoint=CHAT_COMPLETIONS, completion_window="24h"
+            )
+
+        return _batch_state(await self._batch_call(submit))
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        return _batch_state(await self._batch_call(lambda client: client.batches.retrieve(batch_id)))
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        return _batch_state(await self._batch_call(lambda client: client.batches.cancel(batch_id)))
+
+    async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
+        """The answers (output file) and the failures (error file) of a finished batch."""
+
+        async def read(client: Any) -> list[BatchOutcome]:
+            batch = await client.batches.retrieve(batch_id)
+            outcomes = []
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    content = await client.files.content(file_id)
+                    outcomes.extend(outcomes_from_jsonl(content.text, self._outcome))
+            return outcomes
+
+        return await self._batch_call(read)
+
+    def _outcome(self, line: dict[str, Any]) -> BatchOutcome:
+        response = line.get("response") or {}
+        if line.get("error") or response.get("status_code") != 200:
+            return BatchOutcome(line["custom_id"], error=self._line_error(line, response))
+        body = response["body"]
+        choice, usage = body["choices"][0], body.get("usage") or {}
+        message = choice["message"]
+        return BatchOutcome(
+            line["custom_id"],
+            text=message.get("content") or "",
+            finish_reason=_finish_reason(message, choice),
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            request_id=response.get("request_id") or body.get("id"),
+        )
+
+    def _line_error(self, line: dict[str, Any], response: dict[str, Any]) -> str:
+        error = line.get("error") or (response.get("body") or {}).get("error") or {}
+        status = f" (HTTP {response['status_code']})" if response.get("status_code") else ""
+        code = f" [{error['code']}]" if error.get("code") else ""
+        return f"{self.name} batch request failed{status}: {error.get('message') or 'no reason given'}{code}"
+
     def _domain_error(self, error: Exception) -> ProviderError | None:
         import openai
 
@@ -117,6 +199,22 @@ class OpenAIProvider(RemoteProvider):
         if isinstance(error, openai.APIConnectionError):
             return unreachable(self.name, f"{self._base_url or 'the default endpoint'} ({error.__cause__ or error})")
         return None
+
+
+def _finish_reason(message: dict[str, Any], choice: dict[str, Any]) -> str | None:
+    return FILTERED if message.get("refusal") else _FINISH_REASONS.get(choice.get("finish_reason") or "")
+
+
+def _batch_state(batch: Any) -> BatchState:
+    counts = batch.request_counts
+    errors = [error.message for error in (batch.errors.data or [])] if batch.errors else []
+    return BatchState(
+        batch_id=batch.id,
+        status=_BATCH_STATES.get(batch.status, IN_PROGRESS),
+        succeeded=counts.completed if counts else 0,
+        failed=counts.failed if counts else 0,
+        error="; ".join(str(message) for message in errors if message) or None,
+    )
 
 
 def _response_format(response_format: str | dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +235,7 @@ class OllamaProvider(OpenAIProvider):
 
     name = "ollama"
     env_var = None
+    batch_limits = None
     env_vars = ()
     base_url_env_vars = ()
     default_base_url = "http://localhost:11434/v1"
@@ -149,6 +248,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     name = "openai-compatible"
     env_var = None
+    batch_limits = None
     env_vars = ()
     base_url_env_vars = ()
     needs_api_key = False

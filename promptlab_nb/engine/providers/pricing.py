@@ -1,9 +1,10 @@
 """What a call costs: dollars per million input and output tokens, per model.
 
 Built-in prices are the providers' list prices for standard (non-batch) calls, checked
-November 2025. Users override or add models with the provider option ``prices``, e.g.
-``{"gpt-4o-mini": {"input": 0.15, "output": 0.60}}``; the key ``"*"`` prices every model
-of that provider. A model without a price has an unknown cost (None), never zero.
+November 2025; their batch APIs charge half of that. Users override or add models with the
+provider option ``prices``, e.g. ``{"gpt-4o-mini": {"input": 0.15, "output": 0.60}}``, with
+``"batch_input"`` and ``"batch_output"`` where batch prices are not half; the key ``"*"``
+prices every model of that provider. A model without a price has an unknown cost (None), never zero.
 """
 
 from __future__ import annotations
@@ -15,17 +16,31 @@ from typing import Any
 
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest|preview(-\d{2}-\d{4})?)$")
 ANY_MODEL = "*"
+BATCH_DISCOUNT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
     input_per_million: float
     output_per_million: float
+    batch_input_per_million: float | None = None
+    batch_output_per_million: float | None = None
 
     def cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
         if input_tokens is None or output_tokens is None:
             return None
         return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1_000_000
+
+    def for_batch(self) -> Price:
+        """The price of the same model in a batch: the listed batch prices, else half."""
+        return Price(
+            _or(self.batch_input_per_million, self.input_per_million * BATCH_DISCOUNT),
+            _or(self.batch_output_per_million, self.output_per_million * BATCH_DISCOUNT),
+        )
+
+
+def _or(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
 
 
 BUILTIN_PRICES: dict[str, dict[str, Price]] = {
@@ -65,9 +80,18 @@ def _as_price(value: PriceOverride) -> Price:
     if isinstance(value, Price):
         return value
     if isinstance(value, Mapping):
-        return Price(float(value["input"]), float(value["output"]))
+        return Price(
+            float(value["input"]),
+            float(value["output"]),
+            _optional_float(value.get("batch_input")),
+            _optional_float(value.get("batch_output")),
+        )
     input_price, output_price = value
     return Price(float(input_price), float(output_price))
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class PriceTable:

@@ -11,10 +11,10 @@ import asyncio
 import importlib
 import time
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from promptlab_nb.core.errors import ContentFiltered, MissingCredentials, ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Provider
@@ -24,6 +24,7 @@ from promptlab_nb.engine.providers.structured import FILTERED, parse_json_if_ask
 
 DEFAULT_TIMEOUT = 120.0
 Transport = Literal["aiohttp", "httpx"]
+Result = TypeVar("Result")
 
 
 def sdk_http_client(sdk: ModuleType, transport: Transport) -> Any:
@@ -118,6 +119,16 @@ class RemoteProvider(Provider):
         except Exception as error:
             raise self._translated(error) from error
         self._refuse_if_filtered(finish_reason, answered)
+
+    async def _batch_call(self, operation: Callable[[Any], Awaitable[Result]]) -> Result:
+        """One call of the SDK's batch API with the SDK client; its failures are translated like a chat call's."""
+        client = await self._ready_client()
+        try:
+            return await operation(client)
+        except ProviderError:
+            raise
+        except Exception as error:
+            raise self._translated(error) from error
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

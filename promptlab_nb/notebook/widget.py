@@ -1,0 +1,200 @@
+"""The comparison widget: rows x variants of an experiment, live while it runs, rated by clicking.
+
+Built on anywidget rather than a composition of ipywidgets controls. Our front end is one ES
+module read from this package and sent to the browser as a string, so nothing of ours comes from a
+CDN. anywidget's own front end ships inside its wheel: a prebuilt JupyterLab 4 / Notebook 7
+extension (both verified offline by tests/test_browser_widget.py) and a classic nbextension, the
+folder VS Code looks in for a local kernel's widget scripts before any CDN (not tested here).
+A grid of ipywidgets controls would need a few widgets per cell, hundreds per page, each a comm
+of its own; here one model carries the visible page as JSON. The view sets every value with
+``textContent``: model output is never parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import pandas as pd
+import traitlets
+
+from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.evaluation.analysis import summary_table
+from promptlab_nb.notebook.display import experiment_header_text
+from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.results import runs_frame
+
+if TYPE_CHECKING:
+    from promptlab_nb.experiment import Experiment
+
+QUERY_TRAITS = ("page", "page_size", "failed_only", "disagree_only", "search", "sort_by", "descending", "baseline")
+LIVE_REFRESH_SECONDS = 0.25
+
+
+def _asset(name: str) -> str:
+    return resources.files("promptlab_nb.notebook").joinpath("widget_static", name).read_text(encoding="utf-8")
+
+
+class ComparisonWidget(anywidget.AnyWidget):
+    """``exp.widget()``: the grid, a per-variant summary with a chart, filters, diffs and ratings."""
+
+    _esm = traitlets.Unicode(_asset("comparison.js")).tag(sync=True)
+    _css = traitlets.Unicode(_asset("comparison.css")).tag(sync=True)
+
+    title = traitlets.Unicode("").tag(sync=True)
+    variants = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    evaluators = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    summary = traitlets.List().tag(sync=True)
+    sort_options = traitlets.List().tag(sync=True)
+    baseline_options = traitlets.List().tag(sync=True)
+    view = traitlets.Dict().tag(sync=True)
+    finished = traitlets.Int(0).tag(sync=True)
+    expected_runs = traitlets.Int(0).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    page = traitlets.Int(0).tag(sync=True)
+    page_size = traitlets.Int(25).tag(sync=True)
+    failed_only = traitlets.Bool(False).tag(sync=True)
+    disagree_only = traitlets.Bool(False).tag(sync=True)
+    search = traitlets.Unicode("").tag(sync=True)
+    sort_by = traitlets.Unicode("row").tag(sync=True)
+    descending = traitlets.Bool(True).tag(sync=True)
+    baseline = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, experiment: Experiment | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.summary_frame: pd.DataFrame | None = None
+        self.state = ComparisonState([], [], [])
+        self._lock = threading.RLock()
+        self._variant_labels: dict[str, str] = {}
+        self._last_push = 0.0
+        self.observe(self._query_changed, names=list(QUERY_TRAITS))
+        self.on_msg(self._handle_view_message)
+
+    @classmethod
+    def from_experiment(cls, experiment: Experiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
+        """The widget on ``experiment``; ``runs`` saves reading them again when the caller has them."""
+        widget = cls(experiment)
+        widget.refresh(runs)
+        return widget
+
+    @property
+    def query(self) -> GridQuery:
+        return GridQuery(**{name: getattr(self, name) for name in QUERY_TRAITS})
+
+    def refresh(self, runs: pd.DataFrame | None = None) -> None:
+        """Read the experiment from the store again: runs, scores, ratings and the summary."""
+        record = self.experiment.record
+        if runs is None:
+            with self.experiment.lab.db.connection() as connection:
+                runs = runs_frame(connection, record.id)
+        state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
+        self.summary_frame = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
+        summary = summary_rows(self.summary_frame, state.evaluators) if self.summary_frame is not None else []
+        counts = {str(status): int(count) for status, count in runs["status"].value_counts().items()}
+        with self._lock:
+            self.state = state
+            with self.hold_sync():
+                self.summary = summary
+                self.expected_runs = record.row_count * len(record.variants)
+                self.title = experiment_header_text(
+                    record.name, record.status, len(record.variants), record.row_count, record.repeats, counts
+                )
+                self._push_state()
+
+    def follow(self, experiment: Experiment) -> None:
+        """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
+        fills the cells."""
+        self.experiment = experiment
+        record = experiment.record
+        with experiment.lab.db.session() as session:
+            rows = ExperimentService(session).rows(record.id)
+            runs = runs_frame(session.connection(), record.id)
+        labels = {variant.id: variant.label for variant in record.variants}
+        if runs.empty:
+            state = ComparisonState(list(labels.values()), _columns(rows), [])
+        else:
+            state = ComparisonState.from_runs(runs, list(labels.values()))
+        state.add_rows({index: row for index, row in enumerate(rows) if index not in state.rows})
+        with self._lock:
+            self._variant_labels = labels
+            self.state = state
+            self.expected_runs = record.row_count * len(record.variants)
+            self.title = f"{record.name}: running"
+            self._push_state()
+
+    def add_run(self, record: dict[str, Any]) -> None:
+        """The ``on_run`` listener of a live run (called from the runner's thread)."""
+        with self._lock:
+            self.state.put(cell_from_record(record, self._variant_labels.get(record["variant_id"], "?")))
+            if time.monotonic() - self._last_push >= LIVE_REFRESH_SECONDS:
+                self._push_state()
+
+    def rate(self, run_id: str, value: int, note: str | None = None) -> None:
+        """Store a rating through ``exp.rate`` and show it in the cell; a mistake becomes ``message``."""
+        try:
+            self.experiment.rate(run_id, value, note or None)
+        except PromptLabError as error:
+            self.message = str(error)
+            return
+        with self._lock:
+            self.state.set_rating(run_id, value, note or None)
+            self.message = ""
+            self._push_page()
+
+    def _push_state(self) -> None:
+        self._last_push = time.monotonic()
+        with self.hold_sync():
+            self.variants = self.state.variants
+            self.evaluators = self.state.evaluators
+            self.sort_options = self.state.sort_options()
+            self.baseline_options = self.state.baseline_options()
+            self.finished = self.state.finished
+            self._push_page()
+
+    def _push_page(self) -> None:
+        self.view = self.state.page(self.query)
+
+    def _query_changed(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            if change["name"] != "page" and self.page != 0:
+                self.page = 0
+                return
+            self._push_page()
+
+    def _handle_view_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("kind") == "rate":
+            self.rate(str(content["run_id"]), int(content["value"]), content.get("note"))
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(column for row in rows for column in row))
+
+
+def kernel_has_widgets() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab) where widgets can render."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def live_view(live: bool | ComparisonWidget | None) -> ComparisonWidget | None:
+    """The widget a live run fills: the one given, or (for True) a new one displayed now by the calling
+    thread; None when not live or outside a kernel that shows widgets."""
+    if isinstance(live, ComparisonWidget):
+        return live
+    if not live or not kernel_has_widgets():
+        return None
+    from IPython.display import display
+
+    widget = ComparisonWidget(title="starting…")
+    display(widget)
+    return widget

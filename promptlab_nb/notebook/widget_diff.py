@@ -1,0 +1,40 @@
+"""Word-level differences between an output and its baseline, as segments a view can colour."""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+SAME, ADDED, REMOVED = "=", "+", "-"
+TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
+
+Segment = tuple[str, str]
+
+
+def words(text: str) -> list[str]:
+    """Words, punctuation runs and whitespace runs; joined again they give back ``text``."""
+    return TOKEN.findall(text)
+
+
+def word_diff(baseline: str, output: str) -> list[Segment]:
+    """``(kind, text)`` segments that turn ``baseline`` into ``output``: kept, added or removed words."""
+    old, new = words(baseline), words(output)
+    matcher = SequenceMatcher(a=old, b=new, autojunk=False)
+    segments: list[Segment] = []
+    for operation, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if operation == "equal":
+            _append(segments, SAME, new[new_start:new_end])
+            continue
+        _append(segments, REMOVED, old[old_start:old_end])
+        _append(segments, ADDED, new[new_start:new_end])
+    return segments
+
+
+def _append(segments: list[Segment], kind: str, tokens: list[str]) -> None:
+    text = "".join(tokens)
+    if not text:
+        return
+    if segments and segments[-1][0] == kind:
+        segments[-1] = (kind, segments[-1][1] + text)
+    else:
+        segments.append((kind, text))

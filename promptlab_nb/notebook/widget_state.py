@@ -1,0 +1,301 @@
+"""What the comparison widget shows, computed without a browser: one grid row per data row, one cell
+per variant (its first repeat), filtered, sorted and cut into pages, with word diffs for the page."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from promptlab_nb.evaluation.analysis import RATING
+from promptlab_nb.notebook.widget_diff import word_diff
+
+ROW_ORDER = "row"
+SCORE_SORT = "score"
+VARIANT_BASELINE = "variant"
+INPUT_BASELINE = "input"
+CELL_COLUMNS = [
+    "run_id",
+    "variant",
+    "repeat",
+    "status",
+    "output",
+    "error",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cache_hit",
+]
+
+
+@dataclass
+class GridQuery:
+    """How the user looks at the grid. ``sort_by`` is ``"row"`` or ``"score:<evaluator>:<variant>"``
+    (indexes); ``baseline`` is ``""``, ``"variant:<index>"`` or ``"input:<column>"``."""
+
+    page: int = 0
+    page_size: int = 25
+    failed_only: bool = False
+    disagree_only: bool = False
+    search: str = ""
+    sort_by: str = ROW_ORDER
+    descending: bool = True
+    baseline: str = ""
+
+
+@dataclass
+class GridRow:
+    row_index: int
+    inputs: dict[str, str]
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _haystack: str | None = None
+
+    @property
+    def haystack(self) -> str:
+        """Everything a text search looks in: inputs, outputs and errors, case-folded."""
+        if self._haystack is None:
+            texts = [*self.inputs.values()] + [
+                cell.get("output") or cell.get("error") or "" for cell in self.cells.values()
+            ]
+            self._haystack = "\n".join(texts).casefold()
+        return self._haystack
+
+    def put(self, cell: dict[str, Any]) -> None:
+        """Keep the lowest repeat of each variant; a newer run of the same repeat replaces the old one."""
+        current = self.cells.get(cell["variant"])
+        if current is None or cell["repeat"] <= current["repeat"]:
+            self.cells[cell["variant"]] = cell
+            self._haystack = None
+
+
+class ComparisonState:
+    """The grid's data. Built from ``exp.runs``, or from the data rows before a live run fills it."""
+
+    def __init__(self, variants: Sequence[str], input_columns: Sequence[str], evaluators: Sequence[str]):
+        self.variants = list(variants)
+        self.input_columns = list(input_columns)
+        self.evaluators = [name for name in evaluators if name != RATING]
+        self.rows: dict[int, GridRow] = {}
+        self._cells_by_run: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_runs(cls, runs: pd.DataFrame, variants: Sequence[str] = ()) -> ComparisonState:
+        evaluators = runs.attrs.get("evaluators", [])
+        input_columns = runs.attrs.get("inputs", [])
+        state = cls(list(variants) or list(dict.fromkeys(runs["variant"])), input_columns, evaluators)
+        if runs.empty:
+            return state
+        inputs = _plain_records(runs.drop_duplicates("row_index")[["row_index", *input_columns]])
+        state.add_rows({int(record.pop("row_index")): record for record in inputs})
+        for cell in _cell_records(runs, state.evaluators):
+            state.put(cell)
+        return state
+
+    def add_rows(self, inputs_by_row: dict[int, dict[str, Any]]) -> None:
+        for row_index, inputs in inputs_by_row.items():
+            self.rows[row_index] = GridRow(row_index, {key: _text(inputs.get(key)) for key in self.input_columns})
+
+    def put(self, cell: dict[str, Any]) -> None:
+        """Show one finished run (``row_index`` and ``variant`` say where)."""
+        row = self.rows.get(cell["row_index"])
+        if row is None:
+            row = self.rows[cell["row_index"]] = GridRow(cell["row_index"], {})
+        row.put(cell)
+        self._cells_by_run[cell["run_id"]] = cell
+
+    def set_rating(self, run_id: str, value: int, note: str | None) -> None:
+        cell = self._cells_by_run.get(run_id)
+        if cell is not None:
+            cell["rating"] = value or None
+            cell["rating_note"] = note if value else None
+
+    @property
+    def finished(self) -> int:
+        return sum(len(row.cells) for row in self.rows.values())
+
+    def sort_options(self) -> list[dict[str, str]]:
+        options = [{"key": ROW_ORDER, "label": "row order"}]
+        for evaluator_index, evaluator in enumerate(self.evaluators):
+            for variant_index, variant in enumerate(self.variants):
+                key = f"{SCORE_SORT}:{evaluator_index}:{variant_index}"
+                options.append({"key": key, "label": f"{evaluator} of {variant}"})
+        return options
+
+    def baseline_options(self) -> list[dict[str, str]]:
+        options = [{"key": "", "label": "no diff"}]
+        options += [
+            {"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"}
+            for index, variant in enumerate(self.variants)
+        ]
+        options += [
+            {"key": f"{INPUT_BASELINE}:{column}", "label": f"vs input {column}"} for column in self.input_columns
+        ]
+        return options
+
+    def matching_rows(self, query: GridQuery) -> list[GridRow]:
+        rows: Iterable[GridRow] = self.rows.values()
+        if query.failed_only:
+            rows = [row for row in rows if has_failed_run(row)]
+        if query.disagree_only:
+            rows = [row for row in rows if variants_disagree(row, self.evaluators)]
+        if query.search.strip():
+            term = query.search.strip().casefold()
+            rows = [row for row in rows if term in row.haystack]
+        return self._sorted(list(rows), query)
+
+    def page(self, query: GridQuery) -> dict[str, Any]:
+        """The rows of one page, ready for the view, with where it is among all pages."""
+        rows = self.matching_rows(query)
+        page_size = max(1, query.page_size)
+        page_count = max(1, math.ceil(len(rows) / page_size))
+        page = min(max(0, query.page), page_count - 1)
+        shown = rows[page * page_size : (page + 1) * page_size]
+        return {
+            "rows": [self._row_view(row, query.baseline) for row in shown],
+            "page": page,
+            "page_count": page_count,
+            "matching": len(rows),
+            "total": len(self.rows),
+        }
+
+    def _sorted(self, rows: list[GridRow], query: GridQuery) -> list[GridRow]:
+        if not query.sort_by.startswith(f"{SCORE_SORT}:"):
+            return sorted(rows, key=lambda row: row.row_index)
+        _, evaluator_index, variant_index = query.sort_by.split(":")
+        evaluator, variant = self.evaluators[int(evaluator_index)], self.variants[int(variant_index)]
+
+        def score(row: GridRow) -> float | None:
+            cell = row.cells.get(variant)
+            return None if cell is None else cell["scores"].get(evaluator)
+
+        scored = [row for row in rows if score(row) is not None]
+        unscored = [row for row in rows if score(row) is None]
+        return sorted(scored, key=score, reverse=query.descending) + unscored
+
+    def _row_view(self, row: GridRow, baseline: str) -> dict[str, Any]:
+        baseline_variant, baseline_text = self._baseline(row, baseline)
+        return {
+            "row_index": row.row_index,
+            "inputs": [[column, row.inputs.get(column, "")] for column in self.input_columns],
+            "cells": [
+                _cell_view(row.cells.get(variant), baseline_text if variant != baseline_variant else None)
+                for variant in self.variants
+            ],
+        }
+
+    def _baseline(self, row: GridRow, baseline: str) -> tuple[str | None, str | None]:
+        kind, _, name = baseline.partition(":")
+        if kind == VARIANT_BASELINE and name.isdigit() and int(name) < len(self.variants):
+            variant = self.variants[int(name)]
+            cell = row.cells.get(variant)
+            return variant, cell["output"] if cell is not None and cell["status"] == "ok" else None
+        if kind == INPUT_BASELINE and name in row.inputs:
+            return None, row.inputs[name]
+        return None, None
+
+
+def has_failed_run(row: GridRow) -> bool:
+    return any(cell["status"] != "ok" for cell in row.cells.values())
+
+
+def variants_disagree(row: GridRow, evaluators: Sequence[str]) -> bool:
+    """Variants disagree when their runs differ in status, in any score, or (without evaluators)
+    in their outputs once case and spacing are ignored."""
+    cells = list(row.cells.values())
+    if len(cells) < 2:
+        return False
+    if len({cell["status"] for cell in cells}) > 1:
+        return True
+    if evaluators:
+        return any(len({cell["scores"].get(name) for cell in cells}) > 1 for name in evaluators)
+    return len({" ".join((cell["output"] or "").split()).casefold() for cell in cells}) > 1
+
+
+def summary_rows(summary: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[str, Any]]:
+    """Per variant, from ``exp.summary()``: runs, error rate, cost, latency and each score with its CI."""
+    scored = [name for name in evaluators if name in summary.columns]
+    return [
+        {
+            "variant": str(variant),
+            "runs": int(values["runs"]),
+            "error_rate": _number(values["error_rate"]),
+            "cost": _number(values["cost"]),
+            "latency_p50_ms": _number(values["latency_p50_ms"]),
+            "scores": [
+                {
+                    "name": name,
+                    "mean": _number(values[name]),
+                    "low": _number(values[f"{name} ci_low"]),
+                    "high": _number(values[f"{name} ci_high"]),
+                    "verdict": str(values[f"{name} vs best"] or ""),
+                }
+                for name in scored
+            ],
+        }
+        for variant, values in summary.iterrows()
+    ]
+
+
+def cell_from_record(record: dict[str, Any], variant: str) -> dict[str, Any]:
+    """A cell from a run record as the runner reports it (no scores yet: they arrive with a refresh)."""
+    cell = {column: record.get(column) for column in CELL_COLUMNS if column not in ("run_id", "variant")}
+    return {
+        **_plain(cell),
+        "run_id": record["id"],
+        "variant": variant,
+        "row_index": record["row_index"],
+        "scores": {},
+        "reasons": {},
+        "rating": None,
+        "rating_note": None,
+    }
+
+
+def _cell_view(cell: dict[str, Any] | None, baseline_text: str | None) -> dict[str, Any] | None:
+    if cell is None:
+        return None
+    diff = None
+    if baseline_text is not None and cell["status"] == "ok" and cell["output"] is not None:
+        diff = [list(segment) for segment in word_diff(baseline_text, cell["output"])]
+    return {**cell, "diff": diff}
+
+
+def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[str, Any]]:
+    rating_columns = [column for column in (RATING, "rating_note") if column in runs.columns]
+    reasons = {name: f"{name} reason" for name in evaluators if f"{name} reason" in runs.columns}
+    columns = ["row_index", *CELL_COLUMNS, *evaluators, *reasons.values(), *rating_columns]
+    records = _plain_records(runs[columns])
+    for record in records:
+        record["scores"] = {name: record.pop(name) for name in evaluators}
+        record["reasons"] = {name: record.pop(column) for name, column in reasons.items()}
+        record.setdefault(RATING, None)
+        record.setdefault("rating_note", None)
+        record["row_index"] = int(record["row_index"])
+    return records
+
+
+def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records with JSON-friendly values: missing values become None, numpy numbers Python numbers."""
+    columns = {name: _plain_column(frame[name]) for name in frame.columns}
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _plain_column(column: pd.Series) -> list[Any]:
+    missing = column.isna().tolist()
+    return [None if absent else value for value, absent in zip(column.tolist(), missing, strict=True)]
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.item() if hasattr(value, "item") else value for key, value in record.items()}
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,342 @@
+"""Executing an experiment through the providers' batch APIs: submit what is not cached, then
+store the answers as normal runs whenever they are ready (also from another session).
+
+Like ExperimentExecution this takes the Database: each read or write is its own short unit of
+work, and a batch id is stored as soon as the provider gave it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from promptlab_nb.core.config import PromptLab
+from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
+from promptlab_nb.engine.batches import BatchAnswers, CellId, response_of, split_lines
+from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.costs import Estimate
+from promptlab_nb.engine.progress import Progress
+from promptlab_nb.engine.providers.base import ChatResponse, Provider
+from promptlab_nb.engine.providers.batching import BatchOutcome, BatchState
+from promptlab_nb.engine.providers.registry import ProviderRegistry
+from promptlab_nb.engine.runner import ExperimentRunner, RunTask
+from promptlab_nb.engine.sink import RunSink
+from promptlab_nb.engine.steps import ModelCaller
+from promptlab_nb.evaluation.evaluators import Evaluator
+from promptlab_nb.evaluation.scoring import RunScorer
+from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.services.batches import BatchService, StoredBatch
+from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution, task_cache_key
+from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.store.database import Database
+
+BATCH = "batch"
+SUBMITTED = "submitted"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+
+
+@dataclass
+class BatchReport:
+    """What one submit, refresh or cancel did: the experiment's status after it, the requests
+    sent in new batches, the runs stored now and the requests still awaited."""
+
+    status: str
+    submitted: int = 0
+    stored: int = 0
+    awaited: int = 0
+    estimate: Estimate | None = None
+
+
+@dataclass
+class FinishedBatch:
+    batch: StoredBatch
+    state: BatchState
+    outcomes: dict[str, BatchOutcome]
+
+
+class RunStorer:
+    """Stores tasks as batch-mode runs through the runner, each answered by the given caller (the
+    cache, or its batch's answer); evaluators score them, judges calling their models through ``caller``."""
+
+    def __init__(
+        self,
+        database: Database,
+        experiment_name: str,
+        caller: ModelCaller,
+        scorer: RunScorer | None,
+        options: ExecutionOptions,
+        workers: int,
+    ):
+        self.database, self.experiment_name = database, experiment_name
+        self.caller, self.cache, self.scorer = caller, caller.cache, scorer
+        self.options, self.workers = options, workers
+
+    async def store(
+        self,
+        tasks: list[RunTask],
+        answerer: ModelCaller | BatchAnswers,
+        last_write: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Store a run for each task, and do ``last_write`` in the same unit of work as the last runs."""
+        for task in tasks:
+            task.mode = BATCH
+        progress = Progress(
+            len(tasks),
+            f"{self.experiment_name}: storing runs",
+            enabled=self.options.progress,
+            on_run=self.options.on_run,
+        )
+        sink = RunSink(self.database, self.cache, skip_stored_runs=True)
+        runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)  # type: ignore[arg-type]
+        try:
+            await runner.execute(tasks)
+        finally:
+            await sink.finish(last_write)
+
+
+class BatchExecution:
+    def __init__(self, database: Database, settings: PromptLab):
+        self.database, self.settings = database, settings
+        self.live = ExperimentExecution(database, settings)
+
+    async def submit(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
+        """Store the cached runs at once and send the others as provider batches."""
+        experiment, tasks = self.live.missing_tasks(name)
+        _refuse_pipelines(experiment)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        registry = ProviderRegistry(self.settings.providers)
+        try:
+            to_send, at_once = _split_cached(tasks, cache)
+            groups = _grouped_by_model(to_send, registry)
+            estimate = _batch_estimate(to_send, len(at_once), registry)
+            self.live.check_cost(estimate, options.confirm)
+            storer = self._storer(experiment, options, evaluators, registry, cache)
+            await storer.store(
+                at_once,
+                storer.caller,
+                lambda connection: BatchService.mark_batch_mode(connection, experiment.id, SUBMITTED),
+            )
+            for (provider_name, model), group in groups.items():
+                await self._submit_group(experiment, registry.get(provider_name), model, group, storer)
+        finally:
+            await registry.aclose()
+        awaited = self._awaited(experiment)
+        self._set_status(experiment.id, SUBMITTED if awaited else COMPLETED)
+        return BatchReport(
+            SUBMITTED if awaited else COMPLETED,
+            submitted=len(to_send),
+            stored=len(at_once),
+            awaited=awaited,
+            estimate=estimate,
+        )
+
+    async def refresh(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
+        """Ask the provider about every batch not collected yet and store the runs of those that finished.
+        Once none is awaited the experiment is ``completed``, or ``cancelled`` when one was cancelled."""
+        with self.database.session() as session:
+            experiment = ExperimentService(session).get(name)
+            batches = BatchService(session).uncollected(experiment.id)
+        if not batches:
+            return BatchReport(experiment.status)
+        registry = ProviderRegistry(self.settings.providers)
+        cache = ResponseCache(self.database, enabled=options.cache)
+        try:
+            finished = [done for batch in batches if (done := await self._finished(batch, registry)) is not None]
+            stored = await self._collect(experiment, finished, registry, cache, options, evaluators)
+        finally:
+            await registry.aclose()
+        awaited = self._awaited(experiment)
+        cancelled = any(done.state.status == CANCELLED for done in finished)
+        status = SUBMITTED if awaited else CANCELLED if cancelled else COMPLETED
+        self._set_status(experiment.id, status)
+        return BatchReport(status, stored=stored, awaited=awaited)
+
+    async def cancel(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
+        """Cancel every batch still running, then store what they answered before they stopped."""
+        with self.database.session() as session:
+            experiment = ExperimentService(session).get(name)
+            batches = BatchService(session).uncollected(experiment.id)
+        registry = ProviderRegistry(self.settings.providers)
+        try:
+            for batch in batches:
+                provider = registry.get(batch.provider)
+                state = await provider.cancel_batch(batch.provider_batch_id)
+                self._update(batch, state)
+        finally:
+            await registry.aclose()
+        return await self.refresh(name, options, evaluators)
+
+    async def _submit_group(
+        self,
+        experiment: ExperimentRecord,
+        provider: Provider,
+        model: str,
+        tasks: list[RunTask],
+        storer: RunStorer,
+    ) -> None:
+        """Submit the requests of one model in as many batches as its provider's limits need;
+        the requests of a batch the provider refused are stored as failed runs with its reason."""
+        positions = {variant.id: position for position, variant in enumerate(experiment.variants)}
+        by_custom_id = {_cell_of(task, positions).custom_id: task for task in tasks}
+        lines = [
+            provider.batch_line(custom_id, task.chain.steps[0].request(task.inputs))
+            for custom_id, task in by_custom_id.items()
+        ]
+        for group in split_lines(lines, provider.batch_limits):
+            custom_ids = [line["custom_id"] for line in group]
+            try:
+                state = await provider.submit_batch(model, group)
+            except ProviderError as error:
+                refused = [by_custom_id[custom_id] for custom_id in custom_ids]
+                await storer.store(
+                    refused, BatchAnswers({task_cache_key(task): error for task in refused}, storer.cache)
+                )
+                continue
+            with self.database.session() as session:
+                BatchService(session).add(experiment.id, provider.name, model, state, custom_ids)
+
+    async def _finished(self, batch: StoredBatch, registry: ProviderRegistry) -> FinishedBatch | None:
+        provider = registry.get(batch.provider)
+        state = await provider.batch_state(batch.provider_batch_id)
+        self._update(batch, state)
+        if not state.finished:
+            return None
+        outcomes = await provider.batch_outcomes(batch.provider_batch_id)
+        return FinishedBatch(batch, state, {outcome.custom_id: outcome for outcome in outcomes})
+
+    async def _collect(
+        self,
+        experiment: ExperimentRecord,
+        finished: list[FinishedBatch],
+        registry: ProviderRegistry,
+        cache: ResponseCache,
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+    ) -> int:
+        """Store a run for every request of the finished batches that has none yet, then mark them collected."""
+        positions = {variant.id: position for position, variant in enumerate(experiment.variants)}
+        answered = {cell.custom_id: done for done in finished for cell in done.batch.cells}
+        tasks = [
+            task for task in self.live.unstored_tasks(experiment) if _cell_of(task, positions).custom_id in answered
+        ]
+        storer = self._storer(experiment, options, evaluators, registry, cache)
+        collected = [done.batch.id for done in finished]
+        await storer.store(
+            tasks,
+            BatchAnswers(_answers(tasks, positions, answered, registry), cache),
+            lambda connection: BatchService.mark_collected(connection, collected),
+        )
+        return len(tasks)
+
+    def _storer(
+        self,
+        experiment: ExperimentRecord,
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+        registry: ProviderRegistry,
+        cache: ResponseCache,
+    ) -> RunStorer:
+        caller = self.live.caller(options, registry, cache)
+        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
+        workers = options.concurrency or self.settings.concurrency
+        return RunStorer(self.database, experiment.name, caller, scorer, options, workers)
+
+    def _update(self, batch: StoredBatch, state: BatchState) -> None:
+        with self.database.session() as session:
+            BatchService(session).update_state(batch.id, state)
+
+    def _awaited(self, experiment: ExperimentRecord) -> int:
+        with self.database.session() as session:
+            return len(BatchService(session).awaited_cells(experiment))
+
+    def _set_status(self, experiment_id: str, status: str) -> None:
+        with self.database.session() as session:
+            ExperimentService(session).set_status(experiment_id, status)
+
+
+def is_batch_mode(mode: str) -> bool:
+    """Whether ``mode`` asks for provider batches; anything but "live" or "batch" is refused."""
+    if mode not in ("live", BATCH):
+        raise InvalidData(f'mode is "live" or "batch", not {mode!r}.')
+    return mode == BATCH
+
+
+def _refuse_pipelines(experiment: ExperimentRecord) -> None:
+    pipelines = [variant.label for variant in experiment.variants if variant.kind == "pipeline"]
+    if pipelines:
+        raise BatchModeUnsupported(
+            f"Batch mode sends every request at once, but a pipeline's later steps need its earlier outputs "
+            f"({', '.join(pipelines)}). Experiment {experiment.name!r} is stored: run it live with "
+            f"lab.experiment({experiment.name!r}).resume()."
+        )
+
+
+def _split_cached(tasks: list[RunTask], cache: ResponseCache) -> tuple[list[RunTask], list[RunTask]]:
+    """The tasks to send, and those stored at once: answered by the cache, or whose prompt cannot be rendered."""
+    keys = {id(task): task_cache_key(task) for task in tasks}
+    cache.prefetch(key for key in keys.values() if key)
+    to_send = [task for task in tasks if keys[id(task)] and not cache.has(keys[id(task)])]
+    sent = {id(task) for task in to_send}
+    return to_send, [task for task in tasks if id(task) not in sent]
+
+
+def _grouped_by_model(tasks: list[RunTask], registry: ProviderRegistry) -> dict[tuple[str, str], list[RunTask]]:
+    """Tasks per (provider, model), a batch holding one model; refused before anything is sent
+    when a provider has no batch API."""
+    groups: dict[tuple[str, str], list[RunTask]] = defaultdict(list)
+    for task in tasks:
+        spec = task.chain.steps[0].spec
+        groups[(spec.provider, spec.model)].append(task)
+    for provider_name, _ in groups:
+        if registry.get(provider_name).batch_limits is None:
+            raise BatchNotSupported(provider_name)
+    return dict(groups)
+
+
+def _batch_estimate(tasks: list[RunTask], cached: int, registry: ProviderRegistry) -> Estimate:
+    estimate = Estimate(cached=cached)
+    for task in tasks:
+        step = task.chain.steps[0]
+        input_chars = sum(len(message["content"]) for message in step.request(task.inputs).messages)
+        price = registry.get(step.spec.provider).batch_price(step.spec.model)
+        estimate.add_call(price, input_chars, step.params.get("max_tokens"))
+    return estimate
+
+
+def _cell_of(task: RunTask, positions: dict[str, int]) -> CellId:
+    return CellId(positions[task.variant_id], task.row_index, task.repeat)
+
+
+def _answers(
+    tasks: list[RunTask], positions: dict[str, int], answered: dict[str, FinishedBatch], registry: ProviderRegistry
+) -> dict[str, ChatResponse | ProviderError]:
+    """Each task's answer by its cache key; a task whose prompt no longer renders has none (the runner records why)."""
+    answers: dict[str, ChatResponse | ProviderError] = {}
+    for task in tasks:
+        step = task.chain.steps[0]
+        try:
+            request = step.request(task.inputs)
+        except PromptLabError:
+            continue
+        cell = _cell_of(task, positions)
+        done = answered[cell.custom_id]
+        outcome = done.outcomes.get(cell.custom_id) or _unanswered(done, cell)
+        provider = registry.get(done.batch.provider)
+        try:
+            answer: ChatResponse | ProviderError = response_of(
+                outcome, request, provider.batch_price(done.batch.model), provider.name
+            )
+        except ProviderError as error:
+            answer = error
+        answers[cache_key(step.spec, request, task.repeat)] = answer
+    return answers
+
+
+def _unanswered(done: FinishedBatch, cell: CellId) -> BatchOutcome:
+    batch, reason = done.batch, f": {done.state.error}" if done.state.error else ""
+    ended = f"{batch.provider} batch {batch.provider_batch_id} {done.state.status}"
+    return BatchOutcome(cell.custom_id, error=f"{ended} without an answer to this request{reason}")

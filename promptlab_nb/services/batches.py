@@ -1,0 +1,176 @@
+"""Provider batches in the store: what was submitted for an experiment, where each batch stands,
+and which cells still await an answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, select, update
+
+from promptlab_nb.engine.batches import CellId
+from promptlab_nb.engine.providers.batching import BatchState
+from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.store.ids import new_id
+from promptlab_nb.store.models import Experiment, ProviderBatch, Run, utcnow
+
+LIST_COLUMNS = [
+    "experiment",
+    "provider",
+    "model",
+    "batch_id",
+    "status",
+    "requests",
+    "succeeded",
+    "failed",
+    "submitted",
+    "finished",
+    "collected",
+    "error",
+]
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    id: str
+    experiment_id: str
+    provider: str
+    model: str
+    provider_batch_id: str
+    status: str
+    custom_ids: list[str]
+    collected_at: datetime | None
+
+    @property
+    def cells(self) -> list[CellId]:
+        return [cell for cell in map(CellId.parse, self.custom_ids) if cell is not None]
+
+
+class BatchService:
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, experiment_id: str, provider: str, model: str, state: BatchState, custom_ids: list[str]) -> None:
+        self.session.add(
+            ProviderBatch(
+                id=new_id(),
+                experiment_id=experiment_id,
+                provider=provider,
+                model=model,
+                provider_batch_id=state.batch_id,
+                status=state.status,
+                request_count=len(custom_ids),
+                succeeded=state.succeeded,
+                failed=state.failed,
+                custom_ids=custom_ids,
+                error=state.error,
+                submitted_at=utcnow(),
+                finished_at=utcnow() if state.finished else None,
+            )
+        )
+
+    @staticmethod
+    def mark_batch_mode(connection: Connection, experiment_id: str, status: str) -> None:
+        """Set the mode and status within a bulk write's connection."""
+        connection.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment_id)
+            .values(mode="batch", status=status, updated_at=utcnow())
+        )
+
+    def uncollected(self, experiment_id: str) -> list[StoredBatch]:
+        """Batches whose results are not stored yet, oldest first."""
+        query = (
+            select(ProviderBatch)
+            .where(ProviderBatch.experiment_id == experiment_id, ProviderBatch.collected_at.is_(None))
+            .order_by(ProviderBatch.submitted_at)
+        )
+        return [_stored(batch) for batch in self.session.scalars(query)]
+
+    def awaited_cells(self, experiment: ExperimentRecord) -> set[tuple[str, int, int]]:
+        """(variant id, row, repeat) of every cell in a batch whose results are not stored yet."""
+        variant_ids = [variant.id for variant in experiment.variants]
+        return {
+            (variant_ids[cell.variant], cell.row, cell.repeat)
+            for batch in self.uncollected(experiment.id)
+            for cell in batch.cells
+            if cell.variant < len(variant_ids)
+        }
+
+    def stored_cells(self, experiment_id: str) -> set[tuple[str, int, int]]:
+        """(variant id, row, repeat) of every cell with a stored run, whatever its status."""
+        query = select(Run.variant_id, Run.row_index, Run.repeat).where(Run.experiment_id == experiment_id)
+        return {tuple(row) for row in self.session.execute(query)}
+
+    def update_state(self, batch_id: str, state: BatchState) -> None:
+        values: dict[str, Any] = {
+            "status": state.status,
+            "succeeded": state.succeeded,
+            "failed": state.failed,
+            "error": state.error,
+        }
+        if state.finished:
+            values["finished_at"] = utcnow()
+        self.session.execute(
+            update(ProviderBatch)
+            .where(ProviderBatch.id == batch_id, ProviderBatch.finished_at.is_(None))
+            .values(**values)
+        )
+
+    @staticmethod
+    def mark_collected(connection: Connection, batch_ids: list[str]) -> None:
+        """Mark batches collected within the bulk write that stores their runs, so both happen or neither."""
+        if batch_ids:
+            connection.execute(
+                update(ProviderBatch).where(ProviderBatch.id.in_(batch_ids)).values(collected_at=utcnow())
+            )
+
+    def experiments_awaiting(self) -> list[str]:
+        """Names of the experiments with batches whose results are not stored yet."""
+        query = (
+            select(Experiment.name)
+            .join(ProviderBatch, ProviderBatch.experiment_id == Experiment.id)
+            .where(ProviderBatch.collected_at.is_(None))
+            .group_by(Experiment.name)
+            .order_by(Experiment.name)
+        )
+        return list(self.session.scalars(query))
+
+    def list(self, experiment_id: str | None = None) -> pd.DataFrame:
+        """Every batch (of one experiment, or all), newest first."""
+        query = (
+            select(
+                Experiment.name.label("experiment"),
+                ProviderBatch.provider,
+                ProviderBatch.model,
+                ProviderBatch.provider_batch_id.label("batch_id"),
+                ProviderBatch.status,
+                ProviderBatch.request_count.label("requests"),
+                ProviderBatch.succeeded,
+                ProviderBatch.failed,
+                ProviderBatch.submitted_at.label("submitted"),
+                ProviderBatch.finished_at.label("finished"),
+                ProviderBatch.collected_at.label("collected"),
+                ProviderBatch.error,
+            )
+            .join(Experiment, Experiment.id == ProviderBatch.experiment_id)
+            .order_by(ProviderBatch.submitted_at.desc())
+        )
+        if experiment_id is not None:
+            query = query.where(ProviderBatch.experiment_id == experiment_id)
+        return pd.DataFrame([dict(row._mapping) for row in self.session.execute(query)], columns=LIST_COLUMNS)
+
+
+def _stored(batch: ProviderBatch) -> StoredBatch:
+    return StoredBatch(
+        id=batch.id,
+        experiment_id=batch.experiment_id,
+        provider=batch.provider,
+        model=batch.model,
+        provider_batch_id=batch.provider_batch_id,
+        status=batch.status,
+        custom_ids=list(batch.custom_ids or []),
+        collected_at=batch.collected_at,
+    )
