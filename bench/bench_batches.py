@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import promptlab_nb as pl  # noqa: E402
 from fakes.server import FakeServer  # noqa: E402
+
+import promptlab_nb as pl  # noqa: E402
 
 MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
 

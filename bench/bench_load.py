@@ -24,7 +24,8 @@ shell = globalipapp.get_ipython()
 started = time.perf_counter()
 shell.run_line_magic("load_ext", "promptlab_nb")
 seconds = time.perf_counter() - started
-heavy = [name for name in ("openai", "anthropic", "google.genai", "pandas", "sqlalchemy", "duckdb", "scipy") if name in sys.modules]
+HEAVY = ("openai", "anthropic", "google.genai", "pandas", "sqlalchemy", "duckdb", "scipy")
+heavy = [name for name in HEAVY if name in sys.modules]
 print(json.dumps({"seconds": seconds, "imported": heavy}))
 """
 
@@ -40,7 +41,10 @@ def main() -> None:
     rounds = [one_round() for _ in range(parser.parse_args().rounds)]
     seconds = [item["seconds"] for item in rounds]
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python {platform.python_version()}")
-    print(f"%load_ext promptlab_nb: median {statistics.median(seconds) * 1000:.0f} ms, slowest {max(seconds) * 1000:.0f} ms")
+    print(
+        f"%load_ext promptlab_nb: median {statistics.median(seconds) * 1000:.0f} ms, "
+        f"slowest {max(seconds) * 1000:.0f} ms"
+    )
     print(f"heavy modules imported by the load: {rounds[0]['imported'] or 'none'}")
 
 

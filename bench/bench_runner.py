@@ -36,7 +36,9 @@ def open_lab(folder: Path, url: str, concurrency: int) -> pl.Lab:
 def save_variants(lab: pl.Lab, count: int) -> list[str]:
     names = [f"variant_{index}" for index in range(count)]
     for index, name in enumerate(names):
-        lab.templates.save(name, f"Variant {index}: what is the capital of {{{{ country }}}}?", model="openai:gpt-4o-mini")
+        lab.templates.save(
+            name, f"Variant {index}: what is the capital of {{{{ country }}}}?", model="openai:gpt-4o-mini"
+        )
     return names
 
 
@@ -61,11 +63,26 @@ def run_experiment(lab: pl.Lab, names: list[str], rows: int, name: str, cache: b
 def bulk_write_seconds(lab: pl.Lab, count: int) -> float:
     records = [
         {
-            "id": new_id(), "experiment_id": "bench", "variant_id": f"v{index % 4}", "row_index": index, "repeat": 0,
-            "status": "ok", "mode": "live", "messages": [{"role": "user", "content": f"question {index}"}],
-            "output": "The capital of France is Paris.", "parsed": None, "error": None, "failed_step": None,
-            "latency_ms": 50.0, "input_tokens": 12, "output_tokens": 7, "cost": 0.0000060, "cache_hit": False,
-            "request_id": "req", "started_at": utcnow(), "finished_at": utcnow(),
+            "id": new_id(),
+            "experiment_id": "bench",
+            "variant_id": f"v{index % 4}",
+            "row_index": index,
+            "repeat": 0,
+            "status": "ok",
+            "mode": "live",
+            "messages": [{"role": "user", "content": f"question {index}"}],
+            "output": "The capital of France is Paris.",
+            "parsed": None,
+            "error": None,
+            "failed_step": None,
+            "latency_ms": 50.0,
+            "input_tokens": 12,
+            "output_tokens": 7,
+            "cost": 0.0000060,
+            "cache_hit": False,
+            "request_id": "req",
+            "started_at": utcnow(),
+            "finished_at": utcnow(),
         }
         for index in range(count)
     ]
@@ -91,17 +108,41 @@ def main() -> None:
         runs = options.rows * options.variants
         ideal = runs * options.latency / options.concurrency
         wall, cpu, experiment = run_experiment(lab, names, options.rows, "first")
-        lines.append(experiment_row(f"{runs:,} runs, concurrency {options.concurrency}", runs, ideal, wall, cpu, experiment.last_execution.provider_calls))
+        lines.append(
+            experiment_row(
+                f"{runs:,} runs, concurrency {options.concurrency}",
+                runs,
+                ideal,
+                wall,
+                cpu,
+                experiment.last_execution.provider_calls,
+            )
+        )
         wall, cpu, experiment = run_experiment(lab, names, options.rows, "again")
-        lines.append(f"| same experiment again, from the cache | {runs:,} | - | {wall:.2f} s | {cpu * 1000 / runs:.2f} ms | {experiment.last_execution.provider_calls} |")
+        lines.append(
+            f"| same experiment again, from the cache | {runs:,} | - | {wall:.2f} s | "
+            f"{cpu * 1000 / runs:.2f} ms | {experiment.last_execution.provider_calls} |"
+        )
         lab.settings.concurrency = options.large_concurrency
         large = options.large_rows * options.variants
         ideal = large * options.latency / options.large_concurrency
         wall, cpu, experiment = run_experiment(lab, names, options.large_rows, "large", cache=False)
-        lines.append(experiment_row(f"{large:,} runs, concurrency {options.large_concurrency}", large, ideal, wall, cpu, experiment.last_execution.provider_calls))
+        lines.append(
+            experiment_row(
+                f"{large:,} runs, concurrency {options.large_concurrency}",
+                large,
+                ideal,
+                wall,
+                cpu,
+                experiment.last_execution.provider_calls,
+            )
+        )
         write = bulk_write_seconds(lab, 10_000)
         lab.close()
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     print("\n".join(lines))
     print(f"\n10,000 runs written to DuckDB in one bulk insert: {write:.3f} s")
 

@@ -44,19 +44,40 @@ def synthetic_results(experiment: pl.Experiment, rows: int, repeats: int) -> tup
                 run_id = new_id()
                 runs.append(
                     {
-                        "id": run_id, "experiment_id": record.id, "variant_id": variant.id, "row_index": row,
-                        "repeat": repeat, "status": "ok", "mode": "live",
-                        "messages": [{"role": "user", "content": f"question {row}"}], "output": f"answer {row}",
-                        "parsed": None, "error": None, "failed_step": None, "latency_ms": random.uniform(20, 900),
-                        "input_tokens": 12, "output_tokens": 7, "cost": 0.000006, "cache_hit": False,
-                        "request_id": None, "started_at": utcnow(), "finished_at": utcnow(),
+                        "id": run_id,
+                        "experiment_id": record.id,
+                        "variant_id": variant.id,
+                        "row_index": row,
+                        "repeat": repeat,
+                        "status": "ok",
+                        "mode": "live",
+                        "messages": [{"role": "user", "content": f"question {row}"}],
+                        "output": f"answer {row}",
+                        "parsed": None,
+                        "error": None,
+                        "failed_step": None,
+                        "latency_ms": random.uniform(20, 900),
+                        "input_tokens": 12,
+                        "output_tokens": 7,
+                        "cost": 0.000006,
+                        "cache_hit": False,
+                        "request_id": None,
+                        "started_at": utcnow(),
+                        "finished_at": utcnow(),
                     }
                 )
                 passed = random.random() < 0.6 + 0.05 * position
                 scores.append(
                     {
-                        "id": new_id(), "experiment_id": record.id, "run_id": run_id, "evaluator": "contains:answer",
-                        "value": float(passed), "passed": passed, "reason": None, "error": None, "cost": None,
+                        "id": new_id(),
+                        "experiment_id": record.id,
+                        "run_id": run_id,
+                        "evaluator": "contains:answer",
+                        "value": float(passed),
+                        "passed": passed,
+                        "reason": None,
+                        "error": None,
+                        "cost": None,
                         "created_at": utcnow(),
                     }
                 )
@@ -87,8 +108,10 @@ def main() -> None:
         clustered_seconds = best_of(3, lambda: experiment.summary(cluster="topic"))
         lab.close()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python {platform.python_version()}")
-    print(f"{total:,} stored runs: exp.runs {runs_seconds:.2f} s, exp.summary() {summary_seconds:.2f} s, "
-          f"exp.summary(cluster='topic') {clustered_seconds:.2f} s")
+    print(
+        f"{total:,} stored runs: exp.runs {runs_seconds:.2f} s, exp.summary() {summary_seconds:.2f} s, "
+        f"exp.summary(cluster='topic') {clustered_seconds:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -206,9 +206,7 @@ class Experiment:
         from promptlab_nb.notebook.widget import live_view
 
         view = live_view(live)
-        return run_blocking(
-            lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode, live=view)
-        )
+        return run_blocking(lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode, live=view))
 
     async def aresume(
         self,
@@ -278,5 +276,7 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     converted = frame.copy()
     for column in converted.columns:
         if converted[column].map(lambda value: isinstance(value, (dict, list))).any():
-            converted[column] = converted[column].map(lambda value: json.dumps(value, default=str) if value is not None else None)
+            converted[column] = converted[column].map(
+                lambda value: json.dumps(value, default=str) if value is not None else None
+            )
     return converted

@@ -18,8 +18,16 @@ QUESTIONS = pd.DataFrame(
         "topic": ["eu", "asia", "sa", "af", "sa", "eu", "eu", "af"],
     }
 )
-STRONG = {"france": "Paris", "japan": "Tokyo", "peru": "Lima", "kenya": "Nairobi", "chile": "Santiago",
-          "italy": "Rome", "spain": "Madrid", "*": "Alexandria"}
+STRONG = {
+    "france": "Paris",
+    "japan": "Tokyo",
+    "peru": "Lima",
+    "kenya": "Nairobi",
+    "chile": "Santiago",
+    "italy": "Rome",
+    "spain": "Madrid",
+    "*": "Alexandria",
+}
 WEAK = {"france": "Paris", "japan": "Kyoto", "peru": "Lima", "kenya": "Mombasa", "*": "no idea"}
 STRONG_VARIANT, WEAK_VARIANT = "capital@1 | mock:strong", "capital@1 | mock:weak"
 
@@ -30,8 +38,12 @@ def capitals(lab):
     pl.mock_model("weak", WEAK)
     lab.templates.save("capital", "What is the capital of {{ country }}?")
     return lab.compare(
-        ["capital"], QUESTIONS, models=["mock:strong", "mock:weak"], repeats=2,
-        evaluators=["equals:expected", pl.evals.contains("a")], progress=False,
+        ["capital"],
+        QUESTIONS,
+        models=["mock:strong", "mock:weak"],
+        repeats=2,
+        evaluators=["equals:expected", pl.evals.contains("a")],
+        progress=False,
     )
 
 
@@ -79,8 +91,10 @@ def test_paired_comparison_matches_scipy_paired_t_test(lab, capitals):
 
 def test_clustered_summary_widens_the_interval_with_the_cluster_formula(lab, capitals):
     runs = capitals.runs
-    rows = runs[runs["variant"] == STRONG_VARIANT].groupby("row_index").agg(
-        value=("equals:expected", "mean"), topic=("topic", "first")
+    rows = (
+        runs[runs["variant"] == STRONG_VARIANT]
+        .groupby("row_index")
+        .agg(value=("equals:expected", "mean"), topic=("topic", "first"))
     )
     residuals = rows["value"] - rows["value"].mean()
     groups = rows.assign(residual=residuals).groupby("topic")["residual"].sum()

@@ -85,10 +85,14 @@ def test_prompt_cell_with_run_uses_notebook_variables_and_prints_the_output(ip, 
 def test_line_magics_return_objects(ip):
     ip.run_cell_magic("prompt", "capital", CAPITAL)
     ip.run_cell_magic("prompt", "capital_terse", "Capital of {{ country }}? One word.")
-    experiment = ip.run_line_magic("prompt", "compare capital capital_terse --on countries --name capitals --eval equals:expected")
+    experiment = ip.run_line_magic(
+        "prompt", "compare capital capital_terse --on countries --name capitals --eval equals:expected"
+    )
     assert isinstance(experiment, pl.Experiment) and experiment.name == "capitals"
     assert len(experiment.runs) == 4
-    single = ip.run_line_magic("prompt", "run capital --on countries --model mock:echo -p temperature=0 -p temperature=1")
+    single = ip.run_line_magic(
+        "prompt", "run capital --on countries --model mock:echo -p temperature=0 -p temperature=1"
+    )
     assert sorted(set(single.runs["variant"])) == ["capital@1 | temperature=0", "capital@1 | temperature=1"]
     assert list(ip.run_line_magic("prompt", "list")["name"]) == ["capital", "capital_terse"]
     assert ip.run_line_magic("prompt", "show capital").name == "capital"
@@ -101,7 +105,9 @@ def test_line_magics_return_objects(ip):
 def test_lifecycle_subcommands(ip):
     ip.run_cell_magic("prompt", "capital", CAPITAL)
     ip.run_cell_magic("prompt", "capital", CAPITAL + " Answer in French.")
-    assert "+What is the capital of {{ country }}? Answer in French." in str(ip.run_line_magic("prompt", "diff capital 1 2"))
+    assert "+What is the capital of {{ country }}? Answer in French." in str(
+        ip.run_line_magic("prompt", "diff capital 1 2")
+    )
     assert ip.run_line_magic("prompt", "show capital --version 1").version == 1
     assert ip.run_line_magic("prompt", "duplicate capital capital_fr").name == "capital_fr"
     ip.run_line_magic("prompt", "delete capital_fr")
@@ -114,7 +120,9 @@ def test_pipeline_cell_saves_steps_and_shows_inputs_and_outputs(ip):
     ip.run_cell_magic("prompt", "extract_facts", "Facts about {{ country }}")
     ip.run_cell_magic("prompt", "write_summary", "Summary of {{ facts }}")
     pipeline = ip.run_cell_magic(
-        "pipeline", "digest", "- template: extract_facts\n  output: facts\n- template: write_summary\n  output: summary\n"
+        "pipeline",
+        "digest",
+        "- template: extract_facts\n  output: facts\n- template: write_summary\n  output: summary\n",
     )
     assert pipeline.inputs == ["country"] and pipeline.outputs == ["facts", "summary"]
     assert "pipeline digest v1" in repr(pipeline)
@@ -126,7 +134,20 @@ def test_pipeline_cell_saves_steps_and_shows_inputs_and_outputs(ip):
 def test_help_lists_every_subcommand(ip, capsys):
     ip.run_line_magic("prompt", "help")
     printed = capsys.readouterr().out
-    for command in ("run", "compare", "list", "show", "history", "diff", "duplicate", "delete", "restore", "experiments", "runs", "models"):
+    for command in (
+        "run",
+        "compare",
+        "list",
+        "show",
+        "history",
+        "diff",
+        "duplicate",
+        "delete",
+        "restore",
+        "experiments",
+        "runs",
+        "models",
+    ):
         assert f"{command}" in printed
 
 

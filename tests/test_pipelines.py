@@ -89,13 +89,16 @@ def test_fenced_json_is_accepted(lab, digest):
 
 def test_a_variable_used_before_it_is_produced_is_refused_at_save(lab, digest):
     with pytest.raises(errors.InvalidPipeline, match=r"step 1 \(write_summary\) uses 'facts' before"):
-        lab.pipelines.save("backwards", [{"template": "write_summary"}, {"template": "extract_facts", "output": "facts"}])
+        lab.pipelines.save(
+            "backwards", [{"template": "write_summary"}, {"template": "extract_facts", "output": "facts"}]
+        )
 
 
 def test_duplicate_output_names_are_refused(lab, digest):
     with pytest.raises(errors.InvalidPipeline, match=r"reuses the output name 'facts'"):
         lab.pipelines.save(
-            "twice", [{"template": "extract_facts", "output": "facts"}, {"template": "extract_facts", "output": "facts"}]
+            "twice",
+            [{"template": "extract_facts", "output": "facts"}, {"template": "extract_facts", "output": "facts"}],
         )
 
 

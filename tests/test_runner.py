@@ -39,7 +39,10 @@ def test_compare_stores_one_run_per_variant_row_and_repeat(lab):
     assert_every_cell_once(runs, variants=4, rows=4, repeats=2)
     assert set(runs["status"]) == {"ok"}
     assert set(runs["variant"]) == {
-        "capital@1 | mock:echo", "capital@1 | mock:geo", "capital_terse@1 | mock:echo", "capital_terse@1 | mock:geo",
+        "capital@1 | mock:echo",
+        "capital@1 | mock:geo",
+        "capital_terse@1 | mock:echo",
+        "capital_terse@1 | mock:geo",
     }
     geo = runs[(runs["variant"] == "capital@1 | mock:geo") & (runs["country"] == "Peru")]
     assert set(geo["output"]) == {"Lima"}
@@ -53,7 +56,9 @@ def test_params_sets_make_variants_and_reach_the_request(lab):
     seen = []
     pl.mock_model("recorder", lambda messages: seen.append(messages) or "ok")
     lab.templates.save("hello", "Hello {{ name }}", model="mock:recorder", params={"temperature": 0.1})
-    experiment = lab.compare(["hello"], [{"name": "Ada"}], params=[{"temperature": 0.0}, {"temperature": 1.0}], progress=False)
+    experiment = lab.compare(
+        ["hello"], [{"name": "Ada"}], params=[{"temperature": 0.0}, {"temperature": 1.0}], progress=False
+    )
     runs = experiment.runs
     assert sorted(runs["variant"]) == ["hello@1 | temperature=0.0", "hello@1 | temperature=1.0"]
     assert sorted(params["temperature"] for params in runs["params"]) == [0.0, 1.0]
@@ -232,7 +237,10 @@ def test_export_writes_csv_jsonl_and_parquet(lab, tmp_path):
     experiment = lab.run("hello", [{"name": "Ada"}, {"name": "Grace"}], progress=False)
     assert len(pd.read_csv(experiment.export(tmp_path / "runs.csv"))) == 2
     assert len(pd.read_json(experiment.export(tmp_path / "runs.jsonl"), lines=True)) == 2
-    assert pd.read_parquet(experiment.export(tmp_path / "runs.parquet"))["output"].tolist() == ["Hello Ada", "Hello Grace"]
+    assert pd.read_parquet(experiment.export(tmp_path / "runs.parquet"))["output"].tolist() == [
+        "Hello Ada",
+        "Hello Grace",
+    ]
     with pytest.raises(errors.InvalidData, match=r"\.csv, \.jsonl or \.parquet"):
         experiment.export(tmp_path / "runs.xlsx")
 

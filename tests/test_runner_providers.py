@@ -64,7 +64,9 @@ def test_tokens_and_cost_come_from_the_provider_and_its_prices(openai_lab, fake_
 
 def test_cost_limit_refuses_an_expensive_experiment_until_confirmed(openai_lab, fake_server):
     # Given a cost limit far below what 200 calls to gpt-4o would cost
-    openai_lab.templates.save("essay", "Write a long essay about {{ country }}.", model="openai:gpt-4o", params={"max_tokens": 4000})
+    openai_lab.templates.save(
+        "essay", "Write a long essay about {{ country }}.", model="openai:gpt-4o", params={"max_tokens": 4000}
+    )
     openai_lab.settings.cost_limit = 0.5
     # When the user runs it, Then it is refused before any call, saying what it would cost
     with pytest.raises(errors.CostLimitExceeded, match=r"200 calls estimated at \$8\.\d\d.*confirm=True"):

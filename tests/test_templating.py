@@ -37,7 +37,9 @@ def test_data_cannot_forge_a_message_with_a_role_line():
 
 
 def test_variables_exclude_loop_variables_and_jinja_globals():
-    template = PromptTemplate("{% for item in items %}{{ item.name }} {{ loop.index }}{% endfor %}{{ range(3)|list }}{{ tone }}")
+    template = PromptTemplate(
+        "{% for item in items %}{{ item.name }} {{ loop.index }}{% endfor %}{{ range(3)|list }}{{ tone }}"
+    )
     assert template.variables == ["items", "tone"]
 
 

@@ -52,9 +52,7 @@ class PipelineNotFound(DefinitionNotFound):
 
 class TargetNotFound(NotFound):
     def __init__(self, name: str):
-        super().__init__(
-            f"No template or pipeline named {name!r}; see them with %prompt list or lab.templates.list()."
-        )
+        super().__init__(f"No template or pipeline named {name!r}; see them with %prompt list or lab.templates.list().")
         self.name = name
 
 
@@ -188,8 +186,7 @@ class UnknownProvider(InvalidModelSpec):
 class InvalidProviderOptions(Invalid):
     def __init__(self, provider: str, reason: str):
         super().__init__(
-            f"The options of provider {provider!r} are not valid ({reason}); "
-            "check %config PromptLab.providers."
+            f"The options of provider {provider!r} are not valid ({reason}); check %config PromptLab.providers."
         )
         self.provider = provider
 
@@ -310,7 +307,7 @@ class ProviderNotConfigured(ProviderError):
 class BatchNotSupported(Invalid):
     def __init__(self, provider: str):
         super().__init__(
-            f"{provider} has no batch API in promptlab_nb; run its models live (without mode=\"batch\" / --batch). "
+            f'{provider} has no batch API in promptlab_nb; run its models live (without mode="batch" / --batch). '
             "Batch mode works for openai, anthropic, gemini and mock models."
         )
         self.provider = provider

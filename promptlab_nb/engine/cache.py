@@ -65,7 +65,9 @@ class ResponseCache:
 
     def _look_up(self, session: Session, keys: list[str]) -> None:
         for start in range(0, len(keys), LOOKUP_CHUNK):
-            query = select(CacheEntry.key, CacheEntry.response).where(CacheEntry.key.in_(keys[start : start + LOOKUP_CHUNK]))
+            query = select(CacheEntry.key, CacheEntry.response).where(
+                CacheEntry.key.in_(keys[start : start + LOOKUP_CHUNK])
+            )
             self._known.update({key: response for key, response in session.execute(query)})
 
     def get(self, key: str) -> ChatResponse | None:
@@ -89,7 +91,13 @@ class ResponseCache:
             return
         payload = asdict(response)
         self._known[key] = payload
-        entry = {"key": key, "provider": spec.provider, "model": spec.model, "response": payload, "created_at": utcnow()}
+        entry = {
+            "key": key,
+            "provider": spec.provider,
+            "model": spec.model,
+            "response": payload,
+            "created_at": utcnow(),
+        }
         with self._pending_lock:
             self._pending.append(entry)
 

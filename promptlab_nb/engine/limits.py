@@ -91,7 +91,9 @@ async def within(awaitable: Awaitable[T], seconds: float) -> T:
 
 
 async def with_retries(
-    attempt_call: Callable[[], Awaitable[T]], policy: RetryPolicy, on_retry: Callable[[ProviderError], Any] | None = None
+    attempt_call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    on_retry: Callable[[ProviderError], Any] | None = None,
 ) -> T:
     """Retry retryable provider errors with exponential backoff and jitter, waiting at least as
     long as the provider's Retry-After; other errors, and the last one, are raised."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.sink import RunSink
-from promptlab_nb.engine.steps import ModelCaller, RunContext, StepChain, StepFailed, StepRecord
+from promptlab_nb.engine.steps import Caller, RunContext, StepChain, StepFailed, StepRecord
 from promptlab_nb.store.ids import new_id
 from promptlab_nb.store.models import utcnow
 
@@ -73,7 +73,7 @@ def step_records(run_id: str, steps: list[StepRecord]) -> list[dict[str, Any]]:
 class ExperimentRunner:
     def __init__(
         self,
-        caller: ModelCaller,
+        caller: Caller,
         sink: RunSink,
         progress: Progress,
         workers: int,

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from promptlab_nb.core.errors import PromptLabError, ProviderError
 from promptlab_nb.engine.cache import ResponseCache, cache_key
@@ -51,6 +51,12 @@ class StepFailed(Exception):
     def __init__(self, record: StepRecord):
         super().__init__(record.error)
         self.record = record
+
+
+class Caller(Protocol):
+    """What a step needs to get an answer: the model caller, or batch answers already collected."""
+
+    async def call(self, spec: ModelSpec, request: ChatRequest, repeat: int) -> tuple[ChatResponse, bool]: ...
 
 
 class ModelCaller:
@@ -112,7 +118,6 @@ class ModelCaller:
         self.cache.put(key, spec, response)
         return response, False
 
-
     async def _streamed(self, provider, request: ChatRequest) -> ChatResponse:
         """Show the text as it arrives; token counts are not reported by a stream, so they stay unknown."""
         started = time.perf_counter()
@@ -120,7 +125,9 @@ class ModelCaller:
         async for chunk in provider.stream(request):
             chunks.append(chunk)
             self.stream_to(chunk)
-        return ChatResponse(text="".join(chunks), finish_reason="stop", latency_ms=(time.perf_counter() - started) * 1000)
+        return ChatResponse(
+            text="".join(chunks), finish_reason="stop", latency_ms=(time.perf_counter() - started) * 1000
+        )
 
 
 async def _completed(provider, request: ChatRequest) -> ChatResponse:
@@ -175,7 +182,7 @@ class TemplateStep:
     def request(self, variables: dict[str, Any]) -> ChatRequest:
         return ChatRequest(self.template.render(variables), self.spec.model, self.params, self.response_format)
 
-    async def handle(self, context: RunContext, caller: ModelCaller) -> None:
+    async def handle(self, context: RunContext, caller: Caller) -> None:
         record = StepRecord(self.position, self.name, self.template_ref, str(self.spec))
         context.steps.append(record)
         try:
@@ -214,7 +221,7 @@ class StepChain:
     def __init__(self, steps: list[TemplateStep]):
         self.steps = steps
 
-    async def run(self, context: RunContext, caller: ModelCaller) -> RunContext:
+    async def run(self, context: RunContext, caller: Caller) -> RunContext:
         for step in self.steps:
             await step.handle(context, caller)
         return context

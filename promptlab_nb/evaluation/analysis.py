@@ -96,7 +96,9 @@ def compare_pair(runs: pd.DataFrame, a: str, b: str, evaluator: str, cluster: st
 def wide_table(runs: pd.DataFrame, value: str = "output", input_columns: Sequence[str] = ()) -> pd.DataFrame:
     """Rows x variants of ``value``: outputs (first repeat) or a score (mean over repeats)."""
     if value not in runs.columns:
-        raise InvalidData(f"No column {value!r} in the runs; try 'output' or one of: {', '.join(scored_columns(runs))}.")
+        raise InvalidData(
+            f"No column {value!r} in the runs; try 'output' or one of: {', '.join(scored_columns(runs))}."
+        )
     numeric = value != "output" and pd.api.types.is_numeric_dtype(runs[value])
     table = runs.pivot_table(
         index="row_index", columns="variant", values=value, aggfunc="mean" if numeric else "first", sort=False

@@ -26,9 +26,13 @@ def _version_label(record: Any) -> str:
     return label
 
 
+def _joined(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _fields_html(fields: dict[str, Any]) -> str:
     return "".join(
-        f"<div><b>{escape(key)}</b>: {escape(', '.join(map(str, value)) if isinstance(value, list) else str(value))}</div>"
+        f"<div><b>{escape(key)}</b>: {escape(_joined(value))}</div>"
         for key, value in fields.items()
         if value not in (None, "", [], {})
     )
@@ -64,8 +68,11 @@ def template_card_text(template: Template) -> str:
 def _pipeline_fields(pipeline: Pipeline) -> dict[str, Any]:
     return {
         "steps": [
-            step.template + (f"@{step.version}" if step.version else "") + f" -> {step.output_name}"
-            + (f" ({step.model})" if step.model else "") + (" [json]" if step.parse else "")
+            step.template
+            + (f"@{step.version}" if step.version else "")
+            + f" -> {step.output_name}"
+            + (f" ({step.model})" if step.model else "")
+            + (" [json]" if step.parse else "")
             for step in pipeline.steps
         ],
         "inputs": pipeline.inputs or ["(none)"],
@@ -87,7 +94,9 @@ def pipeline_card_html(pipeline: Pipeline) -> str:
 def pipeline_card_text(pipeline: Pipeline) -> str:
     fields = _pipeline_fields(pipeline)
     steps = "\n".join(f"  {position}. {step}" for position, step in enumerate(fields.pop("steps"), start=1))
-    rest = "\n".join(f"  {key}: {', '.join(value) if isinstance(value, list) else value}" for key, value in fields.items() if value)
+    rest = "\n".join(
+        f"  {key}: {', '.join(value) if isinstance(value, list) else value}" for key, value in fields.items() if value
+    )
     return f"pipeline {pipeline.name} {_version_label(pipeline)}\n{steps}\n{rest}"
 
 
@@ -113,7 +122,9 @@ def diff_html(diff: DefinitionDiff) -> str:
 TABLE_STYLE = "<style>.promptlab-table td{white-space:pre-wrap;vertical-align:top;max-width:420px}</style>"
 
 
-def experiment_header_text(name: str, status: str, variants: int, rows: int, repeats: int, counts: dict[str, int]) -> str:
+def experiment_header_text(
+    name: str, status: str, variants: int, rows: int, repeats: int, counts: dict[str, int]
+) -> str:
     done = ", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs yet"
     return f"experiment {name}: {variants} variants x {rows} rows x {repeats} repeats, {status} ({done})"
 

@@ -140,7 +140,9 @@ class PromptMagics(Magics):
         if options.schema:
             schema = self._namespace_value(options.schema, "a JSON schema dict")
             if not isinstance(schema, dict):
-                raise UsageError(f"--schema {options.schema}: expected a dict holding a JSON schema, got {type(schema).__name__}.")
+                raise UsageError(
+                    f"--schema {options.schema}: expected a dict holding a JSON schema, got {type(schema).__name__}."
+                )
             params["response_format"] = schema
         return params
 
@@ -185,7 +187,8 @@ class PromptMagics(Magics):
             if _is_tabular(value):
                 return value
             raise UsageError(
-                f"--on {name}: a {type(value).__name__} is not tabular; use a DataFrame, a list of dicts, a dict or a file path."
+                f"--on {name}: a {type(value).__name__} is not tabular; "
+                "use a DataFrame, a list of dicts, a dict or a file path."
             )
         if Path(name).expanduser().exists():
             return name

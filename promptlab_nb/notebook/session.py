@@ -9,18 +9,31 @@ from promptlab_nb.core.config import PromptLab
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab
 
-_kernel: dict[str, object] = {"settings": None, "lab": None, "url": None}
+
+class _KernelSession:
+    def __init__(self) -> None:
+        self.settings: PromptLab | None = None
+        self.lab: Lab | None = None
+        self.url: str | None = None
+
+    def close_lab(self) -> None:
+        if self.lab is not None:
+            self.lab.close()
+        self.lab = self.url = None
+
+
+_kernel = _KernelSession()
 
 
 def use_settings(settings: PromptLab) -> None:
     """Make ``settings`` (the PromptLab configurable the extension registered) the kernel's settings."""
-    _kernel["settings"] = settings
+    _kernel.settings = settings
 
 
 def settings() -> PromptLab:
-    if _kernel["settings"] is None:
-        _kernel["settings"] = PromptLab()
-    return _kernel["settings"]  # type: ignore[return-value]
+    if _kernel.settings is None:
+        _kernel.settings = PromptLab()
+    return _kernel.settings
 
 
 def lab() -> Lab:
@@ -29,15 +42,13 @@ def lab() -> Lab:
     from promptlab_nb._lab import Lab
 
     current = settings()
-    if _kernel["lab"] is None or _kernel["url"] != current.db_url:
-        if _kernel["lab"] is not None:
-            _kernel["lab"].close()  # type: ignore[attr-defined]
-        _kernel["lab"] = Lab(settings=current)
-        _kernel["url"] = current.db_url
-    return _kernel["lab"]  # type: ignore[return-value]
+    if _kernel.lab is None or _kernel.url != current.db_url:
+        _kernel.close_lab()
+        _kernel.lab = Lab(settings=current)
+        _kernel.url = current.db_url
+    return _kernel.lab
 
 
 def forget() -> None:
-    if _kernel["lab"] is not None:
-        _kernel["lab"].close()  # type: ignore[attr-defined]
-    _kernel.update(settings=None, lab=None, url=None)
+    _kernel.close_lab()
+    _kernel.settings = None

@@ -91,7 +91,7 @@ class RunStorer:
             on_run=self.options.on_run,
         )
         sink = RunSink(self.database, self.cache, skip_stored_runs=True)
-        runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)  # type: ignore[arg-type]
+        runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)
         try:
             await runner.execute(tasks)
         finally:

@@ -110,7 +110,11 @@ class ExperimentService:
         self.session.execute(update(Experiment).where(Experiment.id == experiment_id).values(settings=settings))
 
     def rows(self, experiment_id: str) -> list[dict[str, Any]]:
-        query = select(ExperimentRow.inputs).where(ExperimentRow.experiment_id == experiment_id).order_by(ExperimentRow.row_index)
+        query = (
+            select(ExperimentRow.inputs)
+            .where(ExperimentRow.experiment_id == experiment_id)
+            .order_by(ExperimentRow.row_index)
+        )
         return list(self.session.scalars(query))
 
     def finished_cells(self, experiment_id: str) -> set[tuple[str, int, int]]:
@@ -149,8 +153,13 @@ class ExperimentService:
             )
             .outerjoin(Run, Run.experiment_id == Experiment.id)
             .group_by(
-                Experiment.id, Experiment.name, Experiment.status, Experiment.mode,
-                Experiment.row_count, Experiment.repeats, Experiment.created_at,
+                Experiment.id,
+                Experiment.name,
+                Experiment.status,
+                Experiment.mode,
+                Experiment.row_count,
+                Experiment.repeats,
+                Experiment.created_at,
             )
             .order_by(Experiment.created_at.desc())
         )

@@ -72,7 +72,9 @@ class PipelineService(VersionedDefinitions[Pipeline]):
             if step.output_name in produced:
                 raise errors.InvalidPipeline(name, f"step {position} reuses the output name {step.output_name!r}")
             if declared is not None and step.output_name in declared:
-                raise errors.InvalidPipeline(name, f"step {position} output {step.output_name!r} hides the input of that name")
+                raise errors.InvalidPipeline(
+                    name, f"step {position} output {step.output_name!r} hides the input of that name"
+                )
             for variable in templates.get(step.template, step.version).variables:
                 if variable in produced:
                     continue
@@ -83,7 +85,9 @@ class PipelineService(VersionedDefinitions[Pipeline]):
                     )
                 if declared is not None and variable not in declared:
                     raise errors.InvalidPipeline(
-                        name, f"step {position} ({step.template}) needs {variable!r}, which is neither an input nor an earlier output"
+                        name,
+                        f"step {position} ({step.template}) needs {variable!r}, "
+                        "which is neither an input nor an earlier output",
                     )
                 if variable not in needed:
                     needed.append(variable)
@@ -129,4 +133,3 @@ class PipelineService(VersionedDefinitions[Pipeline]):
             for record in self.records()
         ]
         return pd.DataFrame(rows, columns=LIST_COLUMNS)
-

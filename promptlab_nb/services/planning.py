@@ -61,9 +61,7 @@ class ExperimentPlanner:
             for model in (models or [None])
             for params in (param_sets or [{}])
         ]
-        plans = label_variants(
-            [plan for plan, _ in pairs], show_model=len(models) > 1, show_params=len(param_sets) > 1
-        )
+        plans = label_variants([plan for plan, _ in pairs], show_model=len(models) > 1, show_params=len(param_sets) > 1)
         steps = {
             plan.label: self.pipeline_steps(definition, plan)
             for plan, (_, definition) in zip(plans, pairs, strict=True)
@@ -119,7 +117,9 @@ class ExperimentPlanner:
             produced.add(step["output"])
         return needed
 
-    def check_data(self, plans: list[VariantPlan], steps: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]]) -> None:
+    def check_data(
+        self, plans: list[VariantPlan], steps: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]]
+    ) -> None:
         """Every variable every variant needs must be a column of the data."""
         if not rows:
             raise errors.InvalidData("The data has no rows; give at least one row.")
@@ -130,4 +130,3 @@ class ExperimentPlanner:
                 raise errors.MissingVariables(
                     missing, available=columns, where=f"Variant {plan.label!r}", available_as="Columns in the data"
                 )
-

@@ -9,9 +9,29 @@ import pandas as pd
 from sqlalchemy import text
 
 RUN_COLUMNS = [
-    "run_id", "variant", "kind", "target", "target_version", "model", "params", "row_index", "repeat",
-    "status", "output", "parsed", "error", "failed_step", "latency_ms", "input_tokens", "output_tokens",
-    "cost", "cache_hit", "mode", "started_at", "finished_at", "inputs",
+    "run_id",
+    "variant",
+    "kind",
+    "target",
+    "target_version",
+    "model",
+    "params",
+    "row_index",
+    "repeat",
+    "status",
+    "output",
+    "parsed",
+    "error",
+    "failed_step",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cache_hit",
+    "mode",
+    "started_at",
+    "finished_at",
+    "inputs",
 ]
 
 RUN_ORDER = 'r.row_index, v.position, r."repeat"'
@@ -52,19 +72,25 @@ ROWS_QUERY = """
 select row_index, inputs from experiment_row where experiment_id = :experiment_id order by row_index
 """
 
-SCORES_QUERY = ORDINALS + """
+SCORES_QUERY = (
+    ORDINALS
+    + """
 select o.position, s.evaluator, s.value, s.reason, s.error
 from score s join ordinal o on o.id = s.run_id
 where s.experiment_id = :experiment_id
 order by s.created_at
 """
+)
 
-RATINGS_QUERY = ORDINALS + """
+RATINGS_QUERY = (
+    ORDINALS
+    + """
 select o.position, g.value, g.note
 from rating g join ordinal o on o.id = g.run_id
 where g.experiment_id = :experiment_id
 order by g.created_at
 """
+)
 
 STEPS_QUERY = """
 select st.run_id, v.label as variant, r.row_index, r."repeat", st.position, st.name, st.template, st.model,
@@ -119,7 +145,9 @@ def summary_frame(connection, experiment_id: str, cluster: str | None = None) ->
     if runs.empty:
         return runs
     runs["cache_hit"] = runs["cache_hit"].astype(bool)
-    labels = query_frame(connection, VARIANTS_QUERY, experiment_id=experiment_id).set_index("variant_position")["variant"]
+    labels = query_frame(connection, VARIANTS_QUERY, experiment_id=experiment_id).set_index("variant_position")[
+        "variant"
+    ]
     runs.insert(0, "variant", labels.loc[runs.pop("variant_position")].to_numpy())
     if cluster:
         rows = query_frame(connection, ROWS_QUERY, experiment_id=experiment_id)

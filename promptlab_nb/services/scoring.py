@@ -23,7 +23,10 @@ class ScoreService:
         """Successful runs with their output and the data row they used."""
         query = (
             select(Run.id, Run.output, Run.parsed, ExperimentRow.inputs)
-            .join(ExperimentRow, (ExperimentRow.experiment_id == Run.experiment_id) & (ExperimentRow.row_index == Run.row_index))
+            .join(
+                ExperimentRow,
+                (ExperimentRow.experiment_id == Run.experiment_id) & (ExperimentRow.row_index == Run.row_index),
+            )
             .where(Run.experiment_id == experiment_id, Run.status == "ok")
         )
         return [
@@ -44,6 +47,8 @@ class ScoreService:
         found = self.session.scalar(select(Run.id).where(Run.id == run_id, Run.experiment_id == experiment_id))
         if found is None:
             raise RunNotFound(run_id)
-        rating = Rating(id=new_id(), experiment_id=experiment_id, run_id=run_id, value=value, note=note, created_at=utcnow())
+        rating = Rating(
+            id=new_id(), experiment_id=experiment_id, run_id=run_id, value=value, note=note, created_at=utcnow()
+        )
         self.session.add(rating)
         return {"run_id": run_id, "value": value, "note": note}

@@ -42,7 +42,9 @@ class TemplateService(VersionedDefinitions[Template]):
         compile_template(body, name)
         if model:
             ModelSpec.parse(model)
-        return self._save_content(name, {"body": body, "model": model or None, "params": dict(params or {})}, description)
+        return self._save_content(
+            name, {"body": body, "model": model or None, "params": dict(params or {})}, description
+        )
 
     def _content(self, row: TemplateVersion) -> dict[str, Any]:
         return {"body": row.body, "model": row.model, "params": dict(row.params or {})}

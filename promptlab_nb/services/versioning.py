@@ -28,8 +28,8 @@ class VersionedDefinitions(Generic[RecordT]):
     """Base of TemplateService and PipelineService; subclasses name their tables and record type."""
 
     kind: ClassVar[str]
-    entity_model: ClassVar[type]
-    version_model: ClassVar[type]
+    entity_model: ClassVar[Any]
+    version_model: ClassVar[Any]
     owner_column: ClassVar[str]
     not_found: ClassVar[type[errors.DefinitionNotFound]]
     name_taken: ClassVar[type[errors.DefinitionNameTaken]]

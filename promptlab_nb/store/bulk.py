@@ -47,7 +47,9 @@ def insert_records(
         _insert_sqlalchemy(connection, table, records, skip_existing)
 
 
-def _insert_duckdb(connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool) -> None:
+def _insert_duckdb(
+    connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool
+) -> None:
     names = ", ".join(f'"{column.name}"' for column in table.columns)
     verb = "insert or ignore" if skip_existing else "insert"
     raw = connection.connection.driver_connection
@@ -59,7 +61,9 @@ def _insert_duckdb(connection: Connection, table: Table, records: Sequence[dict[
             raw.unregister("promptlab_batch")
 
 
-def _insert_sqlalchemy(connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool) -> None:
+def _insert_sqlalchemy(
+    connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool
+) -> None:
     statement = pg_insert(table).on_conflict_do_nothing() if skip_existing else insert(table)
     for start in range(0, len(records), CHUNK):
         connection.execute(statement, list(records[start : start + CHUNK]))

@@ -185,4 +185,3 @@ class Database:
     def dispose(self) -> None:
         self._keeper.release()
         self.engine.dispose()
-
