@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 QUICKSTART = NOTEBOOKS / "01-quickstart.ipynb"
@@ -28,14 +32,14 @@ class DemoRun:
     seconds: float
 
 
-def current_python_kernels():
+def current_python_kernels() -> KernelSpecManager:
     """A kernel spec manager whose every kernel is this interpreter, so the notebook imports the
     promptlab_nb installed next to this module, whatever kernels the machine has registered."""
     import ipykernel.kernelspec
     from jupyter_client.kernelspec import KernelSpecManager
 
     class CurrentPythonKernels(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name: str):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
             return self.kernel_spec_class(
                 resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict()
             )
