@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lab clean
+.PHONY: demo test lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(VENV)/.installed-test: pyproject.toml $(LABEXTENSION_SOURCES) | $(BIN)/activat
 demo: $(VENV)/.installed-test
 	$(BIN)/python -m promptlab_nb.demo
 
-test: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check promptlab_nb tests bench
+	$(BIN)/ruff format --check promptlab_nb tests bench
+
+test: lint
 	npm --prefix labextension test
 	$(BIN)/python -m pytest
 
