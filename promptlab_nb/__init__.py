@@ -18,10 +18,21 @@ _LAZY = {
     "lab": "promptlab_nb.notebook.session",
 }
 
-__all__ = ["Experiment", "Lab", "PromptLab", "__version__", "evals", "lab", "load_ipython_extension", "mock_model"]
+__all__ = [
+    "Experiment",
+    "Lab",
+    "PromptLab",
+    "__version__",
+    "errors",
+    "evals",
+    "lab",
+    "load_ipython_extension",
+    "mock_model",
+]
 
 if TYPE_CHECKING:
     from promptlab_nb import evaluation as evals
+    from promptlab_nb.core import errors
     from promptlab_nb._lab import Lab
     from promptlab_nb.core.config import PromptLab
     from promptlab_nb.engine.providers.mock import mock_model
@@ -32,6 +43,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name == "evals":
         return importlib.import_module("promptlab_nb.evaluation")
+    if name == "errors":
+        return importlib.import_module("promptlab_nb.core.errors")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'promptlab_nb' has no attribute {name!r}")

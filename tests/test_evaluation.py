@@ -67,6 +67,7 @@ def test_summary_matches_an_independent_computation(lab, capitals):
     expected = per_row(runs, STRONG_VARIANT, "equals:expected")
     mean, sem = expected.mean(), stats.sem(expected)
     low, high = stats.t.interval(0.95, len(expected) - 1, loc=mean, scale=sem)
+    low, high = max(low, 0.0), min(high, 1.0)
     # When the user asks for the summary
     summary = capitals.summary()
     # Then the numbers agree
@@ -102,7 +103,8 @@ def test_clustered_summary_widens_the_interval_with_the_cluster_formula(lab, cap
     clustered_se = np.sqrt(clusters / (clusters - 1) * (groups**2).sum() / n**2)
     half_width = stats.t.ppf(0.975, clusters - 1) * clustered_se
     summary = capitals.summary(cluster="topic").loc[STRONG_VARIANT]
-    assert summary["equals:expected ci_high"] - summary["equals:expected"] == pytest.approx(half_width)
+    assert summary["equals:expected"] - summary["equals:expected ci_low"] == pytest.approx(half_width)
+    assert summary["equals:expected ci_high"] == pytest.approx(min(summary["equals:expected"] + half_width, 1.0))
 
 
 def test_failed_runs_score_zero_in_the_summary(lab):
@@ -203,3 +205,14 @@ def test_plot_draws_error_bars(lab, capitals):
     pytest.importorskip("matplotlib")
     figure = capitals.plot("equals:expected")
     assert len(figure.axes[0].patches) == 2
+
+
+def test_intervals_of_pass_rates_stay_within_zero_and_one(lab):
+    pl.mock_model("mostly-right", {"france": "Paris", "japan": "Tokyo", "*": "Lima"})
+    lab.templates.save("capital", "What is the capital of {{ country }}?", model="mock:mostly-right")
+    summary = lab.run("capital", QUESTIONS.head(3), evaluators=["length:1-20"], progress=False).summary()
+    assert summary["length:1-20"].iloc[0] == 1.0
+    assert (summary["length:1-20 ci_low"].iloc[0], summary["length:1-20 ci_high"].iloc[0]) == (1.0, 1.0)
+    low_sample = lab.run("capital", QUESTIONS.head(3), evaluators=["contains:Tokyo"], progress=False).summary()
+    assert low_sample["contains:Tokyo ci_low"].iloc[0] == 0.0
+    assert 0.0 < low_sample["contains:Tokyo ci_high"].iloc[0] <= 1.0

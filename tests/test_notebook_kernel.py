@@ -44,7 +44,7 @@ def test_a_notebook_session_stores_cards_tables_and_one_line_errors(tmp_path, st
     card, compare, mistake, frame = (outputs_of(notebook.cells[index]) for index in (2, 4, 5, 6))
     assert "template capital v1" in card["text/plain"]
     assert "promptlab-card" in card["text/html"] and "Capital of {{ country }}?" in card["text/html"]
-    assert "experiment demo: 1 variants x 2 rows x 1 repeats, completed (2 ok)" in compare["text/plain"]
+    assert "experiment demo: 1 variant x 2 rows x 1 repeat, completed (2 ok)" in compare["text/plain"]
     assert "Capital of France?" in compare["text/html"]
     assert "UsageError: Unknown subcommand 'bogus'" in mistake["stream"]
     assert "Capital of Japan?" in frame["text/plain"]

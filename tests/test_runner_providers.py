@@ -78,10 +78,15 @@ def test_cost_limit_refuses_an_expensive_experiment_until_confirmed(openai_lab, 
     assert len(runs) == 200 and set(runs["status"]) == {"ok"}
 
 
-def test_a_missing_key_names_the_variable_and_fails_each_run_without_sending(lab, fake_server):
+def test_a_missing_key_is_one_clear_error_before_anything_runs(lab, fake_server, monkeypatch):
+    # Given no OpenAI key
     lab.settings.providers = {"openai": {"base_url": fake_server.openai_base_url}}
     lab.templates.save("capital", "Capital of {{ country }}?", model=GPT)
-    runs = lab.run("capital", countries(2), progress=False).runs
-    assert runs["status"].tolist() == ["error", "error"]
-    assert "OPENAI_API_KEY" in runs["error"].iloc[0]
+    # When the user runs, Then one error names the variable and nothing is sent or stored as failed
+    with pytest.raises(errors.MissingCredentials, match=r"set OPENAI_API_KEY"):
+        lab.run("capital", countries(2), name="keyless", progress=False)
     assert fake_server.script.received == []
+    assert lab.experiment("keyless").runs.empty
+    # And once the key is set the same experiment runs
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert set(lab.experiment("keyless").resume(progress=False).runs["status"]) == {"ok"}

@@ -196,7 +196,7 @@ class CostLimitExceeded(PromptLabError):
         super().__init__(
             f"This experiment makes {calls} calls estimated at ${estimated:.2f}, above the "
             f"cost limit of ${limit:.2f}; raise it (%config PromptLab.cost_limit = ...) "
-            "or pass confirm=True."
+            "or confirm it: confirm=True in Python, --yes on the magics."
         )
         self.estimated, self.limit, self.calls = estimated, limit, calls
 

@@ -62,10 +62,20 @@ def _evaluator_columns(runs: pd.DataFrame, evaluator: str, cluster: str | None) 
     stats = summarize(scores, cluster="cluster" if cluster else None)
     columns = pd.DataFrame(index=stats.index)
     columns[evaluator] = stats["mean"]
-    columns[f"{evaluator} ci_low"] = stats["ci_low"]
-    columns[f"{evaluator} ci_high"] = stats["ci_high"]
+    low, high = _score_range(scores["value"])
+    columns[f"{evaluator} ci_low"] = stats["ci_low"].clip(lower=low)
+    columns[f"{evaluator} ci_high"] = stats["ci_high"].clip(upper=high)
     columns[f"{evaluator} vs best"] = _versus_best(scores, stats, cluster)
     return columns
+
+
+def _score_range(values: pd.Series) -> tuple[float | None, float | None]:
+    """Scores between 0 and 1 (pass rates, similarities, judges) cannot have an interval beyond
+    them; the t interval of a small or extreme sample can, so it is clipped to [0, 1]."""
+    known = values.dropna()
+    if not known.empty and known.between(0, 1).all():
+        return 0.0, 1.0
+    return None, None
 
 
 def _versus_best(scores: pd.DataFrame, stats: pd.DataFrame, cluster: str | None) -> pd.Series:

@@ -68,6 +68,12 @@ class PairedComparison:
     wins_b: int
     ties: int
 
+    def __repr__(self) -> str:
+        return (
+            f"PairedComparison(mean_diff={self.mean_diff:.4g}, 95% CI [{self.ci_low:.4g}, {self.ci_high:.4g}], "
+            f"p={self.p_value:.3g}, n_pairs={self.n_pairs}, wins a/b/ties={self.wins_a}/{self.wins_b}/{self.ties})"
+        )
+
     @property
     def distinguishable(self) -> bool:
         """True when the confidence interval of the difference excludes zero."""

@@ -126,7 +126,12 @@ def experiment_header_text(
     name: str, status: str, variants: int, rows: int, repeats: int, counts: dict[str, int]
 ) -> str:
     done = ", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs yet"
-    return f"experiment {name}: {variants} variants x {rows} rows x {repeats} repeats, {status} ({done})"
+    counts_text = f"{_plural(variants, 'variant')} x {_plural(rows, 'row')} x {_plural(repeats, 'repeat')}"
+    return f"experiment {name}: {counts_text}, {status} ({done})"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def frame_html(frame, rows: int) -> str:

@@ -75,6 +75,7 @@ class ExperimentExecution:
             experiment = service.get(name)
             service.clear_unfinished(experiment.id)
             tasks = self._missing_tasks(session, experiment)
+            _check_providers_configured(tasks, registry)
             estimate = self._estimate(tasks, cache, registry, session)
             self.check_cost(estimate, confirmed)
             service.set_status(experiment.id, "running")
@@ -261,3 +262,9 @@ def _first_messages(task: RunTask) -> list[dict[str, str]]:
         return task.chain.steps[0].request(task.inputs).messages
     except PromptLabError:
         return []
+
+
+def _check_providers_configured(tasks: list[RunTask], registry: ProviderRegistry) -> None:
+    """A missing key or base URL is one clear error before any run, not a failure on every run."""
+    for provider in sorted({step.spec.provider for task in tasks for step in task.chain.steps}):
+        registry.get(provider).check_configured()

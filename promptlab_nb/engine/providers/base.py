@@ -78,6 +78,10 @@ class Provider(ABC):
     def has_credentials(self) -> bool:
         return True
 
+    def check_configured(self) -> None:
+        """Raise a ProviderError saying what to set when the provider cannot be called as configured."""
+        return None
+
     def known_models(self) -> list[str]:
         return []
 

@@ -257,6 +257,6 @@ class OpenAICompatibleProvider(OpenAIProvider):
     def has_credentials(self) -> bool:
         return self._base_url is not None
 
-    def _check_configured(self) -> None:
+    def check_configured(self) -> None:
         if self._base_url is None:
             raise ProviderNotConfigured(self.name, "base_url", "http://localhost:8000/v1")

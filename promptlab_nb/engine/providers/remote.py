@@ -139,13 +139,14 @@ class RemoteProvider(Provider):
         """The SDK client, created on first use; the SDK is imported in a thread meanwhile, as
         importing it takes up to a second that would otherwise stall every task on the loop."""
         if self._client is None:
-            self._check_configured()
+            self.check_configured()
             await asyncio.to_thread(_import_all, self.sdk_modules)
         if self._client is None:
             self._client = self._create_client(self._api_key)
         return self._client
 
-    def _check_configured(self) -> None:
+    def check_configured(self) -> None:
+        """Raise MissingCredentials (naming where the key goes) before anything is sent."""
         if self.needs_api_key and self._api_key is None:
             raise MissingCredentials(self.name, self.key_hint)
 
