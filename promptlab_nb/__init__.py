@@ -32,8 +32,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from promptlab_nb import evaluation as evals
-    from promptlab_nb.core import errors
     from promptlab_nb._lab import Lab
+    from promptlab_nb.core import errors
     from promptlab_nb.core.config import PromptLab
     from promptlab_nb.engine.providers.mock import mock_model
     from promptlab_nb.experiment import Experiment
