@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import _thread
-import threading
+import itertools
 import time
 
 import pandas as pd
@@ -173,21 +173,25 @@ def test_errors_are_not_cached(lab):
     assert lab.run("hello", [{"name": "Ada"}], progress=False).runs["output"].tolist() == ["recovered"]
 
 
-def interrupt_main_after(seconds: float) -> threading.Timer:
-    timer = threading.Timer(seconds, _thread.interrupt_main)
-    timer.start()
-    return timer
+def interrupting_after(answers: int):
+    """A mock answer that presses the kernel's interrupt once ``answers`` answers were given."""
+    given = itertools.count(1)
+
+    def answer(messages):
+        if next(given) == answers:
+            _thread.interrupt_main()
+        return "answer"
+
+    return answer
 
 
 def test_interrupt_keeps_finished_runs_and_resume_runs_only_what_is_missing(lab):
     # Given a slow model and 40 runs at two at a time
-    model = pl.mock_model("slowish", "answer", latency=0.05)
+    model = pl.mock_model("slowish", interrupting_after(10), latency=0.05)
     lab.templates.save("hello", "Hello {{ name }}", model="mock:slowish")
     people = [{"name": f"person {index}"} for index in range(40)]
     # When the kernel is interrupted part-way
-    timer = interrupt_main_after(0.35)
     experiment = lab.run("hello", people, concurrency=2, name="interrupted", progress=False)
-    timer.join()
     # Then the experiment is marked interrupted, finished runs are stored, in-flight ones cancelled
     assert experiment.status == "interrupted"
     counts = experiment.status_counts()
