@@ -81,3 +81,20 @@ def isolated_environment(tmp_path, monkeypatch) -> None:
         "GOOGLE_API_KEY",
     ):
         monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture
+def notebook_shell(store_url) -> Iterator:
+    """An IPython shell with the extension loaded on a fresh store and mock:echo as default model."""
+    from IPython.testing import globalipapp
+
+    globalipapp.start_ipython()
+    shell = globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "promptlab_nb")
+    shell.run_line_magic("config", f'PromptLab.db_url = "{store_url}"')
+    shell.run_line_magic("config", 'PromptLab.default_model = "mock:echo"')
+    names_before = set(shell.user_ns)
+    yield shell
+    shell.run_line_magic("unload_ext", "promptlab_nb")
+    for name in set(shell.user_ns) - names_before:
+        shell.user_ns.pop(name, None)

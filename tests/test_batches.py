@@ -352,17 +352,9 @@ def test_a_thousand_runs_go_through_batches_across_a_kernel_restart(duckdb_url, 
 
 
 @pytest.fixture
-def ip(store_url):
-    from IPython.testing import globalipapp
-
-    globalipapp.start_ipython()
-    shell = globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "promptlab_nb")
-    shell.run_line_magic("config", f'PromptLab.db_url = "{store_url}"')
-    shell.user_ns["words"] = pd.DataFrame({"word": ["hi", "yo"]})
-    yield shell
-    shell.run_line_magic("unload_ext", "promptlab_nb")
-    shell.user_ns.pop("words", None)
+def ip(notebook_shell):
+    notebook_shell.user_ns["words"] = pd.DataFrame({"word": ["hi", "yo"]})
+    return notebook_shell
 
 
 def test_the_magics_submit_with_batch_and_list_and_refresh_with_prompt_batches(ip):

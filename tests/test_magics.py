@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.testing import globalipapp
 
 import promptlab_nb as pl
 from promptlab_nb.notebook import session
@@ -13,16 +12,9 @@ CAPITAL = "system:\nYou are terse.\nuser:\nWhat is the capital of {{ country }}?
 
 
 @pytest.fixture
-def ip(store_url):
-    globalipapp.start_ipython()
-    shell = globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "promptlab_nb")
-    shell.run_line_magic("config", f'PromptLab.db_url = "{store_url}"')
-    shell.run_line_magic("config", 'PromptLab.default_model = "mock:echo"')
-    shell.user_ns["countries"] = pd.DataFrame({"country": ["France", "Japan"], "expected": ["Paris", "Tokyo"]})
-    yield shell
-    shell.run_line_magic("unload_ext", "promptlab_nb")
-    shell.user_ns.pop("countries", None)
+def ip(notebook_shell):
+    notebook_shell.user_ns["countries"] = pd.DataFrame({"country": ["France", "Japan"], "expected": ["Paris", "Tokyo"]})
+    return notebook_shell
 
 
 def one_line_error(shell, cell: str, capsys) -> str:
