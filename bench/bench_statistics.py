@@ -8,11 +8,10 @@ from __future__ import annotations
 import itertools
 import platform
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import best_seconds
 
 from promptlab_nb.evaluation.statistics import paired_difference, summarize
 
@@ -39,15 +38,6 @@ def scored_runs(seed: int = 0) -> pd.DataFrame:
             "cluster": np.array([f"topic_{t}" for t in range(TOPICS)])[topic],
         }
     )
-
-
-def best_seconds(work: Callable[[], object], rounds: int = 5) -> float:
-    timings = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def compare_all_pairs(runs: pd.DataFrame) -> None:

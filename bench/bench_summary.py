@@ -12,9 +12,10 @@ import argparse
 import platform
 import random
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from timing import best_seconds
 
 import promptlab_nb as pl
 from promptlab_nb.store.bulk import insert_records
@@ -84,15 +85,6 @@ def synthetic_results(experiment: pl.Experiment, rows: int, repeats: int) -> tup
     return runs, scores
 
 
-def best_of(rounds: int, action) -> float:
-    timings = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5000)
@@ -103,9 +95,9 @@ def main() -> None:
         lab = pl.Lab(Path(folder) / "summary.duckdb")
         experiment = stored_experiment(lab, options.rows, options.variants, options.repeats)
         total = options.rows * options.variants * options.repeats
-        runs_seconds = best_of(3, lambda: experiment.runs)
-        summary_seconds = best_of(3, experiment.summary)
-        clustered_seconds = best_of(3, lambda: experiment.summary(cluster="topic"))
+        runs_seconds = best_seconds(lambda: experiment.runs, rounds=3)
+        summary_seconds = best_seconds(experiment.summary, rounds=3)
+        clustered_seconds = best_seconds(lambda: experiment.summary(cluster="topic"), rounds=3)
         lab.close()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, Python {platform.python_version()}")
     print(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import platform
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+from timing import best_seconds
 
 import promptlab_nb as pl
 from promptlab_nb.notebook.widget import ComparisonWidget
@@ -45,15 +45,6 @@ def stored_experiment(folder: Path) -> pl.Experiment:
         progress=False,
         name="bench",
     )
-
-
-def best_seconds(work: Callable[[], object], rounds: int = 5) -> float:
-    timings = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def interaction_timings(widget: ComparisonWidget) -> dict[str, float]:
