@@ -235,3 +235,19 @@ def test_loading_the_extension_imports_no_provider_sdk_and_no_store_code():
     )
     printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert json.loads(printed.strip().splitlines()[-1]) == []
+
+
+def test_the_extension_loads_from_ipython_config_without_load_ext(tmp_path):
+    import subprocess
+    import sys
+
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_config.py").write_text('c.InteractiveShellApp.extensions = ["promptlab_nb"]\n')
+    shown = subprocess.run(
+        [sys.executable, "-m", "IPython", f"--ipython-dir={tmp_path / 'ipython'}", "-c", "%prompt help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "%prompt compare A B" in shown
