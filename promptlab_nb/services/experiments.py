@@ -106,9 +106,6 @@ class ExperimentService:
             update(Experiment).where(Experiment.id == experiment_id).values(status=status, updated_at=utcnow())
         )
 
-    def update_settings(self, experiment_id: str, settings: dict[str, Any]) -> None:
-        self.session.execute(update(Experiment).where(Experiment.id == experiment_id).values(settings=settings))
-
     def rows(self, experiment_id: str) -> list[dict[str, Any]]:
         query = (
             select(ExperimentRow.inputs)

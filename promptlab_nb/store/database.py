@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
@@ -173,14 +173,6 @@ class Database:
             except BaseException:
                 connection.rollback()
                 raise
-
-    def table_names(self) -> list[str]:
-        with self.engine.connect() as connection:
-            return inspect(connection).get_table_names()
-
-    def ping(self) -> None:
-        with self.engine.connect() as connection:
-            connection.execute(text("select 1"))
 
     def dispose(self) -> None:
         self._keeper.release()
