@@ -101,7 +101,7 @@ class Lab:
         cache: bool | None = None,
         concurrency: int | None = None,
         confirm: bool = False,
-        progress: bool = True,
+        progress: bool | None = None,
         mode: str = "live",
         live: bool | ComparisonWidget | None = False,
     ) -> Experiment:
@@ -185,11 +185,17 @@ class Lab:
         return Experiment(self, experiment_name, prepared)
 
     def execution_options(
-        self, *, cache: bool | None = None, concurrency: int | None = None, confirm: bool = False, progress: bool = True
+        self,
+        *,
+        cache: bool | None = None,
+        concurrency: int | None = None,
+        confirm: bool = False,
+        progress: bool | None = None,
     ) -> ExecutionOptions:
+        """How to run: unset choices come from the settings (``PromptLab.cache``, ``PromptLab.progress``)."""
         return ExecutionOptions(
             cache=self.settings.cache if cache is None else cache,
-            progress=progress,
+            progress=self.settings.progress if progress is None else progress,
             confirm=confirm,
             concurrency=concurrency,
         )

@@ -102,22 +102,22 @@ class Experiment:
         self.last_batch_report = await batches.submit(self.name, options, self._run_evaluators())
         return self
 
-    def refresh(self, *, progress: bool = True) -> Experiment:
+    def refresh(self, *, progress: bool | None = None) -> Experiment:
         """Ask the providers about this experiment's batches and store the runs of every batch that has
         finished, scored by the stored evaluators. Safe to call again: no run is stored twice."""
         return run_blocking(lambda: self.arefresh(progress=progress))
 
-    async def arefresh(self, *, progress: bool = True) -> Experiment:
+    async def arefresh(self, *, progress: bool | None = None) -> Experiment:
         batches = BatchExecution(self.lab.db, self.lab.settings)
         options = self.lab.execution_options(progress=progress)
         self.last_batch_report = await batches.refresh(self.name, options, self._run_evaluators())
         return self
 
-    def cancel(self, *, progress: bool = True) -> Experiment:
+    def cancel(self, *, progress: bool | None = None) -> Experiment:
         """Cancel this experiment's pending provider batches and store what they answered before stopping."""
         return run_blocking(lambda: self.acancel(progress=progress))
 
-    async def acancel(self, *, progress: bool = True) -> Experiment:
+    async def acancel(self, *, progress: bool | None = None) -> Experiment:
         batches = BatchExecution(self.lab.db, self.lab.settings)
         options = self.lab.execution_options(progress=progress)
         self.last_batch_report = await batches.cancel(self.name, options, self._run_evaluators())
@@ -136,7 +136,7 @@ class Experiment:
             return self.evaluators
         return [as_evaluator(spec) for spec in self.record.settings.get("evaluators", [])]
 
-    def evaluate(self, *evaluators: Any, cache: bool | None = None, progress: bool = True) -> Experiment:
+    def evaluate(self, *evaluators: Any, cache: bool | None = None, progress: bool | None = None) -> Experiment:
         """Score the stored runs with more evaluators (objects, spec strings or callables) without
         calling the models again; judges call their own model. Re-scoring replaces earlier scores."""
         prepared = prepare_evaluators(evaluators, self.runs.attrs.get("inputs", []))
@@ -196,7 +196,7 @@ class Experiment:
         *,
         cache: bool | None = None,
         confirm: bool = False,
-        progress: bool = True,
+        progress: bool | None = None,
         mode: str = "live",
         live: bool = False,
     ) -> Experiment:
@@ -213,7 +213,7 @@ class Experiment:
         *,
         cache: bool | None = None,
         confirm: bool = False,
-        progress: bool = True,
+        progress: bool | None = None,
         mode: str = "live",
         live: bool | ComparisonWidget | None = False,
     ) -> Experiment:

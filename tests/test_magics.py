@@ -251,3 +251,27 @@ def test_the_extension_loads_from_ipython_config_without_load_ext(tmp_path):
         check=True,
     ).stdout
     assert "%prompt compare A B" in shown
+
+
+def test_resaving_a_pipeline_cell_shows_its_step_settings_and_what_changed(ip):
+    ip.run_cell_magic("prompt", "extract_facts", "Facts about {{ country }}")
+    ip.run_cell_magic("pipeline", "facts_only", "- template: extract_facts\n  output: facts\n")
+    changed = ip.run_cell_magic(
+        "pipeline", "facts_only", "- template: extract_facts\n  output: facts\n  params:\n    temperature: 0.3\n"
+    )
+    shown = repr(changed)
+    assert "pipeline facts_only v2 (was v1)" in shown
+    assert "extract_facts -> facts (temperature=0.3)" in shown
+    assert "+  params:" in shown and "+    temperature: 0.3" in shown
+    assert "temperature" in changed._repr_html_()
+
+
+def test_the_progress_setting_turns_the_bar_off_for_the_magics(ip, capsys):
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    ip.run_line_magic("config", "PromptLab.progress = False")
+    capsys.readouterr()
+    ip.run_line_magic("prompt", "run capital --on countries")
+    assert "calls (" not in capsys.readouterr().err
+    ip.run_line_magic("config", "PromptLab.progress = True")
+    ip.run_line_magic("prompt", "run capital --on countries")
+    assert "0 calls (2 cached)" in capsys.readouterr().err

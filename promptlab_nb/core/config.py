@@ -33,6 +33,7 @@ class PromptLab(Configurable):
         help='Per provider {"rpm": requests per minute, "tpm": tokens per minute}, e.g. {"openai": {"rpm": 500}}.',
     )
     cache = Bool(True, config=True, help="Reuse stored responses for identical calls.")
+    progress = Bool(True, config=True, help="Show a progress bar (done, errors, cache hits, cost) while runs go.")
     cost_limit = Float(
         5.0,
         config=True,

@@ -6,7 +6,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptlab_nb.schemas.definitions import DefinitionDiff, Pipeline, Template
+    from promptlab_nb.schemas.definitions import DefinitionDiff, Pipeline, PipelineStep, Template
 
 CARD_STYLE = (
     "border:1px solid var(--jp-border-color1,#ccc);border-radius:6px;padding:8px 12px;"
@@ -65,16 +65,21 @@ def template_card_text(template: Template) -> str:
     return f"template {template.name} {_version_label(template)}\n{fields}"
 
 
+def _step_label(step: PipelineStep) -> str:
+    settings = [step.model] if step.model else []
+    settings += [f"{key}={value}" for key, value in step.params.items()]
+    return (
+        step.template
+        + (f"@{step.version}" if step.version else "")
+        + f" -> {step.output_name}"
+        + (f" ({', '.join(settings)})" if settings else "")
+        + (" [json]" if step.parse else "")
+    )
+
+
 def _pipeline_fields(pipeline: Pipeline) -> dict[str, Any]:
     return {
-        "steps": [
-            step.template
-            + (f"@{step.version}" if step.version else "")
-            + f" -> {step.output_name}"
-            + (f" ({step.model})" if step.model else "")
-            + (" [json]" if step.parse else "")
-            for step in pipeline.steps
-        ],
+        "steps": [_step_label(step) for step in pipeline.steps],
         "inputs": pipeline.inputs or ["(none)"],
         "outputs": pipeline.outputs,
         "description": pipeline.description,

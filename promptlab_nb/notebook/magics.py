@@ -85,16 +85,18 @@ class PromptMagics(Magics):
     @cell_magic
     def pipeline(self, line: str, cell: str) -> Any:
         from promptlab_nb.notebook.pipelines_yaml import steps_from_yaml
+        from promptlab_nb.notebook.views import saved_with_diff
 
         options = arguments.pipeline_parser().parse(arguments.split_line(line))
         with user_errors():
             definition = steps_from_yaml(options.pipeline_name, cell)
-            return self.lab.pipelines.save(
+            pipeline = self.lab.pipelines.save(
                 options.pipeline_name,
                 definition["steps"],
                 inputs=definition.get("inputs"),
                 description=options.description or definition.get("description"),
             )
+            return saved_with_diff(self.lab.pipelines, pipeline)
 
     def _line_command(self, line: str) -> Any:
         words = arguments.split_line(line)
@@ -106,7 +108,7 @@ class PromptMagics(Magics):
         return self._commands[command](rest)
 
     def _save_template(self, line: str, cell: str) -> Any:
-        from promptlab_nb.notebook.views import SavedTemplate
+        from promptlab_nb.notebook.views import saved_with_diff
 
         options = arguments.template_parser().parse(arguments.split_line(line))
         param_sets = arguments.parse_params(options.params)
@@ -117,10 +119,7 @@ class PromptMagics(Magics):
         template = self.lab.templates.save(
             options.template_name, cell, model=options.model, params=params, description=options.description
         )
-        diff = None
-        if template.previous_version and not template.unchanged:
-            diff = self.lab.templates.diff(template.name, template.previous_version, template.version)
-        saved = SavedTemplate(template, diff)
+        saved = saved_with_diff(self.lab.templates, template)
         if options.data is not None:
             display(saved)
             return self._execute(template.name, options, data=self._data(options.data))

@@ -1,4 +1,4 @@
-"""Display objects the magics return: what a notebook shows for a saved template or a history."""
+"""Display objects the magics return: what a notebook shows for a saved definition or a history."""
 
 from __future__ import annotations
 
@@ -6,22 +6,34 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from promptlab_nb.notebook.display import diff_html, template_card_html, template_card_text
+from promptlab_nb.notebook.display import diff_html
 from promptlab_nb.schemas.definitions import Definition, DefinitionDiff, Pipeline, Template
 
 
-class SavedTemplate:
-    """The card of a template just saved, with the diff against the version before it."""
+class SavedDefinition:
+    """The card of a template or pipeline just saved, with the diff against the version before it."""
 
-    def __init__(self, template: Template, diff: DefinitionDiff | None):
-        self.template, self.diff = template, diff
+    def __init__(self, definition: Template | Pipeline, diff: DefinitionDiff | None):
+        self.definition, self.diff = definition, diff
+
+    def __getattr__(self, name: str):
+        """The saved definition's own fields (``version``, ``variables``, ``inputs``...)."""
+        return getattr(self.definition, name)
 
     def _repr_html_(self) -> str:
-        return template_card_html(self.template) + (diff_html(self.diff) if self.diff else "")
+        return self.definition._repr_html_() + (diff_html(self.diff) if self.diff else "")
 
     def __repr__(self) -> str:
-        text = template_card_text(self.template)
+        text = repr(self.definition)
         return f"{text}\n{self.diff}" if self.diff else text
+
+
+def saved_with_diff(service, definition: Template | Pipeline) -> SavedDefinition:
+    """The saved definition's card; a new version shows what changed since the one before."""
+    diff = None
+    if definition.previous_version and not definition.unchanged:
+        diff = service.diff(definition.name, definition.previous_version, definition.version)
+    return SavedDefinition(definition, diff)
 
 
 def history_frame(versions: Sequence[Definition]) -> pd.DataFrame:
