@@ -1,5 +1,7 @@
 """promptlab_nb: a Jupyter-native prompt engineering lab.
 
+``Lab`` opens a store (``pl.Lab("team.duckdb")``); ``current_lab()`` is the kernel's Lab, the one the
+magics use (``lab()`` is its former name); ``PromptLab`` holds the settings (``%config PromptLab``).
 Names are imported on first use, so ``%load_ext promptlab_nb`` stays fast.
 """
 
@@ -15,6 +17,7 @@ _LAZY = {
     "PromptLab": "promptlab_nb.core.config",
     "Experiment": "promptlab_nb.experiment",
     "mock_model": "promptlab_nb.engine.providers.mock",
+    "current_lab": "promptlab_nb.notebook.session",
     "lab": "promptlab_nb.notebook.session",
 }
 
@@ -23,6 +26,7 @@ __all__ = [
     "Lab",
     "PromptLab",
     "__version__",
+    "current_lab",
     "errors",
     "evals",
     "lab",
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
     from promptlab_nb.core.config import PromptLab
     from promptlab_nb.engine.providers.mock import mock_model
     from promptlab_nb.experiment import Experiment
-    from promptlab_nb.notebook.session import lab
+    from promptlab_nb.notebook.session import current_lab, lab
 
 
 def __getattr__(name: str) -> Any:

@@ -14,14 +14,16 @@ from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.data import columns_of, load_rows
 from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment
+from promptlab_nb.schemas.experiments import ExperimentRecord
 from promptlab_nb.services.batch_execution import is_batch_mode
 from promptlab_nb.services.batches import BatchService
-from promptlab_nb.services.execution import ExecutionOptions
+from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.pipelines import PipelineService
-from promptlab_nb.services.planning import ExperimentPlanner, parse_target
+from promptlab_nb.services.planning import ExperimentPlanner, parse_target, planned_record
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
 
@@ -29,14 +31,16 @@ if TYPE_CHECKING:
     from promptlab_nb.notebook.widget import ComparisonWidget
 
 ServiceT = TypeVar("ServiceT")
+StartCheck = Callable[[Any, ExperimentRecord, list[dict[str, Any]], list[Evaluator]], None]
 
 
 class ServiceGateway(Generic[ServiceT]):
     """Calls a service method inside its own unit of work, so no connection outlives the call."""
 
-    def __init__(self, database: Database, service: Callable[..., ServiceT]):
+    def __init__(self, database: Database, service: Callable[..., ServiceT], *options: Any):
         self._database = database
         self._service = service
+        self._options = options
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._service, name, None)
@@ -46,7 +50,7 @@ class ServiceGateway(Generic[ServiceT]):
         @functools.wraps(method)
         def call_in_session(*args: Any, **kwargs: Any) -> Any:
             with self._database.session() as session:
-                return getattr(self._service(session), name)(*args, **kwargs)
+                return getattr(self._service(session, *self._options), name)(*args, **kwargs)
 
         return call_in_session
 
@@ -81,7 +85,7 @@ class Lab:
     def __init__(self, url: str | Path | None = None, *, settings: PromptLab | None = None):
         self.settings = settings if settings is not None else PromptLab()
         self.db = Database(url or self.settings.db_url or None, lock_timeout=self.settings.lock_timeout)
-        self.templates: TemplateService = ServiceGateway(self.db, TemplateService)  # type: ignore[assignment]
+        self.templates: TemplateService = ServiceGateway(self.db, TemplateService, self.settings)  # type: ignore[assignment]
         self.pipelines: PipelineService = ServiceGateway(self.db, PipelineService)  # type: ignore[assignment]
 
     @property
@@ -117,10 +121,20 @@ class Lab:
         ``live=True`` shows the comparison widget filling in as runs finish (in a Jupyter kernel).
         """
         batch = is_batch_mode(mode)
-        experiment = self.plan(
-            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
-        )
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
+        execution = ExperimentExecution(self.db, self.settings)
+        experiment = self._store_plan(
+            targets,
+            data,
+            models=models,
+            params=params,
+            repeats=repeats,
+            name=name,
+            evaluators=evaluators,
+            check_start=lambda session, planned, rows, evaluators: execution.check_start(
+                session, planned, rows, options, evaluators, check_cost=not batch
+            ),
+        )
         return await (experiment.asubmit(options) if batch else experiment.aexecute(options, live))
 
     async def arun(
@@ -166,11 +180,27 @@ class Lab:
         evaluators: Sequence[Any] | None = None,
     ) -> Experiment:
         """Store an experiment without running it; ``.resume()`` runs it."""
+        return self._store_plan(
+            targets, data, models=models, params=params, repeats=repeats, name=name, evaluators=evaluators
+        )
+
+    def _store_plan(
+        self,
+        targets: str | Sequence[str],
+        data: Any,
+        *,
+        models: Sequence[str] | None,
+        params: dict[str, Any] | Sequence[dict[str, Any]] | None,
+        repeats: int,
+        name: str | None,
+        evaluators: Sequence[Any] | None,
+        check_start: StartCheck | None = None,
+    ) -> Experiment:
+        """Plan, check and store in one unit of work; ``check_start`` refuses a plan before it is stored."""
         targets = [targets] if isinstance(targets, str) else list(targets)
         if not targets:
             raise InvalidData("Name at least one template or pipeline to run.")
-        if not isinstance(repeats, int) or repeats < 1:
-            raise InvalidData(f"repeats must be a whole number of at least 1, not {repeats!r}.")
+        _check_whole_number("repeats", repeats)
         param_sets = [params] if isinstance(params, dict) else list(params or [])
         rows = load_rows(data)
         prepared = prepare_evaluators(evaluators, columns_of(rows))
@@ -181,6 +211,8 @@ class Lab:
             service = ExperimentService(session)
             experiment_name = name or service.unique_name(_default_name(targets))
             settings = {"pipeline_steps": steps, "evaluators": storable_specs(prepared)}
+            if check_start is not None:
+                check_start(session, planned_record(experiment_name, variants, rows, repeats, settings), rows, prepared)
             service.create(experiment_name, variants, rows, repeats, settings)
         return Experiment(self, experiment_name, prepared)
 
@@ -193,6 +225,8 @@ class Lab:
         progress: bool | None = None,
     ) -> ExecutionOptions:
         """How to run: unset choices come from the settings (``PromptLab.cache``, ``PromptLab.progress``)."""
+        if concurrency is not None:
+            _check_whole_number("concurrency", concurrency)
         return ExecutionOptions(
             cache=self.settings.cache if cache is None else cache,
             progress=self.settings.progress if progress is None else progress,
@@ -241,6 +275,11 @@ def _shown_live_view() -> ComparisonWidget | None:
     from promptlab_nb.notebook.widget import live_view
 
     return live_view(True)
+
+
+def _check_whole_number(option: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidData(f"{option} must be a whole number of at least 1, not {value!r}.")
 
 
 def _default_name(targets: list[str]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from promptlab_nb.notebook.widget import ComparisonWidget
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+UNSAVED = "unsaved"
+
+
 class Experiment:
     """Variants x rows x repeats, stored. ``runs`` is a DataFrame; ``resume()`` runs what is missing."""
 
@@ -41,8 +47,12 @@ class Experiment:
 
     @property
     def record(self) -> ExperimentRecord:
+        """As stored; ``unsaved`` while this session keeps runs of it that the store could not take."""
         with self.lab.db.session() as session:
-            return ExperimentService(session).get(self.name)
+            record = ExperimentService(session).get(self.name)
+        if record.id in self.lab.db.unsaved_runs:
+            return record.model_copy(update={"status": UNSAVED})
+        return record
 
     @property
     def id(self) -> str:
@@ -104,8 +114,9 @@ class Experiment:
 
     def refresh(self, *, progress: bool | None = None) -> Experiment:
         """Ask the providers about this experiment's batches and store the runs of every batch that has
-        finished, scored by the stored evaluators. Safe to call again: no run is stored twice."""
-        return run_blocking(lambda: self.arefresh(progress=progress))
+        finished, scored by the stored evaluators. Safe to call again: no run is stored twice; a kernel
+        interrupt keeps the runs stored so far and leaves the rest to the next refresh."""
+        return _raising_interrupts(lambda: self.arefresh(progress=progress))
 
     async def arefresh(self, *, progress: bool | None = None) -> Experiment:
         batches = BatchExecution(self.lab.db, self.lab.settings)
@@ -115,7 +126,7 @@ class Experiment:
 
     def cancel(self, *, progress: bool | None = None) -> Experiment:
         """Cancel this experiment's pending provider batches and store what they answered before stopping."""
-        return run_blocking(lambda: self.acancel(progress=progress))
+        return _raising_interrupts(lambda: self.acancel(progress=progress))
 
     async def acancel(self, *, progress: bool | None = None) -> Experiment:
         batches = BatchExecution(self.lab.db, self.lab.settings)
@@ -225,7 +236,7 @@ class Experiment:
         path = Path(path)
         runs = self.runs
         writers = {
-            ".csv": lambda: runs.to_csv(path, index=False),
+            ".csv": lambda: _spreadsheet_safe(runs).to_csv(path, index=False),
             ".jsonl": lambda: runs.to_json(path, orient="records", lines=True, date_format="iso"),
             ".parquet": lambda: _parquet_safe(runs).to_parquet(path, index=False),
         }
@@ -272,6 +283,19 @@ class Experiment:
         return f"<{self._header()}>"
 
 
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) starts with ' instead,
+    as OWASP advises against CSV injection; numbers stay numbers."""
+    safe = frame.rename(columns=_inert_text)
+    for column in safe.select_dtypes(include=["object", "string"]).columns:
+        safe[column] = safe[column].map(_inert_text)
+    return safe
+
+
+def _inert_text(value: Any) -> Any:
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     converted = frame.copy()
     for column in converted.columns:
@@ -280,3 +304,12 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
                 lambda value: json.dumps(value, default=str) if value is not None else None
             )
     return converted
+
+
+def _raising_interrupts(make_coroutine: Callable[[], Coroutine[Any, Any, Experiment]]) -> Experiment:
+    """``run_blocking`` for work that an interrupt leaves unfinished: once the work has stopped and
+    stored what it finished, the kernel interrupt is raised again."""
+    try:
+        return run_blocking(make_coroutine)
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None

@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
 PROMPT_CELL = "%%prompt greet --model mock:echo\nsystem:\nYou are kind.\nuser:\nSay hello to {{ name }}.{# a comment #}"
 PYTHON_CELL = 'greeting = "{{ not a template }}"'
 PROMPT_CLASSES = ".pl-magic, .pl-role, .pl-jinja-expression, .pl-jinja-statement, .pl-jinja-comment"
+SIDEBAR_TAB = ".jp-SideBar .lm-TabBar-tab[data-id='promptlab-sidebar']"
 STARTUP_SECONDS = 90
 UI_TIMEOUT_MS = 60_000
 
@@ -157,8 +158,24 @@ def run_cell(cell, execution_count: int) -> None:
     cell.locator(".jp-InputPrompt", has_text=f"[{execution_count}]").wait_for()
 
 
+COUNT_STORE_READS = """
+window.promptlabStoreReads = 0;
+const fetchFromTheNetwork = window.fetch;
+window.fetch = (request, init) => {
+  if (String(request.url ?? request).includes("/promptlab/api/")) window.promptlabStoreReads += 1;
+  return fetchFromTheNetwork.call(window, request, init);
+};
+"""
+
+
+def store_reads(page) -> int:
+    """How many requests the page has sent to the Prompt Lab API (counted as JupyterLab sends them)."""
+    return page.evaluate("window.promptlabStoreReads")
+
+
 def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupyter_lab, page):
     # Given JupyterLab with a Python notebook that loads the magics, then has an empty cell and a Python cell
+    page.add_init_script(COUNT_STORE_READS)
     page.goto(f"{jupyter_lab.url}lab/tree/lab.ipynb?token={jupyter_lab.token}")
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
     cells = notebook.locator(".jp-Cell")
@@ -179,7 +196,7 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
     assert python_cell.locator(PROMPT_CLASSES).count() == 0
 
     # When the Prompt Lab sidebar is open and the cell runs
-    page.locator(".jp-SideBar .lm-TabBar-tab[data-id='promptlab-sidebar']").click()
+    page.locator(SIDEBAR_TAB).click()
     sidebar = page.locator("#promptlab-sidebar")
     sidebar.locator(".pl-Sidebar-templates .pl-Sidebar-empty").wait_for()
     run_cell(prompt_cell, 2)
@@ -215,9 +232,23 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
     experiment.locator(".pl-Sidebar-open").click()
     experiment_cell = cells.nth(3)
     assert experiment_cell.locator(".cm-content").inner_text() == (
-        'import promptlab_nb as pl\npl.lab().experiment("greetings")'
+        'import promptlab_nb as pl\npl.current_lab().experiment("greetings")'
     )
     run_cell(experiment_cell, 4)
 
     # Then the experiment is displayed
     experiment_cell.locator(".jp-OutputArea-output", has_text="greetings").wait_for()
+
+    # When the sidebar is closed while cells run, then opened again
+    page.locator("#promptlab-sidebar:not(.pl-mod-loading)").wait_for()
+    page.locator(SIDEBAR_TAB).click()
+    reads_before = store_reads(page)
+    run_cell(experiment_cell, 5)
+    run_cell(experiment_cell, 6)
+    reads_while_hidden = store_reads(page) - reads_before
+    with page.expect_response(lambda response: "/promptlab/api/experiments" in response.url):
+        page.locator(SIDEBAR_TAB).click()
+
+    # Then the hidden sidebar did not read the store: it reads it when shown
+    assert reads_while_hidden == 0
+    assert store_reads(page) > reads_before

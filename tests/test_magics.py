@@ -36,7 +36,7 @@ def test_prompt_cell_saves_a_version_and_shows_its_card(ip):
     assert "template capital v1" in repr(saved)
     html = saved._repr_html_()
     assert "capital" in html and "country" in html and "mock:echo" in html
-    stored = pl.lab().templates.get("capital")
+    stored = pl.current_lab().templates.get("capital")
     assert (stored.version, stored.params) == (1, {"temperature": 0.2})
 
 
@@ -52,10 +52,10 @@ def test_rerunning_an_unchanged_cell_says_unchanged_and_an_edit_shows_the_diff(i
 def test_prompt_cell_options_become_params(ip):
     ip.user_ns["answer_schema"] = {"type": "object", "properties": {"city": {"type": "string"}}}
     ip.run_cell_magic("prompt", "capital --max-tokens 50 -p top_p=0.9 -p stop=END --schema answer_schema", CAPITAL)
-    params = pl.lab().templates.get("capital").params
+    params = pl.current_lab().templates.get("capital").params
     assert params == {"max_tokens": 50, "top_p": 0.9, "stop": "END", "response_format": ip.user_ns["answer_schema"]}
     ip.run_cell_magic("prompt", "terse --json --description 'short answers'", "{{ q }}")
-    terse = pl.lab().templates.get("terse")
+    terse = pl.current_lab().templates.get("terse")
     assert terse.params == {"response_format": "json"} and terse.description == "short answers"
 
 
@@ -172,7 +172,7 @@ def test_user_mistakes_are_one_line_without_traceback(ip, capsys, cell, expected
 
 def test_nothing_is_saved_half_way_by_a_failing_pipeline_cell(ip, capsys):
     one_line_error(ip, "%%pipeline p\n- template: ghost\n", capsys)
-    assert pl.lab().pipelines.list().empty
+    assert pl.current_lab().pipelines.list().empty
 
 
 def test_config_lists_settings_and_changes_the_kernel_lab(ip, capsys, tmp_path):
@@ -182,9 +182,9 @@ def test_config_lists_settings_and_changes_the_kernel_lab(ip, capsys, tmp_path):
     for setting in ("default_model", "db_url", "concurrency", "cache", "cost_limit", "display_rows"):
         assert f"PromptLab.{setting}" in listing
     ip.run_line_magic("config", f'PromptLab.db_url = "{tmp_path / "other.duckdb"}"')
-    assert pl.lab().db.location == str(tmp_path / "other.duckdb")
+    assert pl.current_lab().db.location == str(tmp_path / "other.duckdb")
     ip.run_line_magic("config", "PromptLab.cost_limit = 0.5")
-    assert pl.lab().settings.cost_limit == 0.5
+    assert pl.current_lab().settings.cost_limit == 0.5
 
 
 def test_html_from_templates_and_outputs_is_escaped(ip):
@@ -200,8 +200,19 @@ def test_html_from_templates_and_outputs_is_escaped(ip):
 
 def test_python_api_and_magics_share_the_kernel_lab(ip):
     ip.run_cell_magic("prompt", "capital", CAPITAL)
-    assert pl.lab() is session.lab()
-    assert pl.lab().templates.get("capital").version == 1
+    assert pl.current_lab() is session.current_lab()
+    assert pl.current_lab().templates.get("capital").version == 1
+
+
+def test_pl_lab_is_the_former_name_of_current_lab_and_both_give_the_kernel_lab(ip):
+    # Given a template saved through the magics, so the kernel's lab is open
+    ip.run_cell_magic("prompt", "capital", CAPITAL)
+    # When a notebook asks for the lab by its new and by its former name
+    current, former = pl.current_lab(), pl.lab()
+    # Then both are the one Lab the magics use, and the public surface names both
+    assert current is former is session.current_lab()
+    assert current.templates.get("capital").version == 1
+    assert {"current_lab", "lab"} <= set(pl.__all__)
 
 
 def test_promptlab_env_variables_set_the_defaults(monkeypatch, tmp_path):
@@ -250,7 +261,7 @@ def test_the_extension_loads_from_ipython_config_without_load_ext(tmp_path):
         text=True,
         check=True,
     ).stdout
-    assert "%prompt compare A B" in shown
+    assert "%prompt compare" in shown
 
 
 def test_resaving_a_pipeline_cell_shows_its_step_settings_and_what_changed(ip):

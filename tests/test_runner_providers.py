@@ -72,9 +72,9 @@ def test_cost_limit_refuses_an_expensive_experiment_until_confirmed(openai_lab, 
     with pytest.raises(errors.CostLimitExceeded, match=r"200 calls estimated at \$8\.\d\d.*confirm=True"):
         openai_lab.run("essay", countries(200), name="essays", progress=False)
     assert fake_server.script.received == []
-    assert openai_lab.experiment("essays").runs.empty
+    assert openai_lab.experiments().empty
     # And once confirmed it runs
-    runs = openai_lab.experiment("essays").resume(confirm=True, progress=False).runs
+    runs = openai_lab.run("essay", countries(200), name="essays", confirm=True, progress=False).runs
     assert len(runs) == 200 and set(runs["status"]) == {"ok"}
 
 
@@ -86,7 +86,7 @@ def test_a_missing_key_is_one_clear_error_before_anything_runs(lab, fake_server,
     with pytest.raises(errors.MissingCredentials, match=r"set OPENAI_API_KEY"):
         lab.run("capital", countries(2), name="keyless", progress=False)
     assert fake_server.script.received == []
-    assert lab.experiment("keyless").runs.empty
-    # And once the key is set the same experiment runs
+    assert lab.experiments().empty
+    # And once the key is set the same start runs under the same name
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert set(lab.experiment("keyless").resume(progress=False).runs["status"]) == {"ok"}
+    assert set(lab.run("capital", countries(2), name="keyless", progress=False).runs["status"]) == {"ok"}

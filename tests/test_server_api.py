@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import urllib.parse
 from http.cookies import SimpleCookie
 from typing import Any
@@ -11,11 +13,13 @@ import pytest
 
 # pytest-jupyter's fixtures for this module only: as a plugin, its hooks would run every test of the suite.
 from pytest_jupyter.jupyter_server import *  # noqa: F403
+from sqlalchemy import text
 from tornado.httpclient import HTTPResponse
 from tornado.web import RequestHandler
 
 import promptlab_nb as pl
 from promptlab_nb.server.handlers import NAME, ROUTES
+from promptlab_nb.services.results import run_count, runs_page_frame, summary_versions
 
 BODY = "system:\nYou are terse.\nuser:\nSummarize: {{ text }}"
 
@@ -188,6 +192,52 @@ def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
     assert server_lab.templates.list().empty
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["{{ 9**(9**7) }}", "{{ 'ab'*10**8 }}", "{{ text | no_such_filter }}", "{{ " + "(" * 5000 + " }}", "x" * 100_001],
+)
+def test_a_hostile_template_is_refused_as_invalid_and_nothing_is_stored(api, server_lab, body):
+    # When a body that would take the server's time or memory to compile is saved
+    status, answer = api("PUT", "templates", "hostile", body={"body": body})
+
+    # Then it is refused with a reason, and the store holds nothing
+    assert_error(status, answer, 422, "InvalidTemplate")
+    assert server_lab.templates.list().empty
+
+
+def test_a_request_far_larger_than_any_template_is_refused_before_it_is_read(api, server_lab):
+    status, answer = api("PUT", "templates", "huge", body={"body": "x" * 1_300_000})
+
+    assert_error(status, answer, 413, "RequestTooLarge")
+    assert server_lab.templates.list().empty
+
+
+def test_the_server_answers_other_requests_while_a_hostile_template_is_refused(jp_fetch, jp_asyncio_loop, server_lab):
+    # Given a stored template
+    server_lab.templates.save("summarize", "Summarize {{ text }}")
+
+    # When a template that would compute a number of 136 million bits is saved while the sidebar lists templates
+    async def both() -> tuple:
+        hostile = jp_fetch("promptlab", "api", "templates", "hostile", method="PUT",
+                           body=json.dumps({"body": "{{ 9**(9**8) }}"}), raise_error=False)  # fmt: skip
+        listing = jp_fetch("promptlab", "api", "templates", raise_error=False)
+        return await asyncio.gather(hostile, listing)
+
+    hostile, listing = jp_asyncio_loop.run_until_complete(both())
+
+    # Then both are answered: the hostile one refused, the listing complete
+    assert (hostile.code, json.loads(hostile.body)["error"]) == (422, "InvalidTemplate")
+    assert (listing.code, [row["name"] for row in json.loads(listing.body)["templates"]]) == (200, ["summarize"])
+
+
+@pytest.mark.parametrize("value", ["²", "١", "1" * 5000, "-1", "1.0"])
+def test_a_number_in_the_query_that_is_not_plain_digits_is_422(api, server_lab, value):
+    server_lab.templates.save("summarize", "Summarize {{ text }}")
+
+    assert_error(*api("GET", "templates", "summarize", params={"version": value}), 422, "InvalidRequest")
+    assert_error(*api("GET", "experiments", "any", "runs", params={"offset": value}), 422, "InvalidRequest")
+
+
 def test_duplicate_delete_and_restore(api, server_lab):
     # Given a template
     server_lab.templates.save("summarize", "Summarize {{ text }}", model="mock:echo")
@@ -233,7 +283,7 @@ def every_endpoint() -> list[tuple[str, str]]:
     """(method, path) for each method of each route, with sample names filled in."""
     endpoints = []
     for pattern, handler in ROUTES:
-        path = pattern.replace(NAME, "summarize").replace(r"(?P<version>\d+)", "1")
+        path = re.sub(r"\(\?P<version>[^)]*\)", "1", pattern.replace(NAME, "summarize"))
         for method in ("get", "put", "post", "delete"):
             if getattr(handler, method) is not getattr(RequestHandler, method):
                 endpoints.append((method.upper(), path))
@@ -319,6 +369,24 @@ def test_experiments_list_shows_size_status_cost_and_best_variant(api, capitals_
     assert listed["status"] == capitals_experiment.status
 
 
+def test_the_experiment_list_recomputes_a_summary_only_when_its_runs_scores_or_ratings_change(
+    api, capitals_experiment, server_lab
+):
+    # Given the list was shown once, then a variant was relabelled in the store behind the summary's back
+    assert api("GET", "experiments")[1]["experiments"][0]["best_variant"] == STRONG_VARIANT
+    with server_lab.db.connection() as connection:
+        relabel = text("update variant set label = 'relabelled' where label = :label")
+        connection.execute(relabel, {"label": STRONG_VARIANT})
+
+    # When the list is shown again, then again after a run is rated
+    unchanged = api("GET", "experiments")[1]["experiments"][0]["best_variant"]
+    capitals_experiment.rate(capitals_experiment.runs["run_id"].iloc[0], 1)
+    rated = api("GET", "experiments")[1]["experiments"][0]["best_variant"]
+
+    # Then the unchanged experiment kept its computed summary, and the rated one was computed again
+    assert (unchanged, rated) == (STRONG_VARIANT, "relabelled")
+
+
 def test_an_experiment_shows_its_summary_per_variant(api, capitals_experiment):
     status, body = api("GET", "experiments", "capitals")
 
@@ -341,3 +409,56 @@ def test_runs_are_paged(api, capitals_experiment):
     assert sorted(run_ids) == sorted(capitals_experiment.runs["run_id"])
     assert_error(*api("GET", "experiments", "capitals", "runs", params={"limit": "0"}), 422, "InvalidRequest")
     assert_error(*api("GET", "experiments", "nothing", "runs"), 404, "ExperimentNotFound")
+
+
+def test_a_runs_page_equals_the_same_slice_of_the_runs_with_inputs_and_scores(api, capitals_experiment):
+    expected = json.loads(capitals_experiment.runs.iloc[3:8].to_json(orient="records", date_format="iso"))
+
+    status, page = api("GET", "experiments", "capitals", "runs", params={"offset": "3", "limit": "5"})
+
+    assert status == 200
+    shown = ["run_id", "variant", "row_index", "repeat", "output", "country", "inputs", "equals:expected"]
+    assert [{key: run[key] for key in shown} for run in page["runs"]] == [
+        {key: run[key] for key in shown} for run in expected
+    ]
+
+
+def test_a_runs_page_reads_only_its_own_runs(api, capitals_experiment, server_lab):
+    # Given an experiment whose last run holds a parsed answer that cannot be read back
+    last_run = capitals_experiment.runs["run_id"].iloc[-1]
+    with server_lab.db.connection() as connection:
+        connection.execute(text("update run set parsed = '{not json' where id = :id"), {"id": last_run})
+
+    # When the first page is read
+    status, page = api("GET", "experiments", "capitals", "runs", params={"offset": "0", "limit": "5"})
+
+    # Then it is answered from its own five runs
+    assert (status, len(page["runs"]), page["total"]) == (200, 5, 12)
+
+
+def test_a_page_of_runs_and_the_summary_versions_read_the_same_on_every_store(store_url):
+    # Given the capitals experiment in a store
+    lab = pl.Lab(store_url)
+    pl.mock_model("strong", {"france": "Paris", "japan": "Tokyo", "kenya": "Nairobi", "*": "?"})
+    lab.templates.save("capital", "What is the capital of {{ country }}?")
+    experiment = lab.compare(
+        ["capital"], CAPITALS, models=["mock:strong"], repeats=2, evaluators=["equals:expected"],
+        name="capitals", progress=False,
+    )  # fmt: skip
+
+    # When a page of runs and the summary versions are read, before and after a rating
+    with lab.db.connection() as connection:
+        page = runs_page_frame(connection, experiment.id, offset=2, limit=3)
+        total = run_count(connection, experiment.id)
+        version_before = summary_versions(connection)["capitals"]
+    experiment.rate(experiment.runs["run_id"].iloc[0], 1)
+    with lab.db.connection() as connection:
+        version_after = summary_versions(connection)["capitals"]
+    runs = experiment.runs
+    lab.close()
+
+    # Then the page is the same slice of the runs, and the rating changed the version
+    shown = ["run_id", "row_index", "repeat", "output", "country", "equals:expected"]
+    assert page[shown].to_dict("records") == runs.iloc[2:5][shown].to_dict("records")
+    assert total == 6
+    assert version_before != version_after

@@ -20,6 +20,18 @@ def test_role_lines_split_the_body_into_chat_messages():
     ]
 
 
+def test_role_lines_split_a_body_written_with_windows_line_endings():
+    # Given a body saved from an editor that ends lines with CRLF
+    template = PromptTemplate("system:\r\nYou are terse.\r\nuser:\r\nSummarize: {{ text }}\r\n")
+    # When it is rendered
+    messages = template.render(text="DuckDB is embedded.")
+    # Then the role lines split it as they do with LF line endings
+    assert messages == [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Summarize: DuckDB is embedded."},
+    ]
+
+
 def test_a_body_without_role_lines_is_one_user_message():
     assert PromptTemplate("Hello {{ name }}").render(name="Ada") == [{"role": "user", "content": "Hello Ada"}]
 

@@ -36,8 +36,38 @@ function shellQuote(text: string): string {
   return SHELL_SAFE.test(text) ? text : `'${text.replace(/'/g, `'"'"'`)}'`;
 }
 
-/** A `%%prompt` cell that saves the template as it is stored: re-running it leaves the version unchanged. */
+/** A param key that `-p KEY=VALUE` stores as written (the magic reads `-` in a key as `_`). */
+const MAGIC_PARAM_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A description that `--description TEXT` reads back: one line, not taken for an option. */
+function fitsMagicLine(description: string | null): boolean {
+  return description === null || !/[\r\n]|^-/.test(description);
+}
+
+/** The kernel ends a cell's text with a line break, so only such a body is read back as it was. */
+function fitsMagicBody(body: string): boolean {
+  return body.endsWith('\n');
+}
+
+/**
+ * A cell that saves the template as it is stored, so re-running it leaves the version unchanged: a
+ * `%%prompt` cell, or a Python cell calling `templates.save` when a `%%prompt` cell cannot carry the
+ * template: a description with a line break or a leading `-`, a param key such as `top-k`, or a body
+ * that does not end with a line break (saved from Python or the API).
+ */
 export function promptCellSource(template: ITemplateSource): string {
+  const keys = Object.keys(template.params);
+  if (
+    keys.every(key => MAGIC_PARAM_KEY.test(key)) &&
+    fitsMagicLine(template.description) &&
+    fitsMagicBody(template.body)
+  ) {
+    return promptMagicSource(template);
+  }
+  return templateSaveSource(template);
+}
+
+function promptMagicSource(template: ITemplateSource): string {
   const options = [
     ...(template.model ? ['--model', template.model] : []),
     ...Object.entries(template.params).flatMap(([key, value]) => [
@@ -52,6 +82,43 @@ export function promptCellSource(template: ITemplateSource): string {
   return `${header}\n${template.body}`;
 }
 
+/** A JSON value written as the Python literal of the same value. */
+export function pythonLiteral(value: unknown): string {
+  if (value === null || value === undefined) {
+    return 'None';
+  }
+  if (typeof value === 'boolean') {
+    return value ? 'True' : 'False';
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map(pythonLiteral).join(', ')}]`;
+  }
+  if (typeof value === 'object') {
+    const items = Object.entries(value as Record<string, unknown>).map(
+      ([key, item]) => `${JSON.stringify(key)}: ${pythonLiteral(item)}`
+    );
+    return `{${items.join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function templateSaveSource(template: ITemplateSource): string {
+  const args = [
+    pythonLiteral(template.name),
+    pythonLiteral(template.body),
+    `model=${pythonLiteral(template.model)}`,
+    `params=${pythonLiteral(template.params)}`,
+    `description=${pythonLiteral(template.description)}`
+  ];
+  return [
+    'import promptlab_nb as pl',
+    '',
+    'pl.current_lab().templates.save(',
+    ...args.map(arg => `    ${arg},`),
+    ')'
+  ].join('\n');
+}
+
 export function experimentCellSource(name: string): string {
-  return `import promptlab_nb as pl\npl.lab().experiment(${JSON.stringify(name)})`;
+  return `import promptlab_nb as pl\npl.current_lab().experiment(${JSON.stringify(name)})`;
 }

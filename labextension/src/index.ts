@@ -74,7 +74,7 @@ const sidebar: JupyterFrontEndPlugin<void> = {
     panel.title.icon = labIcon;
     panel.title.caption = 'Prompt Lab';
     shell.add(panel, 'left', { rank: 600 });
-    NotebookActions.executed.connect(() => void panel.refresh());
+    NotebookActions.executed.connect(() => panel.cellExecuted());
   }
 };
 

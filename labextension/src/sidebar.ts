@@ -100,13 +100,15 @@ export class PromptLabSidebar extends Widget {
     }
   }
 
-  /** Reloads from the store; calls while a reload runs (e.g. from "Run All") make one more reload. */
+  /** Reloads from the store (the panel has the class pl-mod-loading meanwhile); calls while a reload runs
+   * (e.g. from "Run All") make one more reload. */
   async refresh(): Promise<void> {
     if (this.loading) {
       this.reloadAfterwards = true;
       return;
     }
     this.loading = true;
+    this.addClass('pl-mod-loading');
     try {
       do {
         this.reloadAfterwards = false;
@@ -114,6 +116,7 @@ export class PromptLabSidebar extends Widget {
       } while (this.reloadAfterwards);
     } finally {
       this.loading = false;
+      this.removeClass('pl-mod-loading');
     }
   }
 
@@ -172,6 +175,13 @@ export class PromptLabSidebar extends Widget {
           'No experiments yet: run %prompt compare.'
         )
       );
+    }
+  }
+
+  /** After a cell ran: reloads while the panel shows; a hidden panel reloads when it is shown. */
+  cellExecuted(): void {
+    if (this.isVisible) {
+      void this.refresh();
     }
   }
 

@@ -3,17 +3,64 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from traitlets import Bool, Dict, Float, Int, Unicode, default, validate
 from traitlets.config import Configurable
 
 from promptlab_nb.core.errors import InvalidModelSpec
 
+MASK = "***"
+MAX_TEMPLATE_CHARS = 100_000
+MAX_RENDERED_CHARS = 1_000_000
+_SECRET_NAME = re.compile(r"key|token|secret|password|passwd|authorization|credential", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^([^:/?#]+://[^:/@?#]*:)[^?#]*@")
+_QUERY_SECRET = re.compile(r"([?&][^=&#]*(?:key|token|secret|password)[^=&#]*=)[^&#]*", re.IGNORECASE)
+
+
+def masked(value: Any) -> Any:
+    """``value`` safe to show: options named like a key, token, secret or password become ***,
+    and so does the password of every URL in it."""
+    if isinstance(value, Mapping):
+        return {key: MASK if _SECRET_NAME.search(str(key)) else masked(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(item) for item in value]
+    if isinstance(value, str):
+        return _QUERY_SECRET.sub(rf"\1{MASK}", _URL_PASSWORD.sub(rf"\1{MASK}@", value))
+    return value
+
+
+class MaskedText(str):
+    """A setting's text whose repr hides a password, as ``%config`` and the notebook show it."""
+
+    def __repr__(self) -> str:
+        return repr(masked(str(self)))
+
+
+class MaskedOptions(dict):
+    """Settings' options whose repr hides keys, tokens and passwords, as ``%config`` and the notebook show them."""
+
+    def __repr__(self) -> str:
+        return repr(masked(dict(self)))
+
+
+class SecretUnicode(Unicode):
+    def validate(self, obj, value):
+        return MaskedText(super().validate(obj, value))
+
+
+class SecretDict(Dict):
+    def validate(self, obj, value):
+        validated = super().validate(obj, value)
+        return None if validated is None else MaskedOptions(validated)
+
 
 class PromptLab(Configurable):
     """promptlab_nb settings. Environment variables PROMPTLAB_URL and PROMPTLAB_MODEL set the defaults."""
 
-    db_url = Unicode(
+    db_url = SecretUnicode(
         config=True,
         help="Store URL: a DuckDB file (duckdb:///path) or PostgreSQL (postgresql+psycopg://...). "
         "Default: $PROMPTLAB_URL, else ./promptlab.duckdb.",
@@ -41,9 +88,27 @@ class PromptLab(Configurable):
     )
     timeout = Float(120.0, config=True, help="Seconds before one provider call is abandoned and retried.")
     max_retries = Int(4, config=True, help="Retries of a call after a rate limit, timeout or server error.")
+    max_retry_wait = Float(
+        120.0,
+        config=True,
+        help="Most seconds to wait when a provider asks to retry later (Retry-After); "
+        "a longer requested wait fails the call with the time to come back.",
+    )
     lock_timeout = Float(30.0, config=True, help="Seconds to wait for a DuckDB store that another process holds.")
+    claim_stale_after = Float(
+        120.0,
+        config=True,
+        help="Seconds without a heartbeat after which a session running an experiment counts as gone, "
+        "so another session may resume it.",
+    )
     display_rows = Int(20, config=True, help="Rows shown in tables and widgets before paging.")
-    providers = Dict(
+    max_template_chars = Int(MAX_TEMPLATE_CHARS, config=True, help="Longest template body accepted, in characters.")
+    max_rendered_chars = Int(
+        MAX_RENDERED_CHARS,
+        config=True,
+        help="Longest prompt a template may render, in characters; also bounds * on text and lists in a template.",
+    )
+    providers = SecretDict(
         config=True,
         help='Options per provider, e.g. {"openai-compatible": {"base_url": "http://localhost:8000/v1"}}. '
         "Prefer environment variables for API keys.",
@@ -64,8 +129,13 @@ class PromptLab(Configurable):
             raise InvalidModelSpec(f"default_model {value!r} must be provider:model, e.g. openai:gpt-4o-mini.")
         return value
 
-    @validate("concurrency", "display_rows", "max_retries")
+    @validate("concurrency", "display_rows", "max_retries", "max_template_chars", "max_rendered_chars")
     def _check_not_negative(self, proposal):
         if proposal["value"] < (0 if proposal["trait"].name == "max_retries" else 1):
             raise ValueError(f"{proposal['trait'].name} must be a positive number.")
         return proposal["value"]
+
+    def __repr__(self) -> str:
+        """Every setting with its value, keys and passwords masked."""
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.trait_names(config=True)))
+        return f"<PromptLab {values}>"

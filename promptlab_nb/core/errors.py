@@ -117,6 +117,15 @@ class ExperimentNameTaken(Conflict):
         self.name = name
 
 
+class ExperimentBusy(Conflict):
+    def __init__(self, name: str, owner: str):
+        super().__init__(
+            f"Experiment {name!r} is running in {owner}; wait for it to finish (lab.experiment({name!r}).status), "
+            "or resume it once that session has ended."
+        )
+        self.name, self.owner = name, owner
+
+
 class Invalid(PromptLabError):
     http_status = 422
 
@@ -201,6 +210,20 @@ class CostLimitExceeded(PromptLabError):
         self.estimated, self.limit, self.calls = estimated, limit, calls
 
 
+class UnpricedModels(PromptLabError):
+    """Calls to a paid provider's models without a known price: their cost cannot be held to the limit."""
+
+    def __init__(self, calls_per_model: dict[str, int], limit: float):
+        listed = ", ".join(f"{model} ({calls} calls)" for model, calls in sorted(calls_per_model.items()))
+        super().__init__(
+            f"This experiment calls models without a known price: {listed}; their cost is not counted "
+            f"against the cost limit of ${limit:.2f}. Give their prices (%config PromptLab.providers = "
+            "{'<provider>': {'prices': {'<model>': {'input': ..., 'output': ...}}}}, dollars per million "
+            "tokens) or confirm it: confirm=True in Python, --yes on the magics."
+        )
+        self.calls_per_model, self.limit = dict(calls_per_model), limit
+
+
 class StoreError(PromptLabError):
     http_status = 503
 
@@ -231,6 +254,18 @@ class StoreLocked(StoreError):
             "notebook's long-running work or use a PostgreSQL store for concurrent writers."
         )
         self.location, self.holder = location, holder
+
+
+class RunsNotStored(StoreLocked):
+    """The last write of a run found the store locked: the answers received are kept in this session."""
+
+    def __init__(self, locked: StoreLocked, experiment: str, runs: int):
+        PromptLabError.__init__(
+            self,
+            f"{locked} {runs} runs of {experiment!r} were received but not stored: they are kept in this "
+            f"session, and lab.experiment({experiment!r}).resume() stores them without calling the models again.",
+        )
+        self.location, self.holder, self.experiment, self.runs = locked.location, locked.holder, experiment, runs
 
 
 class ProviderError(PromptLabError):
@@ -272,6 +307,23 @@ class RateLimited(ProviderError):
     def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None):
         super().__init__(message, provider=provider, status=429)
         self.retry_after = retry_after
+
+
+class RetryAfterTooLong(RateLimited):
+    """The provider asked for a longer wait than ``PromptLab.max_retry_wait``: not retried."""
+
+    retryable = False
+
+    def __init__(self, provider: str, retry_after: float, max_wait: float, until: str | None):
+        wait = f"{retry_after:.0f} s, until {until}" if until else "without a limit"
+        super().__init__(
+            f"{provider} is rate limiting and asked to wait {wait}, longer than PromptLab.max_retry_wait "
+            f"({max_wait:g} s). Come back {f'after {until}' if until else 'later'} and resume the experiment "
+            "(exp.resume()), or raise %config PromptLab.max_retry_wait.",
+            provider=provider,
+            retry_after=retry_after,
+        )
+        self.max_wait, self.until = max_wait, until
 
 
 class ProviderTimeout(ProviderError):

@@ -9,10 +9,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from promptlab_nb.core.errors import BatchItemFailed, ContentFiltered, ProviderError
-from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.cache import Acceptance, ResponseCache, accept_any, cache_key
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, ModelSpec
 from promptlab_nb.engine.providers.batching import BatchLimits, BatchLine, BatchOutcome
 from promptlab_nb.engine.providers.pricing import Price
+from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.providers.structured import FILTERED, parse_json_if_asked
 
 _CUSTOM_ID = re.compile(r"^v(\d+)-r(\d+)-n(\d+)$")
@@ -72,15 +73,23 @@ def response_of(outcome: BatchOutcome, request: ChatRequest, price: Price | None
 
 class BatchAnswers:
     """Stands in for the model caller when runs are stored from batch results: every call is
-    answered with what its batch returned (or fails with the provider's reason), and answers are cached."""
+    answered with what its batch returned (or fails with the provider's reason), and accepted answers
+    are cached under the key of the server that answered. ``answers`` are keyed by ``cache_key``
+    without a server: one batch holds the requests of one server."""
 
-    def __init__(self, answers: Mapping[str, ChatResponse | ProviderError], cache: ResponseCache):
-        self.answers, self.cache = answers, cache
+    def __init__(
+        self, answers: Mapping[str, ChatResponse | ProviderError], cache: ResponseCache, registry: ProviderRegistry
+    ):
+        self.answers, self.cache, self.registry = answers, cache, registry
 
-    async def call(self, spec: ModelSpec, request: ChatRequest, repeat: int) -> tuple[ChatResponse, bool]:
+    async def call(
+        self, spec: ModelSpec, request: ChatRequest, repeat: int, accept: Acceptance = accept_any
+    ) -> tuple[ChatResponse, bool]:
         key = cache_key(spec, request, repeat)
         answer = self.answers[key]
         if isinstance(answer, ProviderError):
             raise answer
-        self.cache.put(key, spec, answer)
+        if accept(answer):
+            endpoint = self.registry.get(spec.provider).endpoint
+            self.cache.put(cache_key(spec, request, repeat, endpoint), spec, answer)
         return answer, False

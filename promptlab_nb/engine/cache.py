@@ -1,4 +1,4 @@
-"""The response cache: identical calls (provider, model, params, messages, repeat) are answered from the store."""
+"""The response cache: identical calls (provider, server, model, params, messages, repeat) come from the store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -19,16 +19,19 @@ from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import CacheEntry, utcnow
 
 LOOKUP_CHUNK = 1_000
+Acceptance = Callable[[ChatResponse], bool]
+"""Whether the one who asked takes an answer (whole, readable): only such answers are cached."""
 
 
-def cache_key(spec: ModelSpec, request: ChatRequest, repeat: int) -> str:
-    """Repeats are distinct samples, so the repeat index is part of the key."""
-    material = json.dumps(
-        [spec.provider, spec.model, request.params, request.messages, request.response_format, repeat],
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-    )
+def accept_any(response: ChatResponse) -> bool:
+    return True
+
+
+def cache_key(spec: ModelSpec, request: ChatRequest, repeat: int, endpoint: str = "") -> str:
+    """Repeats are distinct samples, so the repeat index is part of the key; so is the server that
+    answers (``Provider.endpoint``, empty for the provider's default server, which keeps older keys)."""
+    parts = [spec.provider, spec.model, request.params, request.messages, request.response_format, repeat]
+    material = json.dumps([*parts, endpoint] if endpoint else parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -42,9 +42,11 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise InvalidData(f"{path.name}: use a .csv, .jsonl or .parquet file.")
     if not path.exists():
         raise InvalidData(f"No data file at {path}.")
+    if path.is_dir() and path.suffix.lower() != ".parquet":
+        raise InvalidData(f"{path} is a folder; give the path of a .csv, .jsonl or .parquet file.")
     try:
         return reader(path)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         raise InvalidData(f"{path.name} could not be read: {error}") from None
 
 

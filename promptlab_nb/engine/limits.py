@@ -8,9 +8,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from promptlab_nb.core.errors import ProviderError, ProviderTimeout
+from promptlab_nb.core.errors import ProviderError, ProviderTimeout, RetryAfterTooLong
 
 T = TypeVar("T")
 
@@ -34,15 +35,33 @@ class RateLimiter:
 
 @dataclass
 class RetryPolicy:
+    """``max_wait``: the longest Retry-After honoured; a provider asking for more fails the call."""
+
     max_retries: int = 4
     timeout: float = 120.0
     base_delay: float = 0.5
     max_delay: float = 30.0
+    max_wait: float = 120.0
 
     def delay(self, attempt: int, error: ProviderError) -> float:
         backoff = min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + random.random())
         retry_after = getattr(error, "retry_after", None)
         return max(backoff, retry_after) if retry_after else backoff
+
+    def refuse_long_wait(self, error: ProviderError) -> None:
+        """Raise RetryAfterTooLong, saying when to come back, when ``error`` asks for more than ``max_wait``."""
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None and retry_after > self.max_wait:
+            until = _clock_time_after(retry_after)
+            raise RetryAfterTooLong(error.provider, retry_after, self.max_wait, until) from error
+
+
+def _clock_time_after(seconds: float) -> str | None:
+    """The UTC time ``seconds`` from now, None when that is never or beyond the calendar."""
+    try:
+        return f"{datetime.now(UTC) + timedelta(seconds=seconds):%Y-%m-%d %H:%M:%S} UTC"
+    except OverflowError:
+        return None
 
 
 class Limits:
@@ -96,13 +115,16 @@ async def with_retries(
     on_retry: Callable[[ProviderError], Any] | None = None,
 ) -> T:
     """Retry retryable provider errors with exponential backoff and jitter, waiting at least as
-    long as the provider's Retry-After; other errors, and the last one, are raised."""
+    long as the provider's Retry-After (at most ``policy.max_wait``); other errors, and the last one, are raised."""
     attempt = 0
     while True:
         try:
             return await attempt_call()
         except ProviderError as error:
-            if not error.retryable or attempt >= policy.max_retries:
+            if not error.retryable:
+                raise
+            policy.refuse_long_wait(error)
+            if attempt >= policy.max_retries:
                 raise
             if on_retry is not None:
                 on_retry(error)

@@ -87,16 +87,23 @@ class ExperimentRunner:
         """Run every task; returns "completed", or "interrupted" when cancelled part-way."""
         pending = iter(tasks)
         workers = [asyncio.create_task(self._work(pending)) for _ in range(min(self.workers, len(tasks)))]
+        flushing = asyncio.create_task(self._flush_while_running())
         try:
             await asyncio.gather(*workers)
             return "completed"
         except asyncio.CancelledError:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             return "interrupted"
         finally:
+            for worker in [*workers, flushing]:
+                worker.cancel()
+            await asyncio.gather(*workers, flushing, return_exceptions=True)
             self.progress.close()
+
+    async def _flush_while_running(self) -> None:
+        """Flushes also while no run finishes (slow calls), so the sink's heartbeat keeps going."""
+        while True:
+            await asyncio.sleep(self.sink.interval)
+            await self.sink.maybe_flush()
 
     async def _work(self, pending) -> None:
         for task in pending:
@@ -113,14 +120,15 @@ class ExperimentRunner:
             record = run_record(task, context, started_at, "error")
         except asyncio.CancelledError:
             interrupted = run_record(task, context, started_at, "cancelled", "interrupted before it finished")
-            self._finish(task, interrupted, context.steps, [])
+            self._store(task, interrupted, context.steps)
+            self.progress.advance(interrupted)
             raise
-        scores = await self.scorer(task, record) if self.scorer and record["status"] == "ok" else []
-        self._finish(task, record, context.steps, scores)
-
-    def _finish(
-        self, task: RunTask, record: dict[str, Any], steps: list[StepRecord], scores: list[dict[str, Any]]
-    ) -> None:
-        stored_steps = step_records(record["id"], steps) if task.kind == "pipeline" else []
-        self.sink.add(record, stored_steps, scores)
+        self._store(task, record, context.steps)
+        if self.scorer and record["status"] == "ok":
+            self.sink.add_scores(await self.scorer(task, record))
         self.progress.advance(record)
+
+    def _store(self, task: RunTask, record: dict[str, Any], steps: list[StepRecord]) -> None:
+        """Hands the run to the sink before it is scored: a failed or interrupted scoring keeps it."""
+        stored_steps = step_records(record["id"], steps) if task.kind == "pipeline" else []
+        self.sink.add(record, stored_steps, [])

@@ -1,4 +1,5 @@
-"""Where finished runs go: buffered in memory and written to the store in bulk."""
+"""Where finished runs go: buffered in memory and written to the store in bulk. A record leaves
+the buffer only once the transaction that stores it is committed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,11 +17,44 @@ from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import Run, RunStep, Score
 
+Write = Callable[[Connection], None]
+
+
+@dataclass
+class RunRecords:
+    """Runs with their pipeline steps, scores and new cache entries, stored in one transaction."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    cache_entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs or self.steps or self.scores or self.cache_entries)
+
+    def copy(self) -> RunRecords:
+        return RunRecords(list(self.runs), list(self.steps), list(self.scores), list(self.cache_entries))
+
+    def remove_written(self, written: RunRecords) -> None:
+        """Drop what ``written`` (an earlier copy of these records) stored; records added since stay."""
+        for name in ("runs", "steps", "scores", "cache_entries"):
+            del getattr(self, name)[: len(getattr(written, name))]
+
+    def write(self, connection: Connection, *, skip_stored_runs: bool = False) -> None:
+        insert_records(connection, Run.__table__, self.runs, skip_existing=skip_stored_runs)
+        insert_records(connection, RunStep.__table__, self.steps)
+        insert_records(connection, Score.__table__, self.scores)
+        ResponseCache.write(connection, self.cache_entries)
+
 
 class RunSink:
     """Writes runs, their steps, scores and new cache entries together, every ``batch_size`` runs
     or ``interval`` seconds, off the event loop. With ``skip_stored_runs`` a run whose cell is
-    already stored is left out (the run table's unique cell), so storing the same results twice is harmless."""
+    already stored is left out (the run table's unique cell), so storing the same results twice is harmless.
+
+    A write that fails (the store held by another process past its lock timeout) keeps its records
+    buffered for the next one; only the last write, in ``finish``, raises. ``heartbeat`` goes with every
+    write, and alone when ``heartbeat_every`` seconds passed without one."""
 
     def __init__(
         self,
@@ -29,48 +64,80 @@ class RunSink:
         batch_size: int = 5_000,
         interval: float = 2.0,
         skip_stored_runs: bool = False,
+        heartbeat: Write | None = None,
+        heartbeat_every: float = 30.0,
     ):
         self._database, self._cache = database, cache
         self._skip_stored_runs = skip_stored_runs
-        self._batch_size, self._interval = batch_size, interval
-        self._runs: list[dict[str, Any]] = []
-        self._steps: list[dict[str, Any]] = []
-        self._scores: list[dict[str, Any]] = []
-        self._last_flush = time.monotonic()
+        self._batch_size, self.interval = batch_size, interval
+        self._heartbeat, self._heartbeat_every = heartbeat, heartbeat_every
+        self._pending = RunRecords()
+        self._last_flush = self._last_write = time.monotonic()
         self._lock = threading.Lock()
         self._flushing: asyncio.Task | None = None
         self.written = 0
 
     def add(self, run: dict[str, Any], steps: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
         with self._lock:
-            self._runs.append(run)
-            self._steps.extend(steps)
-            self._scores.extend(scores)
+            self._pending.runs.append(run)
+            self._pending.steps.extend(steps)
+            self._pending.scores.extend(scores)
+
+    def add_scores(self, scores: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._pending.scores.extend(scores)
 
     async def maybe_flush(self) -> None:
-        due = len(self._runs) >= self._batch_size or time.monotonic() - self._last_flush >= self._interval
-        if due and (self._flushing is None or self._flushing.done()):
+        if self._flushing is not None:
+            if not self._flushing.done():
+                return
+            self._settle(self._flushing)
+        if self._flush_due():
             self._last_flush = time.monotonic()
             self._flushing = asyncio.ensure_future(asyncio.to_thread(self.flush))
 
-    async def finish(self, last_write: Callable[[Connection], None] | None = None) -> None:
-        """Wait for a flush under way, then write what is left together with ``last_write``."""
+    def _settle(self, flushing: asyncio.Task) -> None:
+        """A failed flush kept its records for the next one: its error is read here, not left unread."""
+        flushing.exception()
+        self._flushing = None
+
+    def _flush_due(self) -> bool:
+        now = time.monotonic()
+        return (
+            len(self._pending.runs) >= self._batch_size
+            or (bool(self._pending) and now - self._last_flush >= self.interval)
+            or self._heartbeat_due(now)
+        )
+
+    def _heartbeat_due(self, now: float) -> bool:
+        return self._heartbeat is not None and now - self._last_write >= self._heartbeat_every
+
+    async def finish(self, last_write: Write | None = None) -> None:
+        """Wait for a flush under way, then write what is left together with ``last_write``;
+        raises when that write fails, the records it held kept in ``unsaved()``."""
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
         await asyncio.to_thread(self.flush, last_write)
 
-    def flush(self, last_write: Callable[[Connection], None] | None = None) -> None:
+    def flush(self, last_write: Write | None = None) -> None:
         with self._lock:
-            runs, steps, scores = self._runs, self._steps, self._scores
-            self._runs, self._steps, self._scores = [], [], []
-            cache_entries = self._cache.take_pending()
-        if not (runs or cache_entries or last_write):
+            self._pending.cache_entries.extend(self._cache.take_pending())
+            batch = self._pending.copy()
+        if not (batch or last_write or self._heartbeat_due(time.monotonic())):
             return
         with self._database.connection() as connection:
-            insert_records(connection, Run.__table__, runs, skip_existing=self._skip_stored_runs)
-            insert_records(connection, RunStep.__table__, steps)
-            insert_records(connection, Score.__table__, scores)
-            ResponseCache.write(connection, cache_entries)
+            batch.write(connection, skip_stored_runs=self._skip_stored_runs)
+            if self._heartbeat is not None:
+                self._heartbeat(connection)
             if last_write is not None:
                 last_write(connection)
-        self.written += len(runs)
+        with self._lock:
+            self._pending.remove_written(batch)
+        self._last_write = time.monotonic()
+        self.written += len(batch.runs)
+
+    def unsaved(self) -> RunRecords:
+        """What no write has stored yet."""
+        with self._lock:
+            self._pending.cache_entries.extend(self._cache.take_pending())
+            return self._pending.copy()

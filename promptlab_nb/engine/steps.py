@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from promptlab_nb.core.errors import PromptLabError, ProviderError
-from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.cache import Acceptance, ResponseCache, accept_any, cache_key
 from promptlab_nb.engine.limits import Limits, RetryPolicy, with_retries, within
 from promptlab_nb.engine.providers.base import GENERATION_PARAMS, ChatRequest, ChatResponse, ModelSpec
 from promptlab_nb.engine.providers.registry import ProviderRegistry
+from promptlab_nb.engine.providers.structured import FILTERED, TRUNCATED
 from promptlab_nb.engine.templating import PromptTemplate
 
 _FENCED_JSON = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
@@ -54,9 +55,12 @@ class StepFailed(Exception):
 
 
 class Caller(Protocol):
-    """What a step needs to get an answer: the model caller, or batch answers already collected."""
+    """What a step needs to get an answer: the model caller, or batch answers already collected.
+    Only an answer ``accept`` takes is cached: a failed one is asked again next time."""
 
-    async def call(self, spec: ModelSpec, request: ChatRequest, repeat: int) -> tuple[ChatResponse, bool]: ...
+    async def call(
+        self, spec: ModelSpec, request: ChatRequest, repeat: int, accept: Acceptance = accept_any
+    ) -> tuple[ChatResponse, bool]: ...
 
 
 class ModelCaller:
@@ -77,10 +81,12 @@ class ModelCaller:
         self.calls = 0
         self._in_flight: dict[str, asyncio.Future] = {}
 
-    async def call(self, spec: ModelSpec, request: ChatRequest, repeat: int) -> tuple[ChatResponse, bool]:
+    async def call(
+        self, spec: ModelSpec, request: ChatRequest, repeat: int, accept: Acceptance = accept_any
+    ) -> tuple[ChatResponse, bool]:
         """The response and whether it came without a new provider call (the cache, or an identical
-        call already in flight, whose answer is shared)."""
-        key = cache_key(spec, request, repeat)
+        call already in flight, whose answer is shared). A new answer is cached when ``accept`` takes it."""
+        key = cache_key(spec, request, repeat, self.registry.get(spec.provider).endpoint)
         cached = self.cache.get(key)
         if cached is not None:
             return cached, True
@@ -91,6 +97,8 @@ class ModelCaller:
         self._in_flight[key] = shared
         try:
             response, from_cache = await self._fetch_or_send(key, spec, request)
+            if not from_cache and accept(response):
+                self.cache.put(key, spec, response)
             shared.set_result(response)
             return response, from_cache
         except BaseException as error:
@@ -114,9 +122,7 @@ class ModelCaller:
                 self.calls += 1
                 return await within(send(provider, request), self.policy.timeout)
 
-        response = await with_retries(attempt, self.policy, self.on_retry)
-        self.cache.put(key, spec, response)
-        return response, False
+        return await with_retries(attempt, self.policy, self.on_retry), False
 
     async def _streamed(self, provider, request: ChatRequest) -> ChatResponse:
         """Show the text as it arrives; token counts are not reported by a stream, so they stay unknown."""
@@ -188,13 +194,19 @@ class TemplateStep:
         try:
             request = self.request(context.variables)
             record.messages = request.messages
-            response, record.cache_hit = await caller.call(self.spec, request, context.repeat)
+            response, record.cache_hit = await caller.call(self.spec, request, context.repeat, self.accepts)
         except PromptLabError as error:
             record.status, record.error = "error", _error_text(error)
             raise StepFailed(record) from error
         self._record_response(record, response)
         if self.output_name:
             context.variables[self.output_name] = record.parsed if self.parse else record.output
+
+    def accepts(self, response: ChatResponse) -> bool:
+        """Whether an answer is whole and, when JSON was asked for, readable as JSON: only such answers are cached."""
+        if response.finish_reason in (TRUNCATED, FILTERED):
+            return False
+        return not (self.parse == "json" or self.response_format) or _is_json(response)
 
     def _record_response(self, record: StepRecord, response: ChatResponse) -> None:
         record.output = response.text
@@ -209,6 +221,16 @@ class TemplateStep:
                 if self.parse == "json":
                     record.status, record.error = "error", f"output is not valid JSON ({error})"
                     raise StepFailed(record) from None
+
+
+def _is_json(response: ChatResponse) -> bool:
+    if response.parsed is not None:
+        return True
+    try:
+        parse_json_output(response.text)
+    except ValueError:
+        return False
+    return True
 
 
 def _error_text(error: PromptLabError) -> str:

@@ -6,30 +6,149 @@ forge a new message by containing a line such as ``assistant:``.
 
 from __future__ import annotations
 
+import math
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from promptlab_nb.core.config import MAX_RENDERED_CHARS, MAX_TEMPLATE_CHARS
 from promptlab_nb.core.errors import InvalidTemplate, MissingVariables, RenderFailed, UnsafeTemplateOperation
 from promptlab_nb.engine.providers.base import Message
 
 ROLES = ("system", "user", "assistant")
-_ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+MAX_NUMBER_BITS = 4096
+_OPERATORS = {"*": operator.mul, "**": operator.pow}
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    environment.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
-    return environment
+@dataclass(frozen=True)
+class TemplateLimits:
+    """Longest body accepted and longest text rendered, in characters (``PromptLab.max_template_chars``,
+    ``PromptLab.max_rendered_chars``); the rendered limit also bounds ``*`` on text and lists."""
+
+    body_chars: int = MAX_TEMPLATE_CHARS
+    rendered_chars: int = MAX_RENDERED_CHARS
+
+    @classmethod
+    def of(cls, settings: Any) -> TemplateLimits:
+        return cls(settings.max_template_chars, settings.max_rendered_chars)
 
 
-_ENVIRONMENT = _environment()
+def _number_bits(operation: str, left: int, right: int) -> float:
+    if operation == "*":
+        return abs(left).bit_length() + abs(right).bit_length()
+    return math.log2(abs(left)) * right if right > 0 and abs(left) > 1 else 0
+
+
+def _too_large(operation: str, left: Any, right: Any, limits: TemplateLimits) -> str | None:
+    """Why ``left <operation> right`` would be too large to compute, or None when it is small enough."""
+    if isinstance(left, int) and isinstance(right, int):
+        bits = _number_bits(operation, left, right)
+        if bits > MAX_NUMBER_BITS:
+            return f"{operation} would make a number of about {bits:,.0f} bits; the limit is {MAX_NUMBER_BITS:,}"
+        return None
+    count, repeated = (left, right) if isinstance(left, int) else (right, left)
+    if operation == "*" and isinstance(count, int) and hasattr(repeated, "__len__"):
+        if count * len(repeated) > limits.rendered_chars:
+            unit = "characters" if isinstance(repeated, str) else "items"
+            return (
+                f"* would repeat {len(repeated):,} {unit} {count:,} times; "
+                f"the limit is {limits.rendered_chars:,} (PromptLab.max_rendered_chars)"
+            )
+    return None
+
+
+class _GuardedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with ``*`` and ``**`` checked before they run: intercepted operators are not folded
+    at compile time either, so a template such as ``{{ 9**(9**8) }}`` cannot hold up compiling."""
+
+    intercepted_binops = frozenset(_OPERATORS)
+
+    def __init__(self, limits: TemplateLimits):
+        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False)
+        self.limits = limits
+        self.code_generator_class = _UnfoldedOutput
+        self.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        return _checked_binop(operator, left, right, self.limits)
+
+
+class _UnfoldedOutput(CodeGenerator):
+    """Output expressions are computed when rendering, under the sandbox's checks and the size limit,
+    never while compiling (Jinja would otherwise fold a constant filter call such as ``'x'|center(10000000)``)."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Any, finalize: Any) -> str:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+
+class _UnfoldedTracking(meta.TrackingCodeGenerator, _UnfoldedOutput):
+    """What ``jinja2.meta.find_undeclared_variables`` does, without computing the output."""
+
+    def __init__(self, environment: _GuardedSandbox):
+        super().__init__(environment)
+        self.optimizer = None
+
+
+def _undeclared_variables(tree: nodes.Template, sandbox: _GuardedSandbox) -> set[str]:
+    tracking = _UnfoldedTracking(sandbox)
+    tracking.visit(tree)
+    return tracking.undeclared_identifiers - sandbox.globals.keys()
+
+
+def _checked_binop(operation: str, left: Any, right: Any, limits: TemplateLimits) -> Any:
+    reason = _too_large(operation, left, right, limits)
+    if reason:
+        raise SecurityError(reason)
+    return _OPERATORS[operation](left, right)
+
+
+@lru_cache(maxsize=8)
+def _sandbox(limits: TemplateLimits) -> _GuardedSandbox:
+    return _GuardedSandbox(limits)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _constant(node: nodes.Node, limits: TemplateLimits) -> Any:
+    """The value of a constant ``*`` / ``**`` expression, computed only when small enough."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, (nodes.Mul, nodes.Pow)):
+        left, right = _constant(node.left, limits), _constant(node.right, limits)
+        reason = _too_large(node.operator, left, right, limits)
+        if reason:
+            raise _TooLarge(reason)
+        try:
+            return _OPERATORS[node.operator](left, right)
+        except (ArithmeticError, TypeError, ValueError):
+            raise nodes.Impossible() from None
+    raise nodes.Impossible()
+
+
+def _constant_too_large(tree: nodes.Template, limits: TemplateLimits) -> tuple[str, int] | None:
+    """Why and where an expression of constants is too large to compute, e.g. ``'ab'*10**8``: such a
+    template could only fail when rendered, so it is refused when saved."""
+    for node in tree.find_all((nodes.Mul, nodes.Pow)):
+        try:
+            _constant(node, limits)
+        except nodes.Impossible:
+            continue
+        except _TooLarge as error:
+            return str(error), node.lineno
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,20 +174,36 @@ def split_roles(body: str) -> list[_Part]:
 class PromptTemplate:
     """A compiled template body: knows its variables and renders chat messages."""
 
-    def __init__(self, body: str, name: str = "template"):
+    def __init__(self, body: str, name: str = "template", limits: TemplateLimits = TemplateLimits()):
         self.name = name
         self.body = body
+        self.limits = limits
+        if len(body) > limits.body_chars:
+            raise InvalidTemplate(
+                name, f"the body has {len(body):,} characters; the most is {limits.body_chars:,} "
+                "(PromptLab.max_template_chars)"
+            )  # fmt: skip
         self._parts = split_roles(body)
         self._compiled = [self._compile(part) for part in self._parts]
         self.variables: list[str] = sorted(set().union(*(names for _, names in self._compiled)))
 
     def _compile(self, part: _Part):
+        sandbox = _sandbox(self.limits)
         try:
-            tree = _ENVIRONMENT.parse(part.source)
+            tree = sandbox.parse(part.source)
+            too_large = _constant_too_large(tree, self.limits)
+            if too_large:
+                raise InvalidTemplate(self.name, too_large[0], part.first_line + too_large[1] - 1)
+            return sandbox.from_string(tree), _undeclared_variables(tree, sandbox)
+        except InvalidTemplate:
+            raise
         except TemplateSyntaxError as error:
             line = part.first_line + (error.lineno or 1) - 1
             raise InvalidTemplate(self.name, error.message or "syntax error", line) from None
-        return _ENVIRONMENT.from_string(tree), meta.find_undeclared_variables(tree) - _ENVIRONMENT.globals.keys()
+        except RecursionError:
+            raise InvalidTemplate(self.name, "its expressions nest too deeply; split them with {% set %}") from None
+        except Exception as error:
+            raise InvalidTemplate(self.name, f"it cannot be compiled ({type(error).__name__}: {error})") from None
 
     @property
     def roles(self) -> list[str]:
@@ -79,14 +214,22 @@ class PromptTemplate:
         missing = set(self.variables) - values.keys()
         if missing:
             raise MissingVariables(missing, available=values.keys(), where=f"Template {self.name!r}")
-        return [
-            {"role": part.role, "content": self._render_part(compiled, values).strip()}
-            for part, (compiled, _) in zip(self._parts, self._compiled, strict=True)
-        ]
+        messages: list[Message] = []
+        room = self.limits.rendered_chars
+        for part, (compiled, _) in zip(self._parts, self._compiled, strict=True):
+            content = self._render_part(compiled, values, room)
+            room -= len(content)
+            messages.append({"role": part.role, "content": content.strip()})
+        return messages
 
-    def _render_part(self, compiled, values: Mapping[str, Any]) -> str:
+    def _render_part(self, compiled, values: Mapping[str, Any], room: int) -> str:
         try:
-            return compiled.render(values)
+            return _joined_within(compiled.generate(values), room)
+        except _TooLarge:
+            raise RenderFailed(
+                self.name, f"the prompt is longer than {self.limits.rendered_chars:,} characters "
+                "(PromptLab.max_rendered_chars)"
+            ) from None  # fmt: skip
         except SecurityError as error:
             raise UnsafeTemplateOperation(str(error)) from None
         except UndefinedError as error:
@@ -95,6 +238,16 @@ class PromptTemplate:
             raise RenderFailed(self.name, f"{type(error).__name__}: {error}") from None
 
 
+def _joined_within(chunks: Iterable[str], room: int) -> str:
+    joined: list[str] = []
+    for chunk in chunks:
+        room -= len(chunk)
+        if room < 0:
+            raise _TooLarge()
+        joined.append(chunk)
+    return "".join(joined)
+
+
 @lru_cache(maxsize=512)
-def compile_template(body: str, name: str = "template") -> PromptTemplate:
-    return PromptTemplate(body, name)
+def compile_template(body: str, name: str = "template", limits: TemplateLimits = TemplateLimits()) -> PromptTemplate:
+    return PromptTemplate(body, name, limits)

@@ -27,6 +27,15 @@ from promptlab_nb.core.errors import InvalidEvaluator
 Row = Mapping[str, Any]
 Scorer = Callable[[str, Row, Any], "EvalResult"]
 MAX_NAME_LENGTH = 200
+RESERVED_NAMES = frozenset(
+    {
+        *("run_id", "variant", "kind", "target", "target_version", "model", "params", "row_index", "repeat"),
+        *("status", "output", "parsed", "error", "failed_step", "latency_ms", "input_tokens", "output_tokens"),
+        *("cost", "cache_hit", "mode", "started_at", "finished_at", "inputs", "rating", "rating_note"),
+        *("runs", "error_rate", "latency_p50_ms", "latency_p95_ms", "cache_hits"),
+    }
+)
+"""Columns of ``exp.runs`` and ``exp.summary()``: a score column of that name would hide them."""
 NAME_TEXT_LENGTH = 60
 _NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -53,6 +62,11 @@ class Evaluator:
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > MAX_NAME_LENGTH:
             raise InvalidEvaluator(f"An evaluator name needs 1 to {MAX_NAME_LENGTH} characters, got {self.name!r}.")
+        if self.name in RESERVED_NAMES:
+            raise InvalidEvaluator(
+                f"An evaluator cannot be named {self.name!r}: that is a column of exp.runs or exp.summary(); "
+                f"give it another name, e.g. name={self.name + '_score'!r}."
+            )
 
     def validate(self, columns: Iterable[str]) -> None:
         """Raise InvalidEvaluator when the data lacks a column this evaluator reads."""

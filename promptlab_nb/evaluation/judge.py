@@ -3,6 +3,7 @@
 It makes no call itself. The runner sends each conversation from ``requests(output, row)``
 to ``model`` (None: the lab's default model) through the normal provider path, so the
 call is cached and its cost counted, then turns the answer into a score with ``parse``.
+``planned_calls`` tells the cost estimate which calls that will be, before any run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidEvaluator
-from promptlab_nb.engine.providers.base import Message, ModelSpec
+from promptlab_nb.engine.costs import PlannedCall
+from promptlab_nb.engine.providers.base import ChatResponse, Message, ModelSpec
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator, Row, shorten
 
 SYSTEM_PROMPT = (
@@ -50,6 +52,16 @@ class Judge(Evaluator):
                 {"role": "user", "content": self._grading_prompt(output, row)},
             ]
         ]
+
+    def planned_calls(self, row: Row, output_chars: int, default_model: str) -> list[PlannedCall]:
+        """The calls grading one output of about ``output_chars`` characters, for the cost estimate."""
+        spec = ModelSpec.parse(self.model or default_model)
+        conversations = self.requests("x" * output_chars, row)
+        return [PlannedCall(spec, sum(len(message["content"]) for message in messages)) for messages in conversations]
+
+    def accepts(self, response: ChatResponse) -> bool:
+        """Whether a score can be read from the judge's answer: only such answers are cached."""
+        return self.parse(response.text).error is None
 
     def parse(self, judge_text: str | None) -> EvalResult:
         """Read the judge's answer: a JSON object, else a labelled or leading number, else PASS / FAIL."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
+from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatRequest, ModelSpec
 from promptlab_nb.engine.steps import ModelCaller
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator
@@ -43,6 +44,19 @@ def storable_specs(evaluators: Sequence[Evaluator]) -> list[str]:
     return specs
 
 
+def planned_scoring_calls(
+    evaluators: Sequence[Evaluator], row: dict[str, Any], output_chars: int, default_model: str
+) -> list[PlannedCall]:
+    """The model calls the evaluators make to score one run's output (a judge's grading calls), from each
+    evaluator's ``planned_calls``; evaluators without one make none."""
+    return [
+        call
+        for evaluator in evaluators
+        if (planned := getattr(evaluator, "planned_calls", None)) is not None
+        for call in planned(row, output_chars, default_model)
+    ]
+
+
 class RunScorer:
     def __init__(self, evaluators: Sequence[Evaluator], caller: ModelCaller, default_model: str, experiment_id: str):
         self.evaluators = list(evaluators)
@@ -72,7 +86,7 @@ class RunScorer:
         for messages in judge.requests(output, row):
             request = ChatRequest(messages, spec.model, {"temperature": judge.temperature}, judge.response_format)
             try:
-                response, cache_hit = await self.caller.call(spec, request, repeat=0)
+                response, cache_hit = await self.caller.call(spec, request, 0, judge.accepts)
             except PromptLabError as error:
                 return EvalResult(error=f"the judge call failed: {error}"), cost
             cost = None if cost is None or response.cost is None else cost + (0.0 if cache_hit else response.cost)

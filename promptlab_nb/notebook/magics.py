@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,28 +15,6 @@ from IPython.display import display
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import DefinitionNotFound, PromptLabError, TargetNotFound
 from promptlab_nb.notebook import arguments, session
-
-HELP = """\
-%%prompt NAME [--model M] [--temperature T] [--max-tokens N] [-p key=value ...] [--json] [--schema VAR]
-         [--description TEXT] [--on DATA [--repeats N] [--eval SPEC ...] [--no-cache] [--batch]] [--run]
-    Save the cell as template NAME (a new version only when it changed); with --on, run it over DATA;
-    with --run, run it once with variables from the notebook.
-%%pipeline NAME [--description TEXT]
-    Save the YAML list of steps in the cell (template, output, model, params, parse: json) as pipeline NAME.
-%prompt run NAME --on DATA [--model M] [-p key=value] [--repeats N] [--eval SPEC] [--name E] [--no-cache] [--batch]
-%prompt compare A B ... --on DATA [--models M1,M2] [-p key=v1 -p key=v2] [--repeats N] [--eval SPEC] [--name E]
-         [--batch]
-    --batch sends the runs not cached through the providers' batch APIs (OpenAI, Anthropic, Gemini, mock: about
-    half the price, answered within 24 hours); the experiment is "submitted" until its batches finish.
-%prompt batches [--no-refresh]
-    Store the results of finished batches (also those submitted in another session) and list every batch.
-%prompt list | show NAME [--version N] | history NAME | diff NAME V1 V2
-%prompt duplicate NAME NEW | delete NAME | restore NAME
-%prompt experiments | runs [--experiment E] | models | help
-Evaluator specs: contains:Paris  regex:^\\d+$  json  equals:expected  exact:Paris  length:10-200
-                 similarity:expected:0.8  numeric:answer:0.01  judge:"rubric text"
-Settings: %config PromptLab (default_model, db_url, concurrency, cache, cost_limit, display_rows, ...)
-"""
 
 
 @contextmanager
@@ -52,16 +31,16 @@ class PromptMagics(Magics):
     def __init__(self, shell, settings: PromptLab):
         super().__init__(shell)
         self.settings = settings
-        self._commands: dict[str, Callable[[list[str]], Any]] = {
-            "run": lambda words: self._run("run", words),
-            "compare": lambda words: self._run("compare", words),
+        self._commands: dict[str, Callable[[Namespace], Any]] = {
+            "run": lambda options: self._run("run", options),
+            "compare": lambda options: self._run("compare", options),
             "list": self._list,
             "show": self._show,
             "history": self._history,
             "diff": self._diff,
             "duplicate": self._duplicate,
-            "delete": lambda words: self._lifecycle("delete", words),
-            "restore": lambda words: self._lifecycle("restore", words),
+            "delete": lambda options: self._lifecycle("delete", options),
+            "restore": lambda options: self._lifecycle("restore", options),
             "experiments": self._experiments,
             "batches": self._batches,
             "runs": self._runs,
@@ -71,10 +50,11 @@ class PromptMagics(Magics):
 
     @property
     def lab(self):
-        return session.lab()
+        return session.current_lab()
 
     @no_var_expand
     @line_cell_magic
+    @arguments.with_help(arguments.reference())
     def prompt(self, line: str, cell: str | None = None) -> Any:
         with user_errors():
             if cell is None:
@@ -83,11 +63,12 @@ class PromptMagics(Magics):
 
     @no_var_expand
     @cell_magic
+    @arguments.with_help(arguments.PIPELINE_CELL.parser().format_help())
     def pipeline(self, line: str, cell: str) -> Any:
         from promptlab_nb.notebook.pipelines_yaml import steps_from_yaml
         from promptlab_nb.notebook.views import saved_with_diff
 
-        options = arguments.pipeline_parser().parse(arguments.split_line(line))
+        options = arguments.PIPELINE_CELL.parse(arguments.split_line(line))
         with user_errors():
             definition = steps_from_yaml(options.pipeline_name, cell)
             pipeline = self.lab.pipelines.save(
@@ -105,12 +86,12 @@ class PromptMagics(Magics):
         command, rest = words[0], words[1:]
         if command not in self._commands:
             raise UsageError(f"Unknown subcommand {command!r}; use one of: {', '.join(self._commands)}.")
-        return self._commands[command](rest)
+        return self._commands[command](arguments.SUBCOMMANDS[command].parse(rest))
 
     def _save_template(self, line: str, cell: str) -> Any:
         from promptlab_nb.notebook.views import saved_with_diff
 
-        options = arguments.template_parser().parse(arguments.split_line(line))
+        options = arguments.TEMPLATE_CELL.parse(arguments.split_line(line))
         param_sets = arguments.parse_params(options.params)
         if len(param_sets) > 1:
             raise UsageError("%%prompt saves one set of params; give each -p key once.")
@@ -155,8 +136,7 @@ class PromptMagics(Magics):
             raise UsageError(f"--run needs notebook variables for {', '.join(missing)}; define them or use --on DATA.")
         return {variable: self.shell.user_ns[variable] for variable in needed}
 
-    def _run(self, command: str, words: list[str]) -> Any:
-        options = arguments.run_parser(command).parse(words)
+    def _run(self, command: str, options: Namespace) -> Any:
         if options.data is None:
             raise UsageError(f"%prompt {command} needs --on DATA (a DataFrame, list of dicts or file path).")
         return self._execute(options.targets, options, data=self._data(options.data))
@@ -208,47 +188,38 @@ class PromptMagics(Magics):
                 continue
         raise TargetNotFound(name)
 
-    def _list(self, words: list[str]) -> Any:
+    def _list(self, options: Namespace) -> Any:
         import pandas as pd
 
-        arguments.no_arguments_parser("list").parse(words)
         templates = self.lab.templates.list().assign(kind="template")
         pipelines = self.lab.pipelines.list().assign(kind="pipeline")
         frames = [frame for frame in (templates, pipelines) if not frame.empty]
         return pd.concat(frames, ignore_index=True) if frames else templates
 
-    def _show(self, words: list[str]) -> Any:
-        options = arguments.named_parser("show", "NAME", version=True).parse(words)
+    def _show(self, options: Namespace) -> Any:
         return self._definition_service(options.name).get(options.name, options.version)
 
-    def _history(self, words: list[str]) -> Any:
+    def _history(self, options: Namespace) -> Any:
         from promptlab_nb.notebook.views import history_frame
 
-        options = arguments.named_parser("history", "NAME").parse(words)
         return history_frame(self._definition_service(options.name).history(options.name))
 
-    def _diff(self, words: list[str]) -> Any:
-        options = arguments.named_parser("diff", "NAME", "V1", "V2").parse(words)
+    def _diff(self, options: Namespace) -> Any:
         return self._definition_service(options.name).diff(options.name, options.v1, options.v2)
 
-    def _duplicate(self, words: list[str]) -> Any:
-        options = arguments.named_parser("duplicate", "NAME", "NEW").parse(words)
+    def _duplicate(self, options: Namespace) -> Any:
         return self._definition_service(options.name).duplicate(options.name, options.new)
 
-    def _lifecycle(self, command: str, words: list[str]) -> Any:
-        options = arguments.named_parser(command, "NAME").parse(words)
+    def _lifecycle(self, command: str, options: Namespace) -> Any:
         return getattr(self._definition_service(options.name), command)(options.name)
 
-    def _experiments(self, words: list[str]) -> Any:
-        arguments.no_arguments_parser("experiments").parse(words)
+    def _experiments(self, options: Namespace) -> Any:
         return self.lab.experiments()
 
-    def _batches(self, words: list[str]) -> Any:
-        options = arguments.batches_parser().parse(words)
+    def _batches(self, options: Namespace) -> Any:
         return self.lab.batches(refresh=options.refresh)
 
-    def _runs(self, words: list[str]) -> Any:
-        options = arguments.runs_parser().parse(words)
+    def _runs(self, options: Namespace) -> Any:
         name = options.experiment
         if name is None:
             listing = self.lab.experiments()
@@ -257,12 +228,11 @@ class PromptMagics(Magics):
             name = listing["name"].iloc[0]
         return self.lab.experiment(name).runs
 
-    def _models(self, words: list[str]) -> Any:
-        arguments.no_arguments_parser("models").parse(words)
+    def _models(self, options: Namespace) -> Any:
         return self.lab.models()
 
-    def _help(self, words: list[str]) -> None:
-        print(HELP)
+    def _help(self, options: Namespace) -> None:
+        print(arguments.reference())
 
 
 def _is_tabular(value: Any) -> bool:

@@ -1,4 +1,4 @@
-"""The kernel's Lab: the one the magics use, also returned by ``promptlab_nb.lab()``."""
+"""The kernel's Lab: the one the magics use, also returned by ``promptlab_nb.current_lab()``."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def settings() -> PromptLab:
     return _kernel.settings
 
 
-def lab() -> Lab:
+def current_lab() -> Lab:
     """The kernel's Lab on the store named by ``%config PromptLab.db_url`` (or PROMPTLAB_URL, or
     ./promptlab.duckdb); it is reopened when that setting changes."""
     from promptlab_nb._lab import Lab
@@ -47,6 +47,10 @@ def lab() -> Lab:
         _kernel.lab = Lab(settings=current)
         _kernel.url = current.db_url
     return _kernel.lab
+
+
+lab = current_lab
+"""The former name of ``current_lab``, kept so that existing notebooks still run."""
 
 
 def forget() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-SAME, ADDED, REMOVED = "=", "+", "-"
+SAME, ADDED, REMOVED, NOT_COMPARED = "=", "+", "-", "~"
+MAX_DIFF_TOKENS = 1000
 TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
 
 Segment = tuple[str, str]
@@ -17,8 +18,19 @@ def words(text: str) -> list[str]:
 
 
 def word_diff(baseline: str, output: str) -> list[Segment]:
-    """``(kind, text)`` segments that turn ``baseline`` into ``output``: kept, added or removed words."""
+    """``(kind, text)`` segments that turn ``baseline`` into ``output``: kept, added or removed words.
+
+    Only the first ``MAX_DIFF_TOKENS`` words, punctuation and whitespace runs of each are compared (the
+    time grows with the product of the lengths); when either is longer, a last ``NOT_COMPARED`` segment
+    holds the rest of ``output``."""
     old, new = words(baseline), words(output)
+    segments = _compared(old[:MAX_DIFF_TOKENS], new[:MAX_DIFF_TOKENS])
+    if max(len(old), len(new)) > MAX_DIFF_TOKENS:
+        segments.append((NOT_COMPARED, "".join(new[MAX_DIFF_TOKENS:])))
+    return segments
+
+
+def _compared(old: list[str], new: list[str]) -> list[Segment]:
     matcher = SequenceMatcher(a=old, b=new, autojunk=False)
     segments: list[Segment] = []
     for operation, old_start, old_end, new_start, new_end in matcher.get_opcodes():

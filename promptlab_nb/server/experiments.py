@@ -29,11 +29,30 @@ def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame | None:
     return lab.experiment(listed["name"]).summary() if listed["runs"] else None
 
 
-def experiment_list(lab: Lab) -> ExperimentList:
+class BestVariants:
+    """Each experiment's best variant, its summary recomputed only when its runs, scores or ratings changed:
+    the sidebar lists experiments after every executed cell."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[Any, ...], str | None]] = {}
+
+    def of(self, lab: Lab, listed: list[dict[str, Any]]) -> dict[str, str | None]:
+        from promptlab_nb.services.results import summary_versions
+
+        with lab.db.connection() as connection:
+            versions = summary_versions(connection)
+        self._known = {name: known for name, known in self._known.items() if name in versions}
+        for row in listed:
+            version = versions.get(row["name"], ())
+            if row["name"] not in self._known or self._known[row["name"]][0] != version:
+                self._known[row["name"]] = (version, _best_variant(_summary_of(lab, row)))
+        return {name: best for name, (_, best) in self._known.items()}
+
+
+def experiment_list(lab: Lab, best_variants: BestVariants) -> ExperimentList:
     listed = frame_records(lab.experiments())
-    return ExperimentList(
-        experiments=[ExperimentSummary(**row, best_variant=_best_variant(_summary_of(lab, row))) for row in listed]
-    )
+    best = best_variants.of(lab, listed)
+    return ExperimentList(experiments=[ExperimentSummary(**row, best_variant=best[row["name"]]) for row in listed])
 
 
 def experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
@@ -49,6 +68,10 @@ def experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
 
 
 def runs_page(lab: Lab, name: str, offset: int, limit: int) -> RunsPage:
-    runs = lab.experiment(name).runs
-    page = frame_records(runs.iloc[offset : offset + limit])
-    return RunsPage(experiment=name, total=len(runs), offset=offset, limit=limit, runs=page)
+    from promptlab_nb.services.results import run_count, runs_page_frame
+
+    experiment_id = lab.experiment(name).id
+    with lab.db.connection() as connection:
+        total = run_count(connection, experiment_id)
+        page = runs_page_frame(connection, experiment_id, offset, limit)
+    return RunsPage(experiment=name, total=total, offset=offset, limit=limit, runs=frame_records(page))

@@ -6,7 +6,8 @@ writes also pass Jupyter's XSRF check unless token-authenticated.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
@@ -39,6 +40,9 @@ AUTH_RESOURCE = "promptlab"
 RUNS_PAGE_LIMIT = 100
 RUNS_PAGE_MAX = 1000
 NAME = r"(?P<name>[^/]+)"
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+JSON_BYTES_PER_CHAR = 12
+REQUEST_OVERHEAD_BYTES = 65_536
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -57,10 +61,18 @@ class LabHandler(APIHandler):
         self.store = store
 
     async def on_lab(self, action: Callable[[Lab], ResultT]) -> ResultT:
+        return await self.answered(self.store.call(action))
+
+    async def answered(self, pending: Awaitable[ResultT]) -> ResultT:
         try:
-            return await self.store.call(action)
+            return await pending
         except PromptLabError as error:
             raise ApiError(error.http_status, type(error).__name__, str(error)) from error
+
+    def check_body_size(self, most_bytes: int) -> None:
+        size = len(self.request.body or b"")
+        if size > most_bytes:
+            raise ApiError(413, "RequestTooLarge", f"The request has {size:,} bytes; send at most {most_bytes:,}.")
 
     def parse_body(self, model: type[RequestT]) -> RequestT:
         try:
@@ -73,7 +85,7 @@ class LabHandler(APIHandler):
         raw = self.get_query_argument(name, None)
         if raw is None:
             return None
-        if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+        if not WHOLE_NUMBER.fullmatch(raw) or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
             limits = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
             raise ApiError(422, "InvalidRequest", f"{name} must be a whole number {limits}, not {raw!r}.")
         return int(raw)
@@ -116,7 +128,10 @@ class TemplateHandler(LabHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
+        most_chars = self.store.settings.max_template_chars
+        self.check_body_size(JSON_BYTES_PER_CHAR * most_chars + REQUEST_OVERHEAD_BYTES)
         request = self.parse_body(TemplateSaveRequest)
+        await self.answered(self.store.compile(name, request.body))
         template = await self.on_lab(lambda lab: lab.templates.save(name, **request.model_dump()))
         self.reply(TemplateResponse.of(template), 200 if template.unchanged else 201)
 
@@ -181,7 +196,7 @@ class ExperimentsHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.on_lab(experiment_list))
+        self.reply(await self.on_lab(lambda lab: experiment_list(lab, self.store.best_variants)))
 
 
 class ExperimentHandler(LabHandler):
@@ -204,7 +219,7 @@ ROUTES: list[tuple[str, type[LabHandler]]] = [
     ("templates", TemplatesHandler),
     (f"templates/{NAME}", TemplateHandler),
     (f"templates/{NAME}/versions", TemplateVersionsHandler),
-    (rf"templates/{NAME}/versions/(?P<version>\d+)", TemplateVersionHandler),
+    (rf"templates/{NAME}/versions/(?P<version>[0-9]{{1,9}})", TemplateVersionHandler),
     (f"templates/{NAME}/duplicate", TemplateDuplicateHandler),
     (f"templates/{NAME}/restore", TemplateRestoreHandler),
     ("pipelines", PipelinesHandler),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from promptlab_nb.core.config import PromptLab
+from promptlab_nb.server.experiments import BestVariants
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab
@@ -30,6 +31,12 @@ class LabStore:
         self._log = log
         self._lab: Lab | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-store")
+        self._compiler = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promptlab-compile")
+        self.best_variants = BestVariants()
+
+    @property
+    def settings(self) -> PromptLab:
+        return self._settings
 
     @classmethod
     def for_server(cls, server_app: Any) -> LabStore:
@@ -47,3 +54,11 @@ class LabStore:
     async def call(self, action: Callable[[Lab], ResultT]) -> ResultT:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._worker, lambda: action(self._opened_lab()))
+
+    async def compile(self, name: str, body: str) -> None:
+        """Compile a template body under the server's limits, on a thread of its own: a slow body holds
+        neither the event loop nor the store's worker."""
+        from promptlab_nb.engine.templating import TemplateLimits, compile_template
+
+        limits = TemplateLimits.of(self._settings)
+        await asyncio.get_running_loop().run_in_executor(self._compiler, compile_template, body, name, limits)

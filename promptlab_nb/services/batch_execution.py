@@ -2,14 +2,18 @@
 store the answers as normal runs whenever they are ready (also from another session).
 
 Like ExperimentExecution this takes the Database: each read or write is its own short unit of
-work, and a batch id is stored as soon as the provider gave it.
+work. A batch is recorded before it is submitted and its id stored as soon as the provider gave it;
+one the provider accepted while the kernel died before hearing back is found again by ``refresh``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy import Connection
 
@@ -17,10 +21,10 @@ from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
 from promptlab_nb.engine.batches import BatchAnswers, CellId, response_of, split_lines
 from promptlab_nb.engine.cache import ResponseCache, cache_key
-from promptlab_nb.engine.costs import Estimate
+from promptlab_nb.engine.costs import Estimate, PlannedCall
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.base import ChatResponse, Provider
-from promptlab_nb.engine.providers.batching import BatchOutcome, BatchState
+from promptlab_nb.engine.providers.batching import FAILED, BatchOutcome, BatchState
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.runner import ExperimentRunner, RunTask
 from promptlab_nb.engine.sink import RunSink
@@ -30,13 +34,15 @@ from promptlab_nb.evaluation.scoring import RunScorer
 from promptlab_nb.schemas.experiments import ExperimentRecord
 from promptlab_nb.services.batches import BatchService, StoredBatch
 from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution, task_cache_key
-from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.experiments import ExperimentService, claimed
 from promptlab_nb.store.database import Database
+from promptlab_nb.store.models import utcnow
 
 BATCH = "batch"
 SUBMITTED = "submitted"
 COMPLETED = "completed"
 CANCELLED = "cancelled"
+SUBMIT_GRACE = timedelta(minutes=30)
 
 
 @dataclass
@@ -81,7 +87,8 @@ class RunStorer:
         answerer: ModelCaller | BatchAnswers,
         last_write: Callable[[Connection], None] | None = None,
     ) -> None:
-        """Store a run for each task, and do ``last_write`` in the same unit of work as the last runs."""
+        """Store a run for each task, and do ``last_write`` in the same unit of work as the last runs.
+        An interrupt stores the runs that finished, leaves ``last_write`` undone, and is raised again."""
         for task in tasks:
             task.mode = BATCH
         progress = Progress(
@@ -92,10 +99,13 @@ class RunStorer:
         )
         sink = RunSink(self.database, self.cache, skip_stored_runs=True)
         runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)
+        status = "interrupted"
         try:
-            await runner.execute(tasks)
+            status = await runner.execute(tasks)
         finally:
-            await sink.finish(last_write)
+            await sink.finish(last_write if status == COMPLETED else None)
+        if status != COMPLETED:
+            raise asyncio.CancelledError
 
 
 class BatchExecution:
@@ -107,10 +117,20 @@ class BatchExecution:
         """Store the cached runs at once and send the others as provider batches."""
         experiment, tasks = self.live.missing_tasks(name)
         _refuse_pipelines(experiment)
+        with self._claimed(experiment):
+            return await self._submit(experiment, tasks, options, evaluators)
+
+    async def _submit(
+        self,
+        experiment: ExperimentRecord,
+        tasks: list[RunTask],
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+    ) -> BatchReport:
         cache = ResponseCache(self.database, enabled=options.cache)
         registry = ProviderRegistry(self.settings.providers)
         try:
-            to_send, at_once = _split_cached(tasks, cache)
+            to_send, at_once = _split_cached(tasks, cache, registry)
             groups = _grouped_by_model(to_send, registry)
             estimate = _batch_estimate(to_send, len(at_once), registry)
             self.live.check_cost(estimate, options.confirm)
@@ -142,6 +162,16 @@ class BatchExecution:
             batches = BatchService(session).uncollected(experiment.id)
         if not batches:
             return BatchReport(experiment.status)
+        with self._claimed(experiment):
+            return await self._refresh(experiment, batches, options, evaluators)
+
+    async def _refresh(
+        self,
+        experiment: ExperimentRecord,
+        batches: list[StoredBatch],
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator],
+    ) -> BatchReport:
         registry = ProviderRegistry(self.settings.providers)
         cache = ResponseCache(self.database, enabled=options.cache)
         try:
@@ -160,15 +190,20 @@ class BatchExecution:
         with self.database.session() as session:
             experiment = ExperimentService(session).get(name)
             batches = BatchService(session).uncollected(experiment.id)
+        with self._claimed(experiment):
+            await self._cancel_at_providers(batches)
+        return await self.refresh(name, options, evaluators)
+
+    async def _cancel_at_providers(self, batches: list[StoredBatch]) -> None:
         registry = ProviderRegistry(self.settings.providers)
         try:
             for batch in batches:
                 provider = registry.get(batch.provider)
-                state = await provider.cancel_batch(batch.provider_batch_id)
-                self._update(batch, state)
+                located = batch if batch.provider_batch_id else await self._adopt(batch, provider)
+                if located is not None:
+                    self._update(located, await provider.cancel_batch(located.provider_batch_id))
         finally:
             await registry.aclose()
-        return await self.refresh(name, options, evaluators)
 
     async def _submit_group(
         self,
@@ -178,8 +213,8 @@ class BatchExecution:
         tasks: list[RunTask],
         storer: RunStorer,
     ) -> None:
-        """Submit the requests of one model in as many batches as its provider's limits need;
-        the requests of a batch the provider refused are stored as failed runs with its reason."""
+        """Submit the requests of one model in as many batches as its provider's limits need, each
+        recorded first; the requests of a batch the provider refused are stored as failed runs with its reason."""
         positions = {variant.id: position for position, variant in enumerate(experiment.variants)}
         by_custom_id = {_cell_of(task, positions).custom_id: task for task in tasks}
         lines = [
@@ -188,19 +223,33 @@ class BatchExecution:
         ]
         for group in split_lines(lines, provider.batch_limits):
             custom_ids = [line["custom_id"] for line in group]
+            with self.database.session() as session:
+                intent = BatchService(session).record_intent(experiment.id, provider.name, model, custom_ids)
             try:
-                state = await provider.submit_batch(model, group)
+                state = await provider.submit_batch(model, group, intent.intent())
             except ProviderError as error:
-                refused = [by_custom_id[custom_id] for custom_id in custom_ids]
-                await storer.store(
-                    refused, BatchAnswers({task_cache_key(task): error for task in refused}, storer.cache)
-                )
+                await self._store_refused(intent, [by_custom_id[custom_id] for custom_id in custom_ids], error, storer)
                 continue
             with self.database.session() as session:
-                BatchService(session).add(experiment.id, provider.name, model, state, custom_ids)
+                BatchService(session).confirm(intent.id, state)
+
+    @staticmethod
+    async def _store_refused(
+        intent: StoredBatch, tasks: list[RunTask], error: ProviderError, storer: RunStorer
+    ) -> None:
+        await storer.store(
+            tasks,
+            BatchAnswers({task_cache_key(task): error for task in tasks}, storer.cache, storer.caller.registry),
+            lambda connection: BatchService.mark_refused(connection, intent.id, str(error)),
+        )
 
     async def _finished(self, batch: StoredBatch, registry: ProviderRegistry) -> FinishedBatch | None:
         provider = registry.get(batch.provider)
+        if batch.provider_batch_id is None:
+            adopted = await self._adopt(batch, provider)
+            if adopted is None:
+                return self._abandoned(batch, provider)
+            batch = adopted
         state = await provider.batch_state(batch.provider_batch_id)
         self._update(batch, state)
         if not state.finished:
@@ -227,10 +276,31 @@ class BatchExecution:
         collected = [done.batch.id for done in finished]
         await storer.store(
             tasks,
-            BatchAnswers(_answers(tasks, positions, answered, registry), cache),
+            BatchAnswers(_answers(tasks, positions, answered, registry), cache, registry),
             lambda connection: BatchService.mark_collected(connection, collected),
         )
         return len(tasks)
+
+    async def _adopt(self, intent: StoredBatch, provider: Provider) -> StoredBatch | None:
+        """The provider's batch of an intent whose submit did not record it (the kernel died or was
+        interrupted while the provider accepted it), recorded now; None when the provider has none."""
+        with self.database.session() as session:
+            claimed = BatchService(session).claimed(provider.name)
+        state = await provider.find_batch(intent.intent(claimed))
+        if state is None:
+            return None
+        with self.database.session() as session:
+            BatchService(session).confirm(intent.id, state)
+        return replace(intent, provider_batch_id=state.batch_id, status=state.status)
+
+    def _abandoned(self, intent: StoredBatch, provider: Provider) -> FinishedBatch | None:
+        """An intent the provider has no batch for failed, once no submit of it can still be under way."""
+        if utcnow() - intent.submitted_at < SUBMIT_GRACE:
+            return None
+        reason = f"{provider.name} has no such batch: the submit stopped before {provider.name} accepted it"
+        state = BatchState(batch_id="", status=FAILED, error=reason)
+        self._update(intent, state)
+        return FinishedBatch(intent, state, {})
 
     def _storer(
         self,
@@ -252,6 +322,10 @@ class BatchExecution:
     def _awaited(self, experiment: ExperimentRecord) -> int:
         with self.database.session() as session:
             return len(BatchService(session).awaited_cells(experiment))
+
+    def _claimed(self, experiment: ExperimentRecord) -> AbstractContextManager[str]:
+        """No two sessions submit, collect or cancel the batches of one experiment at once."""
+        return claimed(self.database, experiment.id, self.settings.claim_stale_after)
 
     def _set_status(self, experiment_id: str, status: str) -> None:
         with self.database.session() as session:
@@ -275,9 +349,11 @@ def _refuse_pipelines(experiment: ExperimentRecord) -> None:
         )
 
 
-def _split_cached(tasks: list[RunTask], cache: ResponseCache) -> tuple[list[RunTask], list[RunTask]]:
+def _split_cached(
+    tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry
+) -> tuple[list[RunTask], list[RunTask]]:
     """The tasks to send, and those stored at once: answered by the cache, or whose prompt cannot be rendered."""
-    keys = {id(task): task_cache_key(task) for task in tasks}
+    keys = {id(task): task_cache_key(task, registry) for task in tasks}
     cache.prefetch(key for key in keys.values() if key)
     to_send = [task for task in tasks if keys[id(task)] and not cache.has(keys[id(task)])]
     sent = {id(task) for task in to_send}
@@ -302,8 +378,8 @@ def _batch_estimate(tasks: list[RunTask], cached: int, registry: ProviderRegistr
     for task in tasks:
         step = task.chain.steps[0]
         input_chars = sum(len(message["content"]) for message in step.request(task.inputs).messages)
-        price = registry.get(step.spec.provider).batch_price(step.spec.model)
-        estimate.add_call(price, input_chars, step.params.get("max_tokens"))
+        call = PlannedCall(step.spec, input_chars, step.params.get("max_tokens"))
+        estimate.add(call, registry.get(step.spec.provider), batch=True)
     return estimate
 
 
@@ -338,5 +414,5 @@ def _answers(
 
 def _unanswered(done: FinishedBatch, cell: CellId) -> BatchOutcome:
     batch, reason = done.batch, f": {done.state.error}" if done.state.error else ""
-    ended = f"{batch.provider} batch {batch.provider_batch_id} {done.state.status}"
+    ended = f"{batch.provider} batch {batch.provider_batch_id or '(never submitted)'} {done.state.status}"
     return BatchOutcome(cell.custom_id, error=f"{ended} without an answer to this request{reason}")

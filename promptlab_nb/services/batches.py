@@ -11,11 +11,12 @@ import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from promptlab_nb.engine.batches import CellId
-from promptlab_nb.engine.providers.batching import BatchState
+from promptlab_nb.engine.providers.batching import FAILED, BatchIntent, BatchState
 from promptlab_nb.schemas.experiments import ExperimentRecord
 from promptlab_nb.store.ids import new_id
 from promptlab_nb.store.models import Experiment, ProviderBatch, Run, utcnow
 
+SUBMITTING = "submitting"
 LIST_COLUMNS = [
     "experiment",
     "provider",
@@ -38,37 +39,67 @@ class StoredBatch:
     experiment_id: str
     provider: str
     model: str
-    provider_batch_id: str
+    provider_batch_id: str | None
     status: str
     custom_ids: list[str]
+    submitted_at: datetime
     collected_at: datetime | None
 
     @property
     def cells(self) -> list[CellId]:
         return [cell for cell in map(CellId.parse, self.custom_ids) if cell is not None]
 
+    def intent(self, claimed: frozenset[str] = frozenset()) -> BatchIntent:
+        return BatchIntent(self.id, self.experiment_id, len(self.custom_ids), self.submitted_at, claimed)
+
 
 class BatchService:
     def __init__(self, session):
         self.session = session
 
-    def add(self, experiment_id: str, provider: str, model: str, state: BatchState, custom_ids: list[str]) -> None:
-        self.session.add(
-            ProviderBatch(
-                id=new_id(),
-                experiment_id=experiment_id,
-                provider=provider,
-                model=model,
-                provider_batch_id=state.batch_id,
-                status=state.status,
-                request_count=len(custom_ids),
-                succeeded=state.succeeded,
-                failed=state.failed,
-                custom_ids=custom_ids,
-                error=state.error,
-                submitted_at=utcnow(),
-                finished_at=utcnow() if state.finished else None,
-            )
+    def record_intent(self, experiment_id: str, provider: str, model: str, custom_ids: list[str]) -> StoredBatch:
+        """Record a batch about to be submitted, so that it is found again should the kernel die
+        before the provider's answer is recorded (see ``confirm``)."""
+        batch = ProviderBatch(
+            id=new_id(),
+            experiment_id=experiment_id,
+            provider=provider,
+            model=model,
+            provider_batch_id=None,
+            status=SUBMITTING,
+            request_count=len(custom_ids),
+            succeeded=0,
+            failed=0,
+            custom_ids=custom_ids,
+            submitted_at=utcnow(),
+        )
+        self.session.add(batch)
+        self.session.flush()
+        return _stored(batch)
+
+    def confirm(self, batch_id: str, state: BatchState) -> None:
+        """Record the provider's batch for an intent: its id and where it stands."""
+        self.session.execute(
+            update(ProviderBatch)
+            .where(ProviderBatch.id == batch_id)
+            .values(provider_batch_id=state.batch_id, **_state_values(state))
+        )
+
+    def claimed(self, provider: str) -> frozenset[str]:
+        """The ids of every batch of ``provider`` the store holds."""
+        query = select(ProviderBatch.provider_batch_id).where(
+            ProviderBatch.provider == provider, ProviderBatch.provider_batch_id.is_not(None)
+        )
+        return frozenset(self.session.scalars(query))
+
+    @staticmethod
+    def mark_refused(connection: Connection, batch_id: str, reason: str) -> None:
+        """Mark an intent the provider refused as failed and collected, within the bulk write that stores
+        its requests as failed runs."""
+        connection.execute(
+            update(ProviderBatch)
+            .where(ProviderBatch.id == batch_id)
+            .values(status=FAILED, error=reason, finished_at=utcnow(), collected_at=utcnow())
         )
 
     @staticmethod
@@ -105,18 +136,10 @@ class BatchService:
         return {tuple(row) for row in self.session.execute(query)}
 
     def update_state(self, batch_id: str, state: BatchState) -> None:
-        values: dict[str, Any] = {
-            "status": state.status,
-            "succeeded": state.succeeded,
-            "failed": state.failed,
-            "error": state.error,
-        }
-        if state.finished:
-            values["finished_at"] = utcnow()
         self.session.execute(
             update(ProviderBatch)
             .where(ProviderBatch.id == batch_id, ProviderBatch.finished_at.is_(None))
-            .values(**values)
+            .values(**_state_values(state))
         )
 
     @staticmethod
@@ -172,5 +195,18 @@ def _stored(batch: ProviderBatch) -> StoredBatch:
         provider_batch_id=batch.provider_batch_id,
         status=batch.status,
         custom_ids=list(batch.custom_ids or []),
+        submitted_at=batch.submitted_at,
         collected_at=batch.collected_at,
     )
+
+
+def _state_values(state: BatchState) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": state.status,
+        "succeeded": state.succeeded,
+        "failed": state.failed,
+        "error": state.error,
+    }
+    if state.finished:
+        values["finished_at"] = utcnow()
+    return values

@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.core.errors import CostLimitExceeded, PromptLabError
+from promptlab_nb.core.errors import CostLimitExceeded, PromptLabError, RunsNotStored, StoreLocked, UnpricedModels
 from promptlab_nb.engine.cache import ResponseCache, cache_key
-from promptlab_nb.engine.costs import Estimate
+from promptlab_nb.engine.costs import Estimate, PlannedCall, expected_output_chars
 from promptlab_nb.engine.limits import Limits, RetryPolicy
 from promptlab_nb.engine.matrix import cells
 from promptlab_nb.engine.progress import Progress
@@ -24,10 +26,10 @@ from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.evaluation.evaluators import Evaluator
-from promptlab_nb.evaluation.scoring import RunScorer
+from promptlab_nb.evaluation.scoring import RunScorer, planned_scoring_calls
 from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
 from promptlab_nb.services.batches import BatchService
-from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.experiments import ExperimentService, claim_token
 from promptlab_nb.services.scoring import ScoreService
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
@@ -59,31 +61,48 @@ class ExperimentExecution:
         registry = ProviderRegistry(self.settings.providers)
         caller = ModelCaller(registry, self._limits(options), self._policy(), cache, stream_to=options.stream_to)
         try:
-            experiment, tasks, estimate = self._prepare(name, cache, registry, options.confirm)
-            status = await self._execute(experiment, tasks, caller, estimate, options, evaluators)
+            with claim_token() as claim:
+                experiment, tasks, estimate = self._prepare(name, claim, cache, registry, options.confirm, evaluators)
+                status = await self._execute(experiment, claim, tasks, caller, estimate, options, evaluators)
         finally:
             await registry.aclose()
         return ExecutionResult(status, estimate, caller.calls)
 
     def _prepare(
-        self, name: str, cache: ResponseCache, registry: ProviderRegistry, confirmed: bool
+        self,
+        name: str,
+        claim: str,
+        cache: ResponseCache,
+        registry: ProviderRegistry,
+        confirmed: bool,
+        evaluators: Sequence[Evaluator] = (),
     ) -> tuple[ExperimentRecord, list[RunTask], Estimate]:
-        """In one unit of work: what is missing, the tasks for it, what they will cost; then mark the
-        experiment running. A refused cost leaves the store as it was."""
+        """In one unit of work: claim the experiment, store the runs an earlier run of it in this session
+        could not store, find what is missing, the tasks for it, what they will cost; then mark the
+        experiment running. A refused cost or claim leaves the store as it was."""
         with self.database.session() as session:
             service = ExperimentService(session)
             experiment = service.get(name)
+            service.claim(experiment.id, claim, self.settings.claim_stale_after)
+            self._store_unsaved(session, experiment.id)
             service.clear_unfinished(experiment.id)
             tasks = self._missing_tasks(session, experiment)
             _check_providers_configured(tasks, registry)
-            estimate = self._estimate(tasks, cache, registry, session)
+            estimate = self._estimate(tasks, cache, registry, session, evaluators)
             self.check_cost(estimate, confirmed)
             service.set_status(experiment.id, "running")
+        self.database.unsaved_runs.pop(experiment.id, None)
         return experiment, tasks, estimate
+
+    def _store_unsaved(self, session, experiment_id: str) -> None:
+        unsaved = self.database.unsaved_runs.get(experiment_id)
+        if unsaved:
+            unsaved.write(session.connection(), skip_stored_runs=True)
 
     async def _execute(
         self,
         experiment: ExperimentRecord,
+        claim: str,
         tasks: list[RunTask],
         caller: ModelCaller,
         estimate: Estimate,
@@ -94,7 +113,12 @@ class ExperimentExecution:
         progress = Progress(
             len(tasks), f"{experiment.name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run
         )
-        sink = RunSink(self.database, caller.cache)
+        sink = RunSink(
+            self.database,
+            caller.cache,
+            heartbeat=lambda connection: ExperimentService.heartbeat(connection, experiment.id, claim),
+            heartbeat_every=self.settings.claim_stale_after / 4,
+        )
         runner = ExperimentRunner(
             caller, sink, progress, workers=options.concurrency or self.settings.concurrency, scorer=scorer
         )
@@ -102,8 +126,25 @@ class ExperimentExecution:
         try:
             status = await runner.execute(tasks)
         finally:
-            await sink.finish(lambda connection: ExperimentService.mark(connection, experiment.id, status))
+            await self._store_the_rest(sink, experiment, claim, status)
         return status
+
+    async def _store_the_rest(self, sink: RunSink, experiment: ExperimentRecord, claim: str, status: str) -> None:
+        """The last write: the runs left, the experiment's status and the end of its claim, together.
+        When it fails the runs are kept for the experiment's next run in this session."""
+
+        def end_run(connection) -> None:
+            ExperimentService.mark(connection, experiment.id, status)
+            ExperimentService.release(connection, experiment.id, claim)
+
+        try:
+            await sink.finish(end_run)
+        except Exception as error:
+            unsaved = sink.unsaved()
+            self.database.unsaved_runs[experiment.id] = unsaved
+            if isinstance(error, StoreLocked):
+                raise RunsNotStored(error, experiment.name, len(unsaved.runs)) from error
+            raise
 
     async def evaluate(self, name: str, evaluators: Sequence[Evaluator], options: ExecutionOptions) -> int:
         """Score every successful run of ``name`` again with ``evaluators``, without calling its models;
@@ -144,15 +185,13 @@ class ExperimentExecution:
         with self.database.session() as session:
             rows = ExperimentService(session).rows(experiment.id)
             stored = BatchService(session).stored_cells(experiment.id)
-            return self._tasks(experiment, rows, stored, self._chains(TemplateService(session), experiment))
+            return self._tasks(experiment, rows, stored, self._chains(session, experiment))
 
     def _missing_tasks(self, session, experiment: ExperimentRecord) -> list[RunTask]:
         """Tasks for the cells with no successful run that await no provider batch."""
         service = ExperimentService(session)
         skipped = service.finished_cells(experiment.id) | BatchService(session).awaited_cells(experiment)
-        return self._tasks(
-            experiment, service.rows(experiment.id), skipped, self._chains(TemplateService(session), experiment)
-        )
+        return self._tasks(experiment, service.rows(experiment.id), skipped, self._chains(session, experiment))
 
     @staticmethod
     def _tasks(
@@ -176,7 +215,8 @@ class ExperimentExecution:
             if (variants[cell.variant_index].id, cell.row_index, cell.repeat) not in finished
         ]
 
-    def _chains(self, templates: TemplateService, experiment: ExperimentRecord) -> list[StepChain]:
+    def _chains(self, session: Session, experiment: ExperimentRecord) -> list[StepChain]:
+        templates = TemplateService(session, self.settings)
         pipeline_steps = experiment.settings.get("pipeline_steps", {})
         return [
             StepChain(
@@ -192,7 +232,7 @@ class ExperimentExecution:
         return TemplateStep(
             position=1,
             name=template.name,
-            template=compile_template(template.body, template.name),
+            template=compile_template(template.body, template.name, templates.limits),
             template_ref=template.ref,
             model=variant.model or self.settings.default_model,
             params=variant.params,
@@ -204,7 +244,7 @@ class ExperimentExecution:
         return TemplateStep(
             position=step["position"],
             name=step["name"],
-            template=compile_template(template.body, template.name),
+            template=compile_template(template.body, template.name, templates.limits),
             template_ref=template.ref,
             model=step["model"],
             params=step["params"],
@@ -212,27 +252,65 @@ class ExperimentExecution:
             parse=step["parse"],
         )
 
-    def _estimate(self, tasks: list[RunTask], cache: ResponseCache, registry: ProviderRegistry, session) -> Estimate:
+    def _estimate(
+        self,
+        tasks: list[RunTask],
+        cache: ResponseCache,
+        registry: ProviderRegistry,
+        session,
+        evaluators: Sequence[Evaluator] = (),
+    ) -> Estimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
-        first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call."""
-        keys = {id(task): task_cache_key(task) for task in tasks if task.kind == "template"}
+        first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call.
+        Every run adds the calls its evaluators make to score it (a judge's)."""
+        keys = {id(task): task_cache_key(task, registry) for task in tasks if task.kind == "template"}
         cache.prefetch((key for key in keys.values() if key), session)
         estimate = Estimate()
         for task in tasks:
+            for call in self._scoring_calls(task, evaluators):
+                estimate.add(call, registry.get(call.spec.provider))
             key = keys.get(id(task))
             if key and cache.has(key):
                 estimate.cached += 1
                 continue
             input_chars = sum(len(part["content"]) for part in _first_messages(task))
             for step in task.chain.steps:
-                price = registry.get(step.spec.provider).price(step.spec.model)
-                estimate.add_call(price, input_chars, step.params.get("max_tokens"))
+                call = PlannedCall(step.spec, input_chars, step.params.get("max_tokens"))
+                estimate.add(call, registry.get(step.spec.provider))
         return estimate
 
+    def _scoring_calls(self, task: RunTask, evaluators: Sequence[Evaluator]) -> list[PlannedCall]:
+        output_chars = expected_output_chars(task.chain.steps[-1].params.get("max_tokens"))
+        return planned_scoring_calls(evaluators, task.inputs, output_chars, self.settings.default_model)
+
+    def check_start(
+        self,
+        session,
+        planned: ExperimentRecord,
+        rows: list[dict[str, Any]],
+        options: ExecutionOptions,
+        evaluators: Sequence[Evaluator] = (),
+        *,
+        check_cost: bool = True,
+    ) -> None:
+        """What ``run`` refuses before its first call (a provider unknown or not configured, an estimate
+        above the cost limit), checked on an experiment not stored yet: a refused start stores nothing."""
+        tasks = self._tasks(planned, rows, set(), self._chains(session, planned))
+        registry = ProviderRegistry(self.settings.providers)
+        _check_providers_configured(tasks, registry)
+        if check_cost and self.settings.cost_limit and not options.confirm:
+            cache = ResponseCache(self.database, enabled=options.cache)
+            self.check_cost(self._estimate(tasks, cache, registry, session, evaluators), options.confirm)
+
     def check_cost(self, estimate: Estimate, confirmed: bool) -> None:
+        """Under a cost limit, refuse unless confirmed: an estimate above it, or paid calls without a known price."""
         limit = self.settings.cost_limit
-        if limit and not confirmed and estimate.cost > limit:
+        if not limit or confirmed:
+            return
+        if estimate.cost > limit:
             raise CostLimitExceeded(estimate.cost, limit, estimate.calls)
+        if estimate.unpriced_paid:
+            raise UnpricedModels(estimate.unpriced_paid, limit)
 
     def caller(self, options: ExecutionOptions, registry: ProviderRegistry, cache: ResponseCache) -> ModelCaller:
         return ModelCaller(registry, self._limits(options), self._policy(), cache)
@@ -245,14 +323,20 @@ class ExperimentExecution:
         )
 
     def _policy(self) -> RetryPolicy:
-        return RetryPolicy(max_retries=self.settings.max_retries, timeout=self.settings.timeout)
+        return RetryPolicy(
+            max_retries=self.settings.max_retries,
+            timeout=self.settings.timeout,
+            max_wait=self.settings.max_retry_wait,
+        )
 
 
-def task_cache_key(task: RunTask) -> str | None:
-    """The cache key of a single-template run, None when its prompt cannot be rendered."""
+def task_cache_key(task: RunTask, registry: ProviderRegistry | None = None) -> str | None:
+    """The cache key of a single-template run (at the server ``registry`` reaches; without one, at
+    the provider's default server), None when its prompt cannot be rendered."""
     step = task.chain.steps[0]
+    endpoint = registry.get(step.spec.provider).endpoint if registry is not None else ""
     try:
-        return cache_key(step.spec, step.request(task.inputs), task.repeat)
+        return cache_key(step.spec, step.request(task.inputs), task.repeat, endpoint)
     except PromptLabError:
         return None
 

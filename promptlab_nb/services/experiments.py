@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import getpass
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -13,10 +18,69 @@ from promptlab_nb.engine.matrix import VariantPlan
 from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
 from promptlab_nb.services.versioning import NAME_PATTERN
 from promptlab_nb.store.bulk import delete_where_in, insert_records
+from promptlab_nb.store.database import Database
 from promptlab_nb.store.ids import new_id
 from promptlab_nb.store.models import Experiment, ExperimentRow, Rating, Run, RunStep, Score, Variant, utcnow
 
 LIST_COLUMNS = ["name", "status", "mode", "variants", "rows", "repeats", "runs", "errors", "cost", "created"]
+HOST = socket.gethostname()
+_RUNNING_HERE: set[str] = set()
+
+
+def _this_session() -> str:
+    try:
+        user = f"{getpass.getuser()}@"
+    except (KeyError, OSError):
+        user = ""
+    return f"{user}{HOST} (PID {os.getpid()})"
+
+
+@contextmanager
+def claim_token() -> Iterator[str]:
+    """A token to claim experiments with, counted as running in this process until the block ends."""
+    token = new_id()
+    _RUNNING_HERE.add(token)
+    try:
+        yield token
+    finally:
+        _RUNNING_HERE.discard(token)
+
+
+@contextmanager
+def claimed(database: Database, experiment_id: str, stale_after: float) -> Iterator[str]:
+    """Hold the claim on an experiment for the block (e.g. a batch submit or refresh): ``ExperimentBusy``
+    when another live session holds it; released when the block ends. Yields the claim's token."""
+    with claim_token() as token:
+        with database.session() as session:
+            ExperimentService(session).claim(experiment_id, token, stale_after)
+        try:
+            yield token
+        finally:
+            with database.connection() as connection:
+                ExperimentService.release(connection, experiment_id, token)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_is_live(experiment: Experiment, stale_after: float) -> bool:
+    """Whether the session that claimed ``experiment`` still runs it: one of this process while its run
+    goes on, one of another process on this host while that process exists and beats, any other while
+    its heartbeat is younger than ``stale_after`` seconds."""
+    if experiment.claim_token is None or experiment.heartbeat_at is None:
+        return False
+    if experiment.claim_host == HOST and experiment.claim_pid == os.getpid():
+        return experiment.claim_token in _RUNNING_HERE
+    if experiment.claim_host == HOST and experiment.claim_pid is not None and not _process_exists(experiment.claim_pid):
+        return False
+    return utcnow() - experiment.heartbeat_at < timedelta(seconds=stale_after)
 
 
 class ExperimentService:
@@ -104,6 +168,47 @@ class ExperimentService:
         """Set the status within a bulk write's connection (the last write of a run)."""
         connection.execute(
             update(Experiment).where(Experiment.id == experiment_id).values(status=status, updated_at=utcnow())
+        )
+
+    def claim(self, experiment_id: str, token: str, stale_after: float) -> None:
+        """Claim the experiment for this session, taking over a claim that is no longer live; ``ExperimentBusy``
+        naming the owner when another session runs it. On PostgreSQL the row is locked until the
+        unit of work ends, so of two sessions claiming at once the second sees the first's claim."""
+        query = select(Experiment).where(Experiment.id == experiment_id).execution_options(populate_existing=True)
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        experiment = self.session.scalars(query).one()
+        if claim_is_live(experiment, stale_after):
+            raise errors.ExperimentBusy(experiment.name, experiment.claimed_by or "another session")
+        taken = self.session.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment_id, Experiment.claim_token.is_not_distinct_from(experiment.claim_token))
+            .values(
+                claimed_by=_this_session(),
+                claim_token=token,
+                claim_host=HOST,
+                claim_pid=os.getpid(),
+                heartbeat_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            raise errors.ExperimentBusy(experiment.name, "another session")
+
+    @staticmethod
+    def heartbeat(connection, experiment_id: str, token: str) -> None:
+        connection.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment_id, Experiment.claim_token == token)
+            .values(heartbeat_at=utcnow())
+        )
+
+    @staticmethod
+    def release(connection, experiment_id: str, token: str) -> None:
+        connection.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment_id, Experiment.claim_token == token)
+            .values(claimed_by=None, claim_token=None, claim_host=None, claim_pid=None, heartbeat_at=None)
         )
 
     def rows(self, experiment_id: str) -> list[dict[str, Any]]:

@@ -10,8 +10,10 @@ from promptlab_nb.engine.data import columns_of
 from promptlab_nb.engine.matrix import VariantPlan, label_variants
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.schemas.definitions import Pipeline, Template
+from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.templates import TemplateService
+from promptlab_nb.store.models import utcnow
 
 
 def parse_target(target: str) -> tuple[str, int | None]:
@@ -19,6 +21,39 @@ def parse_target(target: str) -> tuple[str, int | None]:
     if sep and not version.isdigit():
         raise errors.InvalidData(f"Target {target!r}: pin a version as name@3.")
     return name, int(version) if sep else None
+
+
+def planned_record(
+    name: str, plans: Sequence[VariantPlan], rows: list[dict[str, Any]], repeats: int, settings: dict[str, Any]
+) -> ExperimentRecord:
+    """The experiment as it will be stored, before it is: what a start is checked on."""
+    now = utcnow()
+    variants = [
+        VariantRecord(
+            id=f"planned-{position}",
+            position=position,
+            label=plan.label,
+            kind=plan.kind,
+            target_name=plan.target_name,
+            target_version=plan.target_version,
+            target_version_id=plan.target_version_id,
+            model=plan.model,
+            params=plan.params,
+        )
+        for position, plan in enumerate(plans)
+    ]
+    return ExperimentRecord(
+        id="planned",
+        name=name,
+        status="planned",
+        mode="live",
+        repeats=repeats,
+        row_count=len(rows),
+        settings=settings,
+        created_at=now,
+        updated_at=now,
+        variants=variants,
+    )
 
 
 class ExperimentPlanner:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
+from promptlab_nb.core.config import PromptLab
 from promptlab_nb.engine.providers.base import ModelSpec
-from promptlab_nb.engine.templating import compile_template
+from promptlab_nb.engine.templating import TemplateLimits, compile_template
 from promptlab_nb.schemas.definitions import Template
 from promptlab_nb.services.versioning import VersionedDefinitions
 from promptlab_nb.store.models import Template as TemplateRow
@@ -26,6 +28,10 @@ class TemplateService(VersionedDefinitions[Template]):
     name_taken = errors.TemplateNameTaken
     deleted_error = errors.TemplateDeleted
 
+    def __init__(self, session: Session, settings: PromptLab | None = None):
+        super().__init__(session)
+        self.limits = TemplateLimits.of(settings) if settings is not None else TemplateLimits()
+
     def save(
         self,
         name: str,
@@ -39,7 +45,7 @@ class TemplateService(VersionedDefinitions[Template]):
         self.check_name(name)
         if not isinstance(body, str) or not body.strip():
             raise errors.InvalidTemplate(name, "the body is empty; write the prompt text")
-        compile_template(body, name)
+        compile_template(body, name, self.limits)
         if model:
             ModelSpec.parse(model)
         return self._save_content(

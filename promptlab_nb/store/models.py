@@ -109,6 +109,9 @@ class PipelineVersion(Base):
 
 
 class Experiment(Base):
+    """``claimed_by`` names the session running it (``claim_host``, ``claim_pid``, its ``claim_token``),
+    which refreshes ``heartbeat_at`` while it runs and clears the claim when it ends."""
+
     __tablename__ = "experiment"
 
     id: Mapped[str] = _id_column()
@@ -120,6 +123,11 @@ class Experiment(Base):
     settings: Mapped[dict] = mapped_column(JSONText, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claim_token: Mapped[str | None] = mapped_column(String(26))
+    claim_host: Mapped[str | None] = mapped_column(String(200))
+    claim_pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Variant(Base):
@@ -235,7 +243,8 @@ class CacheEntry(Base):
 
 class ProviderBatch(Base):
     """One batch submitted to a provider's batch API: which cells of the experiment it carries
-    (``custom_ids``) and where it stands. ``collected_at`` is set once its results are stored."""
+    (``custom_ids``) and where it stands. ``collected_at`` is set once its results are stored.
+    It is recorded before it is submitted: ``provider_batch_id`` is None while it is ``submitting``."""
 
     __tablename__ = "provider_batch"
     __table_args__ = (UniqueConstraint("provider", "provider_batch_id"),)
@@ -244,7 +253,7 @@ class ProviderBatch(Base):
     experiment_id: Mapped[str] = mapped_column(String(26), index=True)
     provider: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(200))
-    provider_batch_id: Mapped[str] = mapped_column(String(200))
+    provider_batch_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     request_count: Mapped[int] = mapped_column(Integer)
     succeeded: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-"""The Anthropic message batches wire format: create, retrieve, cancel, and the results as JSONL."""
+"""The Anthropic message batches wire format: create, list, retrieve, cancel, and the results as JSONL."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ _PROCESSING = {IN_PROGRESS: "in_progress", CANCELLING: "canceling"}
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/messages/batches", create_batch),
+        web.get("/v1/messages/batches", list_batches),
         web.get("/v1/messages/batches/{batch_id}", retrieve_batch),
         web.post("/v1/messages/batches/{batch_id}/cancel", cancel_batch),
         web.get("/v1/messages/batches/{batch_id}/results", batch_results),
@@ -39,6 +40,24 @@ async def create_batch(request: web.Request) -> web.Response:
     book, body = book_of(request), await request.json()
     batch = book.add("msgbatch", body["requests"])
     return web.json_response(_batch_object(book, batch, _origin(request)))
+
+
+async def list_batches(request: web.Request) -> web.Response:
+    """Newest first, one page of ``limit`` after the ``after_id`` batch."""
+    book = book_of(request)
+    batches = book.newest_first("msgbatch")
+    ids = [batch.id for batch in batches]
+    start = ids.index(request.query["after_id"]) + 1 if request.query.get("after_id") in ids else 0
+    page = batches[start : start + int(request.query.get("limit", 20))]
+    data = [_batch_object(book, batch, _origin(request)) for batch in page]
+    return web.json_response(
+        {
+            "data": data,
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": start + len(page) < len(batches),
+        }
+    )
 
 
 async def retrieve_batch(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.script import MALFORMED_BODY, RETRY_AFTER_SECONDS, Script, received, send_events, sse
+from fakes.script import MALFORMED_BODY, Script, received, send_events, sse
 
 REQUEST_ID = "req_anthropic_fake"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
@@ -28,7 +28,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if failure == "malformed":
         return web.json_response(MALFORMED_BODY, headers=_headers())
     if failure and failure != "content_filtered":
-        return failure_response(failure)
+        return failure_response(failure, script.rate_limit_headers)
     stop_reason = "refusal" if failure else _STOP_REASONS[script.finish]
     text = "" if failure else script.reply
     if body.get("stream"):
@@ -36,9 +36,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     return web.json_response(_message(script, body["model"], text, stop_reason), headers=_headers())
 
 
-def failure_response(kind: str) -> web.Response:
+def failure_response(kind: str, rate_limit_headers: dict[str, str]) -> web.Response:
     status, error_type, message = _FAILURES[kind]
-    headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if kind == "rate_limit" else {}
+    headers = rate_limit_headers if kind == "rate_limit" else {}
     body = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": REQUEST_ID}
     return web.json_response(body, status=status, headers={**_headers(), **headers})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class FakeBatch:
     id: str
     lines: list[dict[str, Any]]
     created_at: int
+    metadata: dict[str, str] | None = None
     status: str = IN_PROGRESS
     polls: int = 0
     cancel_requested: bool = False
@@ -41,7 +43,8 @@ class BatchBook:
     """Batches end after ``polls_to_finish`` status reads. ``expire`` makes them expire instead, with
     only the first ``answered_before_stop`` lines answered (also what a cancelled batch answered);
     ``failing``, ``malformed`` and ``unreadable`` name custom ids answered with an error, a result
-    line of the wrong shape, or a line that is not JSON; ``invalid`` fails the whole batch."""
+    line of the wrong shape, or a line that is not JSON; ``invalid`` fails the whole batch.
+    ``on_create`` is called with each new batch before the client hears of it (to kill the client)."""
 
     polls_to_finish: int = 1
     expire: bool = False
@@ -50,6 +53,7 @@ class BatchBook:
     failing: set[str] = field(default_factory=set)
     malformed: set[str] = field(default_factory=set)
     unreadable: set[str] = field(default_factory=set)
+    on_create: Callable[[FakeBatch], None] | None = None
     batches: dict[str, FakeBatch] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     submitted_lines: int = 0
@@ -59,12 +63,19 @@ class BatchBook:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
 
-    def add(self, prefix: str, lines: list[dict[str, Any]]) -> FakeBatch:
+    def add(self, prefix: str, lines: list[dict[str, Any]], metadata: dict[str, str] | None = None) -> FakeBatch:
         with self._lock:
-            batch = FakeBatch(self.new_id(prefix), lines, int(time.time()))
+            batch = FakeBatch(self.new_id(prefix), lines, int(time.time()), metadata)
             self.batches[batch.id] = batch
             self.submitted_lines += len(lines)
-            return batch
+        if self.on_create is not None:
+            self.on_create(batch)
+        return batch
+
+    def newest_first(self, prefix: str) -> list[FakeBatch]:
+        """The batches of one wire format, as the providers list them."""
+        with self._lock:
+            return [batch for batch in reversed(self.batches.values()) if batch.id.startswith(f"{prefix}_")]
 
     def poll(self, batch_id: str) -> FakeBatch:
         """Read a batch's status, which moves it on: it ends (or expires) after enough reads."""

@@ -1,9 +1,11 @@
-"""The Gemini Developer API batch wire format: a batch job of inline requests, read, cancelled,
-and answered inline in the job's output once it succeeded. Its batch ids have their own prefix,
-as the paths ``/v1/batches/{id}`` are OpenAI's too."""
+"""The Gemini Developer API batch wire format: a batch job of inline requests (with a display
+name), listed, read, cancelled, and answered inline in the job's output once it succeeded. Its
+batch ids have their own prefix, as the paths ``/v1/batches/{id}`` are OpenAI's too (``server``
+tells the two listings at ``GET /v1/batches`` apart)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -36,7 +38,7 @@ _STATES = {
 
 
 def routes() -> list[web.RouteDef]:
-    return [
+    per_version = [
         route
         for version in ("v1", "v1beta")
         for route in (
@@ -45,14 +47,33 @@ def routes() -> list[web.RouteDef]:
             web.post(f"/{version}/batches/{{batch_id:{BATCH_PREFIX}_[^/:]+}}:cancel", cancel_batch),
         )
     ]
+    return [*per_version, web.get("/v1beta/batches", list_batches)]
+
+
+def is_asking(request: web.Request) -> bool:
+    """Whether a request comes from the Gemini SDK, which sends its key in its own header."""
+    return "x-goog-api-key" in request.headers
 
 
 async def create_batch(request: web.Request) -> web.Response:
     book, body = book_of(request), await request.json()
     requests = body["batch"]["inputConfig"]["requests"]["requests"]
     lines = [{"custom_id": item["metadata"]["custom_id"], "request": item["request"]} for item in requests]
-    batch = book.add(BATCH_PREFIX, lines)
-    return web.json_response(_job(book, script_of(request), batch, request.match_info["model"]))
+    metadata = {"display_name": body["batch"].get("displayName", ""), "model": request.match_info["model"]}
+    batch = book.add(BATCH_PREFIX, lines, metadata)
+    return web.json_response(_job(book, script_of(request), batch))
+
+
+async def list_batches(request: web.Request) -> web.Response:
+    """Newest first, one page of ``pageSize`` from the ``pageToken`` (the index of its first job)."""
+    book, script = book_of(request), script_of(request)
+    batches = book.newest_first(BATCH_PREFIX)
+    start = int(request.query.get("pageToken") or 0)
+    end = start + int(request.query.get("pageSize", 50))
+    listing: dict[str, Any] = {"operations": [_job(book, script, batch) for batch in batches[start:end]]}
+    if end < len(batches):
+        listing["nextPageToken"] = str(end)
+    return web.json_response(listing)
 
 
 async def retrieve_batch(request: web.Request) -> web.Response:
@@ -74,12 +95,14 @@ def _not_found() -> web.Response:
     return web.json_response({"error": {"code": 404, "message": "Batch not found.", "status": "NOT_FOUND"}}, status=404)
 
 
-def _job(book: BatchBook, script: Script, batch: FakeBatch, model: str = "gemini") -> dict[str, Any]:
+def _job(book: BatchBook, script: Script, batch: FakeBatch) -> dict[str, Any]:
+    created = datetime.fromtimestamp(batch.created_at, UTC).isoformat().replace("+00:00", "Z")
     metadata: dict[str, Any] = {
         "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
-        "model": f"models/{model}",
-        "displayName": "promptlab",
+        "model": f"models/{(batch.metadata or {}).get('model', 'gemini')}",
+        "displayName": (batch.metadata or {}).get("display_name", ""),
         "state": _STATES[batch.status],
+        "createTime": created,
     }
     if batch.finished and batch.status != INVALID:
         answered = [_inlined(script, line, fate) for line, fate in book.fates(batch) if fate != STOPPED]

@@ -1,5 +1,5 @@
-"""The OpenAI files and batches wire format: upload a JSONL file, start a batch on it, read its
-status, cancel it, download its output and error files."""
+"""The OpenAI files and batches wire format: upload a JSONL file, start a batch on it (with
+metadata), list the batches, read its status, cancel it, download its output and error files."""
 
 from __future__ import annotations
 
@@ -71,8 +71,27 @@ async def create_batch(request: web.Request) -> web.Response:
     if content is None:
         return _not_found("file")
     lines = [json.loads(line) for line in content.decode().splitlines() if line.strip()]
-    batch = book.add("batch", lines)
+    batch = book.add("batch", lines, body.get("metadata"))
     return web.json_response(_batch_object(book, script_of(request), batch, body["input_file_id"]))
+
+
+async def list_batches(request: web.Request) -> web.Response:
+    """Newest first, one page of ``limit`` after the ``after`` id (listing reads no status, so moves nothing on)."""
+    book, script = book_of(request), script_of(request)
+    batches = book.newest_first("batch")
+    ids = [batch.id for batch in batches]
+    start = ids.index(request.query["after"]) + 1 if request.query.get("after") in ids else 0
+    page = batches[start : start + int(request.query.get("limit", 20))]
+    data = [_batch_object(book, script, batch) for batch in page]
+    return web.json_response(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": start + len(page) < len(batches),
+        }
+    )
 
 
 async def retrieve_batch(request: web.Request) -> web.Response:
@@ -129,6 +148,7 @@ def _batch_object(
         "output_file_id": output_file_id,
         "error_file_id": error_file_id,
         "created_at": batch.created_at,
+        "metadata": batch.metadata,
         "request_counts": {"total": len(batch.lines), "completed": completed, "failed": failed},
     }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.script import MALFORMED_BODY, RETRY_AFTER_SECONDS, Script, received, send_events, sse
+from fakes.script import MALFORMED_BODY, Script, received, send_events, sse
 
 REQUEST_ID = "req_openai_fake"
 _FAILURES: dict[str, tuple[int, str, str, str | None]] = {
@@ -43,7 +43,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if failure == "malformed":
         return web.json_response(MALFORMED_BODY, headers=_headers())
     if failure:
-        return failure_response(failure, request.headers.get("Authorization", "").removeprefix("Bearer "))
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return failure_response(failure, key, script.rate_limit_headers)
     if body.get("stream"):
         return await send_events(
             request, [sse(chunk) for chunk in _chunks(script, body["model"])] + [b"data: [DONE]\n\n"], _headers()
@@ -51,11 +52,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return web.json_response(_completion(script, body["model"]), headers=_headers())
 
 
-def failure_response(kind: str, key: str) -> web.Response:
+def failure_response(kind: str, key: str, rate_limit_headers: dict[str, str]) -> web.Response:
     """The error OpenAI answers; like the real API, the auth error quotes the key it got."""
     status, error_type, template, code = _FAILURES[kind]
     message = template.format(key=key)
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if kind == "rate_limit" else {}
+    headers = rate_limit_headers if kind == "rate_limit" else {}
     error = {"message": message, "type": error_type, "param": None, "code": code}
     return web.json_response({"error": error}, status=status, headers={**_headers(), **headers})
 

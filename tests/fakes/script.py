@@ -25,7 +25,8 @@ class Received:
 
 @dataclass
 class Script:
-    """The reply of every call, unless a failure is queued. ``finish`` is ``stop`` or ``length``."""
+    """The reply of every call, unless a failure is queued. ``finish`` is ``stop`` or ``length``.
+    ``rate_limit_headers`` come with a rate limit failure (OpenAI and Anthropic wire formats)."""
 
     reply: str = "The capital of France is Paris."
     input_tokens: int = 12
@@ -35,6 +36,7 @@ class Script:
     in_flight: int = 0
     max_in_flight: int = 0
     failures: deque[str] = field(default_factory=deque)
+    rate_limit_headers: dict[str, str] = field(default_factory=lambda: {"Retry-After": str(RETRY_AFTER_SECONDS)})
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

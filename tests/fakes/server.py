@@ -35,6 +35,12 @@ async def _delayed(request: web.Request, handler: Handler) -> web.StreamResponse
         script.in_flight -= 1
 
 
+async def _list_batches(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/batches`` lists OpenAI's batches, or Gemini's for its SDK (which asks at v1)."""
+    wire = gemini_batch_server if gemini_batch_server.is_asking(request) else openai_batch_server
+    return await wire.list_batches(request)
+
+
 def build_app(current_script: Callable[[], Script], current_book: Callable[[], BatchBook]) -> web.Application:
     app = web.Application(middlewares=[_delayed], client_max_size=256 * 1024 * 1024)
     app[CURRENT_SCRIPT] = current_script
@@ -42,6 +48,7 @@ def build_app(current_script: Callable[[], Script], current_book: Callable[[], B
     wires = (gemini_batch_server, openai_server, anthropic_server, gemini_server)
     for wire in (*wires, openai_batch_server, anthropic_batch_server):
         app.add_routes(wire.routes())
+    app.router.add_get("/v1/batches", _list_batches)
     return app
 
 

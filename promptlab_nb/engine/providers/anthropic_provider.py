@@ -12,6 +12,7 @@ from promptlab_nb.engine.providers.batching import (
     ENDED,
     EXPIRED,
     IN_PROGRESS,
+    BatchIntent,
     BatchLimits,
     BatchLine,
     BatchOutcome,
@@ -133,8 +134,25 @@ class AnthropicProvider(RemoteProvider):
         arguments = self._arguments(request)
         return {"custom_id": custom_id, "params": {**arguments.pop("extra_body", {}), **arguments}}
 
-    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+    async def submit_batch(self, model: str, lines: list[BatchLine], intent: BatchIntent) -> BatchState:
+        """Message batches keep no metadata: ``find_batch`` knows this one by its size and creation time."""
         return _batch_state(await self._batch_call(lambda client: client.messages.batches.create(requests=lines)))
+
+    async def find_batch(self, intent: BatchIntent) -> BatchState | None:
+        """The oldest batch of the intent's size created since it was recorded and not claimed by another."""
+
+        async def find(client: Any) -> Any:
+            candidates = []
+            async for batch in client.messages.batches.list(limit=100):
+                if intent.predates(batch.created_at):
+                    break
+                total = sum(dict(batch.request_counts).values())
+                if intent.may_be(batch.id, total, batch.created_at):
+                    candidates.append(batch)
+            return min(candidates, key=lambda batch: batch.created_at, default=None)
+
+        found = await self._batch_call(find)
+        return _batch_state(found) if found is not None else None
 
     async def batch_state(self, batch_id: str) -> BatchState:
         return _batch_state(await self._batch_call(lambda client: client.messages.batches.retrieve(batch_id)))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptlab_nb.core.errors import BatchNotSupported, InvalidModelSpec
-from promptlab_nb.engine.providers.batching import BatchLimits, BatchLine, BatchOutcome, BatchState
+from promptlab_nb.engine.providers.batching import BatchIntent, BatchLimits, BatchLine, BatchOutcome, BatchState
 from promptlab_nb.engine.providers.pricing import Price
 
 Message = dict[str, str]
@@ -61,11 +61,14 @@ class ChatResponse:
 class Provider(ABC):
     """A model provider. Instances are created per Lab and reused for many calls.
 
-    A provider with a batch API sets ``batch_limits`` and implements the batch methods."""
+    A provider with a batch API sets ``batch_limits`` and implements the batch methods; one whose
+    calls are never charged (offline, on this machine) sets ``paid = False``."""
 
     name: str = ""
     env_var: str | None = None
     batch_limits: BatchLimits | None = None
+    paid = True
+    """Whether calls may be charged: a paid call without a known price needs confirmation under a cost limit."""
 
     @abstractmethod
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -74,6 +77,12 @@ class Provider(ABC):
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         response = await self.complete(request)
         yield response.text
+
+    @property
+    def endpoint(self) -> str:
+        """The server that answers, as part of the cache key: empty for the provider's default one.
+        Never a credential."""
+        return ""
 
     def has_credentials(self) -> bool:
         return True
@@ -101,7 +110,12 @@ class Provider(ABC):
         """One request as a line of a batch."""
         raise BatchNotSupported(self.name)
 
-    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+    async def submit_batch(self, model: str, lines: list[BatchLine], intent: BatchIntent) -> BatchState:
+        """Start a batch of ``lines``, tagged with ``intent`` where the provider keeps metadata."""
+        raise BatchNotSupported(self.name)
+
+    async def find_batch(self, intent: BatchIntent) -> BatchState | None:
+        """The batch submitted for ``intent``, None when the provider has none."""
         raise BatchNotSupported(self.name)
 
     async def batch_state(self, batch_id: str) -> BatchState:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 IN_PROGRESS = "in_progress"
@@ -17,6 +18,8 @@ FAILED = "failed"
 EXPIRED = "expired"
 CANCELLED = "cancelled"
 FINISHED_STATES = (ENDED, FAILED, EXPIRED, CANCELLED)
+CLOCK_SKEW = timedelta(minutes=5)
+TAG_KEY = "promptlab_batch"
 
 BatchLine = dict[str, Any]
 
@@ -43,6 +46,40 @@ class BatchState:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class BatchIntent:
+    """A batch recorded in the store before it is submitted, so that one the provider accepted but
+    the store never heard of (the kernel died meanwhile) can be found again. ``tag`` (the store's id
+    for it) marks the provider's batch where the provider keeps metadata; where it keeps none, a batch
+    of as many requests created since the intent was recorded, and not in ``claimed``, is taken."""
+
+    tag: str
+    experiment_id: str
+    request_count: int
+    recorded_at: datetime
+    claimed: frozenset[str] = frozenset()
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {TAG_KEY: self.tag, "promptlab_experiment": self.experiment_id}
+
+    @property
+    def display_name(self) -> str:
+        return f"promptlab-{self.tag}"
+
+    def is_tagged_on(self, metadata: dict[str, str] | None) -> bool:
+        return (metadata or {}).get(TAG_KEY) == self.tag
+
+    def may_be(self, batch_id: str, request_count: int, created_at: datetime) -> bool:
+        """Whether an untagged batch could be this one."""
+        return request_count == self.request_count and batch_id not in self.claimed and not self.predates(created_at)
+
+    def predates(self, created_at: datetime) -> bool:
+        """Whether a batch created at ``created_at`` was created before this intent was recorded."""
+        created = created_at.astimezone(UTC).replace(tzinfo=None) if created_at.tzinfo else created_at
+        return created < self.recorded_at - CLOCK_SKEW
 
 
 @dataclass(slots=True)

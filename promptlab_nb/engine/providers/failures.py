@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -91,10 +92,12 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 
 def _as_float(value: str | None) -> float | None:
+    """A wait in the header's unit: never negative; infinite stays infinite (the policy refuses it)."""
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except ValueError:
         return None
+    return None if number is None or math.isnan(number) else max(0.0, number)
 
 
 def _seconds_until(http_date: str) -> float | None:

@@ -13,6 +13,7 @@ from promptlab_nb.engine.providers.batching import (
     EXPIRED,
     FAILED,
     IN_PROGRESS,
+    BatchIntent,
     BatchLimits,
     BatchLine,
     BatchOutcome,
@@ -109,16 +110,29 @@ class GeminiProvider(RemoteProvider):
             "config": arguments["config"].model_dump(mode="json", exclude_none=True),
         }
 
-    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
-        """One batch job of inline requests, each carrying its custom id as metadata."""
+    async def submit_batch(self, model: str, lines: list[BatchLine], intent: BatchIntent) -> BatchState:
+        """One batch job of inline requests, each carrying its custom id as metadata, named after the intent."""
         requests = [
             {"contents": line["contents"], "config": line["config"], "metadata": {"custom_id": line["custom_id"]}}
             for line in lines
         ]
-        job = await self._batch_call(
-            lambda client: client.batches.create(model=model, src=requests, config={"display_name": "promptlab"})
-        )
+        config = {"display_name": intent.display_name}
+        job = await self._batch_call(lambda client: client.batches.create(model=model, src=requests, config=config))
         return _batch_state(job)
+
+    async def find_batch(self, intent: BatchIntent) -> BatchState | None:
+        """The batch job named after the intent, among those listed newest first."""
+
+        async def find(client: Any) -> Any:
+            async for job in await client.batches.list(config={"page_size": 100}):
+                if job.display_name == intent.display_name:
+                    return job
+                if job.create_time is not None and intent.predates(job.create_time):
+                    return None
+            return None
+
+        found = await self._batch_call(find)
+        return _batch_state(found) if found is not None else None
 
     async def batch_state(self, batch_id: str) -> BatchState:
         return _batch_state(await self._batch_call(lambda client: client.batches.get(name=batch_id)))

@@ -19,6 +19,7 @@ from promptlab_nb.engine.providers.batching import (
     CANCELLED,
     ENDED,
     IN_PROGRESS,
+    BatchIntent,
     BatchLimits,
     BatchLine,
     BatchOutcome,
@@ -102,6 +103,7 @@ class MockBatch:
     model: str
     lines: list[BatchLine]
     ready_at: float
+    tag: str
     cancelled: bool = False
 
     @property
@@ -120,6 +122,7 @@ class MockProvider(Provider):
 
     name = "mock"
     batch_limits = BatchLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
+    paid = False
 
     def __init__(self, latency: float | None = None, batch_delay: float = 0.0):
         self._latency = latency
@@ -163,12 +166,17 @@ class MockProvider(Provider):
     def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
         return {"custom_id": custom_id, "messages": request.messages, "response_format": request.response_format}
 
-    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+    async def submit_batch(self, model: str, lines: list[BatchLine], intent: BatchIntent) -> BatchState:
         delay = self._model(model).batch_delay
         batch_id = f"mockbatch_{new_id()}"
         ready_at = time.monotonic() + (self._batch_delay if delay is None else delay)
-        _BATCHES[batch_id] = MockBatch(model, list(lines), ready_at)
+        _BATCHES[batch_id] = MockBatch(model, list(lines), ready_at, intent.tag)
         return self._state(batch_id)
+
+    async def find_batch(self, intent: BatchIntent) -> BatchState | None:
+        """Mock batches live in this process: one submitted by a kernel that died is gone."""
+        found = next((batch_id for batch_id, batch in _BATCHES.items() if batch.tag == intent.tag), None)
+        return self._state(found) if found is not None else None
 
     async def batch_state(self, batch_id: str) -> BatchState:
         return self._state(batch_id)

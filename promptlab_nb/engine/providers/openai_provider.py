@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
@@ -14,6 +15,7 @@ from promptlab_nb.engine.providers.batching import (
     EXPIRED,
     FAILED,
     IN_PROGRESS,
+    BatchIntent,
     BatchLimits,
     BatchLine,
     BatchOutcome,
@@ -29,6 +31,7 @@ from promptlab_nb.engine.providers.remote import (
     Reply,
     Transport,
     given_params,
+    is_local_url,
     sdk_http_client,
 )
 from promptlab_nb.engine.providers.structured import (
@@ -133,17 +136,34 @@ class OpenAIProvider(RemoteProvider):
     def batch_line(self, custom_id: str, request: ChatRequest) -> BatchLine:
         return {"custom_id": custom_id, "method": "POST", "url": CHAT_COMPLETIONS, "body": self._body(request)}
 
-    async def submit_batch(self, model: str, lines: list[BatchLine]) -> BatchState:
+    async def submit_batch(self, model: str, lines: list[BatchLine], intent: BatchIntent) -> BatchState:
         """Upload the lines as a JSONL file, then start a batch on it with a 24 hour window."""
         content = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
 
         async def submit(client: Any) -> Any:
             uploaded = await client.files.create(file=("promptlab-batch.jsonl", content), purpose="batch")
             return await client.batches.create(
-                input_file_id=uploaded.id, endpoint=CHAT_COMPLETIONS, completion_window="24h"
+                input_file_id=uploaded.id,
+                endpoint=CHAT_COMPLETIONS,
+                completion_window="24h",
+                metadata=intent.metadata,
             )
 
         return _batch_state(await self._batch_call(submit))
+
+    async def find_batch(self, intent: BatchIntent) -> BatchState | None:
+        """The batch whose metadata carries the intent's tag, among those listed newest first."""
+
+        async def find(client: Any) -> Any:
+            async for batch in client.batches.list(limit=100):
+                if intent.is_tagged_on(batch.metadata):
+                    return batch
+                if intent.predates(datetime.fromtimestamp(batch.created_at, UTC)):
+                    return None
+            return None
+
+        found = await self._batch_call(find)
+        return _batch_state(found) if found is not None else None
 
     async def batch_state(self, batch_id: str) -> BatchState:
         return _batch_state(await self._batch_call(lambda client: client.batches.retrieve(batch_id)))
@@ -236,6 +256,7 @@ class OllamaProvider(OpenAIProvider):
     name = "ollama"
     env_var = None
     batch_limits = None
+    paid = False
     env_vars = ()
     base_url_env_vars = ()
     default_base_url = "http://localhost:11434/v1"
@@ -244,7 +265,8 @@ class OllamaProvider(OpenAIProvider):
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
-    """``openai-compatible:<model>``: vLLM, LM Studio, llama.cpp server... at the ``base_url`` option."""
+    """``openai-compatible:<model>``: vLLM, LM Studio, llama.cpp server... at the ``base_url`` option.
+    ``paid``: whether the server charges for calls; by default, unless it is on this machine or the local network."""
 
     name = "openai-compatible"
     env_var = None
@@ -253,6 +275,14 @@ class OpenAICompatibleProvider(OpenAIProvider):
     base_url_env_vars = ()
     needs_api_key = False
     max_tokens_param = "max_tokens"
+
+    def __init__(self, *, paid: bool | None = None, **options: Any):
+        super().__init__(**options)
+        self._paid = paid
+
+    @property
+    def paid(self) -> bool:
+        return self._paid if self._paid is not None else not is_local_url(self._base_url)
 
     def has_credentials(self) -> bool:
         return self._base_url is not None

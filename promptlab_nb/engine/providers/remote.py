@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ipaddress
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from promptlab_nb.core.errors import ContentFiltered, MissingCredentials, ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Provider
@@ -80,6 +82,12 @@ class RemoteProvider(Provider):
     @property
     def base_url(self) -> str | None:
         return self._base_url
+
+    @property
+    def endpoint(self) -> str:
+        if self._base_url is None or self._base_url == self.default_base_url:
+            return ""
+        return endpoint_identity(self._base_url)
 
     @property
     def key_hint(self) -> str:
@@ -194,6 +202,25 @@ class RemoteProvider(Provider):
 
     async def _close_client(self, client: Any) -> None:
         await client.close()
+
+
+def endpoint_identity(base_url: str) -> str:
+    """A base URL as the identity of its server: scheme, host, port and path, without a user,
+    password, query or fragment (where credentials may hide)."""
+    parts = urlsplit(base_url.strip())
+    hostname = parts.hostname or ""
+    host = (f"[{hostname}]" if ":" in hostname else hostname) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", ""))
+
+
+def is_local_url(url: str | None) -> bool:
+    """Whether ``url`` points at this machine or the local network (a free, self-hosted server)."""
+    host = urlsplit(url or "").hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host or host.endswith((".localhost", ".local", ".internal"))
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def _import_all(modules: tuple[str, ...]) -> None:

@@ -40,8 +40,11 @@ function scoreBadge(name, value, reason) {
 function outputText(cell) {
   const body = h("div", { class: "pl-output" });
   if (cell.diff) {
-    const kinds = { "=": "pl-same", "+": "pl-added", "-": "pl-removed" };
-    for (const [kind, text] of cell.diff) body.append(h("span", { class: kinds[kind], text }));
+    const kinds = { "=": "pl-same", "+": "pl-added", "-": "pl-removed", "~": "pl-not-compared" };
+    const notCompared = { title: "Not compared: the diff covers the first 1,000 words and spaces of long outputs" };
+    for (const [kind, text] of cell.diff) {
+      body.append(h("span", { class: kinds[kind], text, ...(kind === "~" ? notCompared : {}) }));
+    }
   } else {
     body.textContent = cell.output ?? "";
   }
