@@ -15,15 +15,15 @@ from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.data import columns_of, load_rows
 from promptlab_nb.engine.loop import run_blocking
 from promptlab_nb.evaluation.evaluators import Evaluator
-from promptlab_nb.evaluation.scoring import prepare_evaluators, storable_specs
+from promptlab_nb.evaluation.run_scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment
-from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.batch_execution import is_batch_mode
-from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.planning import ExperimentPlanner, parse_target, planned_record
+from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
 

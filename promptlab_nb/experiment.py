@@ -14,17 +14,17 @@ from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.engine.loop import run_blocking
 from promptlab_nb.evaluation.analysis import compare_pair, summary_table, wide_table
 from promptlab_nb.evaluation.evaluators import Evaluator
-from promptlab_nb.evaluation.scoring import prepare_evaluators
+from promptlab_nb.evaluation.run_scoring import prepare_evaluators
 from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.statistics import PairedComparison
 from promptlab_nb.notebook.display import experiment_header_text, experiment_html
-from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.batch_execution import BatchExecution, BatchReport, is_batch_mode
-from promptlab_nb.services.batches import BatchService
 from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
-from promptlab_nb.services.scoring import ScoreService
+from promptlab_nb.services.scores import ScoreService
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab

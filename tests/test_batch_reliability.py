@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
 from promptlab_nb.engine.providers.mock import mock_model
-from promptlab_nb.services.batches import BatchService
+from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.store import migrate
 from promptlab_nb.store.models import utcnow
 

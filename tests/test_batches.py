@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
-from promptlab_nb.engine.batches import CellId, split_lines
-from promptlab_nb.engine.providers.batching import BatchLimits
+from promptlab_nb.engine.batch_answers import CellId, split_lines
+from promptlab_nb.engine.providers.batch_api import BatchLimits
 from promptlab_nb.engine.providers.mock import mock_model
 from promptlab_nb.engine.providers.openai_provider import OpenAIProvider
 from promptlab_nb.engine.providers.pricing import Price, PriceTable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptlab_nb.server.handlers import route_table
-from promptlab_nb.server.store import LabStore
+from promptlab_nb.server.lab_access import LabStore
 
 STORE_WRITE_AHEAD_LOG = "*.duckdb.wal"
 

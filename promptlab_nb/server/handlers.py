@@ -29,9 +29,9 @@ from promptlab_nb.schemas.api import (
     TemplateSaveRequest,
     TemplateSummary,
 )
-from promptlab_nb.server.experiments import experiment_detail, experiment_list, runs_page
+from promptlab_nb.server.experiment_views import experiment_detail, experiment_list, runs_page
+from promptlab_nb.server.lab_access import LabStore
 from promptlab_nb.server.records import frame_records
-from promptlab_nb.server.store import LabStore
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab

@@ -19,22 +19,22 @@ from sqlalchemy import Connection
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
-from promptlab_nb.engine.batches import BatchAnswers, CellId, response_of, split_lines
+from promptlab_nb.engine.batch_answers import BatchAnswers, CellId, response_of, split_lines
 from promptlab_nb.engine.cache import ResponseCache, cache_key
 from promptlab_nb.engine.costs import Estimate, PlannedCall
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.base import ChatResponse, Provider
-from promptlab_nb.engine.providers.batching import FAILED, BatchOutcome, BatchState
+from promptlab_nb.engine.providers.batch_api import FAILED, BatchOutcome, BatchState
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.runner import ExperimentRunner, RunTask
 from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import ModelCaller
 from promptlab_nb.evaluation.evaluators import Evaluator
-from promptlab_nb.evaluation.scoring import RunScorer
-from promptlab_nb.schemas.experiments import ExperimentRecord
-from promptlab_nb.services.batches import BatchService, StoredBatch
+from promptlab_nb.evaluation.run_scoring import RunScorer
+from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution, task_cache_key
 from promptlab_nb.services.experiments import ExperimentService, claimed
+from promptlab_nb.services.provider_batches import BatchService, StoredBatch
 from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import utcnow
 

@@ -26,11 +26,11 @@ from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.evaluation.evaluators import Evaluator
-from promptlab_nb.evaluation.scoring import RunScorer, planned_scoring_calls
-from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
-from promptlab_nb.services.batches import BatchService
+from promptlab_nb.evaluation.run_scoring import RunScorer, planned_scoring_calls
+from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
 from promptlab_nb.services.experiments import ExperimentService, claim_token
-from promptlab_nb.services.scoring import ScoreService
+from promptlab_nb.services.provider_batches import BatchService
+from promptlab_nb.services.scores import ScoreService
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from promptlab_nb.core import errors
 from promptlab_nb.engine.matrix import VariantPlan
-from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
+from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
 from promptlab_nb.services.versioning import NAME_PATTERN
 from promptlab_nb.store.bulk import delete_where_in, insert_records
 from promptlab_nb.store.database import Database

@@ -10,7 +10,7 @@ from promptlab_nb.engine.data import columns_of
 from promptlab_nb.engine.matrix import VariantPlan, label_variants
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.schemas.definitions import Pipeline, Template
-from promptlab_nb.schemas.experiments import ExperimentRecord, VariantRecord
+from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.models import utcnow

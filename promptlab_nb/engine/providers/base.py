@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptlab_nb.core.errors import BatchNotSupported, InvalidModelSpec
-from promptlab_nb.engine.providers.batching import BatchIntent, BatchLimits, BatchLine, BatchOutcome, BatchState
+from promptlab_nb.engine.providers.batch_api import BatchIntent, BatchLimits, BatchLine, BatchOutcome, BatchState
 from promptlab_nb.engine.providers.pricing import Price
 
 Message = dict[str, str]

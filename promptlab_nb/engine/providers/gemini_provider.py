@@ -7,7 +7,7 @@ from typing import Any
 
 from promptlab_nb.core.errors import AuthenticationFailed, ProviderError, RateLimited
 from promptlab_nb.engine.providers.base import ChatRequest, Message
-from promptlab_nb.engine.providers.batching import (
+from promptlab_nb.engine.providers.batch_api import (
     CANCELLED,
     ENDED,
     EXPIRED,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from promptlab_nb.core.errors import BadRequest, ProviderError
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Message, Provider
-from promptlab_nb.engine.providers.batching import (
+from promptlab_nb.engine.providers.batch_api import (
     CANCELLED,
     ENDED,
     IN_PROGRESS,

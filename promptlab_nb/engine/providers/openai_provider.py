@@ -9,7 +9,7 @@ from typing import Any
 
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
 from promptlab_nb.engine.providers.base import ChatRequest
-from promptlab_nb.engine.providers.batching import (
+from promptlab_nb.engine.providers.batch_api import (
     CANCELLED,
     ENDED,
     EXPIRED,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.server.experiments import BestVariants
+from promptlab_nb.server.experiment_views import BestVariants
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab

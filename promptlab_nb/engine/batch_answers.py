@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from promptlab_nb.core.errors import BatchItemFailed, ContentFiltered, ProviderError
 from promptlab_nb.engine.cache import Acceptance, ResponseCache, accept_any, cache_key
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, ModelSpec
-from promptlab_nb.engine.providers.batching import BatchLimits, BatchLine, BatchOutcome
+from promptlab_nb.engine.providers.batch_api import BatchLimits, BatchLine, BatchOutcome
 from promptlab_nb.engine.providers.pricing import Price
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.providers.structured import FILTERED, parse_json_if_asked

@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
-from promptlab_nb.engine.batches import CellId
-from promptlab_nb.engine.providers.batching import FAILED, BatchIntent, BatchState
-from promptlab_nb.schemas.experiments import ExperimentRecord
+from promptlab_nb.engine.batch_answers import CellId
+from promptlab_nb.engine.providers.batch_api import FAILED, BatchIntent, BatchState
+from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.store.ids import new_id
 from promptlab_nb.store.models import Experiment, ProviderBatch, Run, utcnow
 
