@@ -20,9 +20,9 @@ from pathlib import Path
 from bench_providers import fake_server
 
 import promptlab_nb as pl
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.store.bulk import insert_records
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import Run, utcnow
+from promptlab_nb.store.models import Run
 
 
 def open_lab(folder: Path, url: str, concurrency: int) -> pl.Lab:

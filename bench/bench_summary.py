@@ -18,9 +18,9 @@ from pathlib import Path
 from timing import best_seconds
 
 import promptlab_nb as pl
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.store.bulk import insert_records
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import Run, Score, utcnow
+from promptlab_nb.store.models import Run, Score
 
 
 def stored_experiment(lab: pl.Lab, rows: int, variants: int, repeats: int) -> pl.Experiment:

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
+from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.providers.mock import mock_model
 from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.store import migrate
-from promptlab_nb.store.models import utcnow
 
 pytest_plugins = ["fakes.fixtures"]
 

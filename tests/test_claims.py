@@ -15,7 +15,8 @@ from sqlalchemy import update
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
-from promptlab_nb.store.models import Experiment, utcnow
+from promptlab_nb.core.ids import utcnow
+from promptlab_nb.store.models import Experiment
 
 HOST = socket.gethostname()
 ROWS = [{"name": f"person {index}"} for index in range(5)]

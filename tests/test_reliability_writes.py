@@ -13,10 +13,9 @@ import pytest
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.cache import ResponseCache
 from promptlab_nb.engine.sink import RunSink
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import utcnow
 
 HOLDER = textwrap.dedent(
     """

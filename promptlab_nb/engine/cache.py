@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, ModelSpec
 from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.database import Database
-from promptlab_nb.store.models import CacheEntry, utcnow
+from promptlab_nb.store.models import CacheEntry
 
 LOOKUP_CHUNK = 1_000
 Acceptance = Callable[[ChatResponse], bool]

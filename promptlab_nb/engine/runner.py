@@ -8,11 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import Caller, RunContext, StepChain, StepFailed, StepRecord
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import utcnow
 
 Scorer = Callable[["RunTask", dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 

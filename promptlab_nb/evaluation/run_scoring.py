@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatRequest, ModelSpec
 from promptlab_nb.engine.steps import ModelCaller
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator
 from promptlab_nb.evaluation.specs import as_evaluator
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import utcnow
 
 
 def prepare_evaluators(evaluators: Sequence[Any] | None, columns: Sequence[str]) -> list[Evaluator]:

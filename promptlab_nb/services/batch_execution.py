@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
+from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.batch_answers import BatchAnswers, CellId, response_of, split_lines
 from promptlab_nb.engine.cache import ResponseCache, cache_key
 from promptlab_nb.engine.costs import Estimate, PlannedCall
@@ -36,7 +37,6 @@ from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecutio
 from promptlab_nb.services.experiments import ExperimentService, claimed
 from promptlab_nb.services.provider_batches import BatchService, StoredBatch
 from promptlab_nb.store.database import Database
-from promptlab_nb.store.models import utcnow
 
 BATCH = "batch"
 SUBMITTED = "submitted"

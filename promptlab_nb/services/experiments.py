@@ -14,13 +14,13 @@ import pandas as pd
 from sqlalchemy import func, select, update
 
 from promptlab_nb.core import errors
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.matrix import VariantPlan
 from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
 from promptlab_nb.services.versioning import NAME_PATTERN
 from promptlab_nb.store.bulk import delete_where_in, insert_records
 from promptlab_nb.store.database import Database
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import Experiment, ExperimentRow, Rating, Run, RunStep, Score, Variant, utcnow
+from promptlab_nb.store.models import Experiment, ExperimentRow, Rating, Run, RunStep, Score, Variant
 
 LIST_COLUMNS = ["name", "status", "mode", "variants", "rows", "repeats", "runs", "errors", "cost", "created"]
 HOST = socket.gethostname()

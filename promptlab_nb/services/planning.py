@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from promptlab_nb.core import errors
+from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.data import columns_of
 from promptlab_nb.engine.matrix import VariantPlan, label_variants
 from promptlab_nb.engine.providers.base import ModelSpec
@@ -13,7 +14,6 @@ from promptlab_nb.schemas.definitions import Pipeline, Template
 from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.templates import TemplateService
-from promptlab_nb.store.models import utcnow
 
 
 def parse_target(target: str) -> tuple[str, int | None]:

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.batch_answers import CellId
 from promptlab_nb.engine.providers.batch_api import FAILED, BatchIntent, BatchState
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import Experiment, ProviderBatch, Run, utcnow
+from promptlab_nb.store.models import Experiment, ProviderBatch, Run
 
 SUBMITTING = "submitting"
 LIST_COLUMNS = [

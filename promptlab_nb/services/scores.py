@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from promptlab_nb.core.errors import InvalidData, RunNotFound
+from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.store.bulk import insert_records
-from promptlab_nb.store.ids import new_id
-from promptlab_nb.store.models import ExperimentRow, Rating, Run, Score, utcnow
+from promptlab_nb.store.models import ExperimentRow, Rating, Run, Score
 
 RATING_VALUES = (-1, 0, 1)
 

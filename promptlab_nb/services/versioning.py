@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
+from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
 from promptlab_nb.schemas.definitions import Definition, DefinitionDiff
-from promptlab_nb.store.models import utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 RecordT = TypeVar("RecordT", bound=Definition)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from promptlab_nb.core.errors import BadRequest, ProviderError
+from promptlab_nb.core.ids import new_id
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Message, Provider
 from promptlab_nb.engine.providers.batch_api import (
     CANCELLED,
@@ -27,7 +28,6 @@ from promptlab_nb.engine.providers.batch_api import (
 )
 from promptlab_nb.engine.providers.pricing import Price
 from promptlab_nb.engine.providers.structured import parse_json_if_asked
-from promptlab_nb.store.ids import new_id
 
 Responder = str | Sequence[str] | Mapping[str, str] | Callable[[list[Message]], str]
 FREE = Price(0.0, 0.0)
