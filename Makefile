@@ -22,6 +22,7 @@ demo: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check promptlab_nb tests bench
 	$(BIN)/ruff format --check promptlab_nb tests bench
+	$(BIN)/mypy
 
 test: lint
 	npm --prefix labextension test

@@ -78,7 +78,7 @@ def main() -> int:
         page_seconds = best_seconds(lambda: state.page(ComparisonWidget(experiment).query))
         open_seconds = best_seconds(lambda: ComparisonWidget.from_experiment(experiment))
         interactions = interaction_timings(ComparisonWidget.from_experiment(experiment))
-        experiment.lab.close()
+        experiment.database.dispose()
     print(f"{len(runs):,} runs, Python {platform.python_version()}, {platform.machine()}, pandas {pd.__version__}")
     print(f"read exp.runs from DuckDB:           {read_seconds * 1000:7.1f} ms")
     print(f"grid state from the runs:            {state_seconds * 1000:7.1f} ms")

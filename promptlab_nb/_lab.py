@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -12,11 +12,13 @@ from sqlalchemy import text
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.core.vocabulary import Mode
 from promptlab_nb.engine.data import columns_of, load_rows
-from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.engine.loop import blocking, run_blocking
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.run_scoring import prepare_evaluators, storable_specs
-from promptlab_nb.experiment import Experiment
+from promptlab_nb.experiment import Experiment, execution_options
+from promptlab_nb.notebook import views
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.batch_execution import is_batch_mode
 from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution
@@ -62,19 +64,6 @@ class ServiceGateway(Generic[ServiceT]):
         return f"<{self._service.__name__} on {self._database.location}>"
 
 
-def _blocking(method: Callable[..., Coroutine[Any, Any, Experiment]]) -> Callable[..., Experiment]:
-    """The synchronous form of an async Lab method: it works from a notebook cell, where an event
-    loop is already running, and a kernel interrupt keeps what finished."""
-
-    @functools.wraps(method)
-    def run_to_completion(self: Lab, *args: Any, **kwargs: Any) -> Experiment:
-        if kwargs.get("live") is True:
-            kwargs["live"] = _shown_live_view()
-        return run_blocking(lambda: method(self, *args, **kwargs))
-
-    return run_to_completion
-
-
 class Lab:
     """A prompt lab on one store.
 
@@ -106,7 +95,7 @@ class Lab:
         concurrency: int | None = None,
         confirm: bool = False,
         progress: bool | None = None,
-        mode: str = "live",
+        mode: Mode = Mode.LIVE,
         live: bool | ComparisonWidget | None = False,
     ) -> Experiment:
         """Run every target x model x params variant over every row of ``data``, ``repeats`` times.
@@ -151,8 +140,8 @@ class Lab:
             [target], data, models=[model] if model else None, params=[params] if params else None, **options
         )
 
-    compare = _blocking(acompare)
-    run = _blocking(arun)
+    compare = blocking(acompare, in_calling_thread=views.with_live_view_shown)
+    run = blocking(arun, in_calling_thread=views.with_live_view_shown)
 
     def stream_once(self, target: str, row: dict[str, Any], on_text: Callable[[str], Any]) -> Experiment:
         """One interactive run of ``target`` with ``row``: the text goes to ``on_text`` as it arrives,
@@ -214,7 +203,7 @@ class Lab:
             if check_start is not None:
                 check_start(session, planned_record(experiment_name, variants, rows, repeats, settings), rows, prepared)
             service.create(experiment_name, variants, rows, repeats, settings)
-        return Experiment(self, experiment_name, prepared)
+        return Experiment(self.db, self.settings, experiment_name, prepared)
 
     def execution_options(
         self,
@@ -227,18 +216,15 @@ class Lab:
         """How to run: unset choices come from the settings (``PromptLab.cache``, ``PromptLab.progress``)."""
         if concurrency is not None:
             _check_whole_number("concurrency", concurrency)
-        return ExecutionOptions(
-            cache=self.settings.cache if cache is None else cache,
-            progress=self.settings.progress if progress is None else progress,
-            confirm=confirm,
-            concurrency=concurrency,
+        return execution_options(
+            self.settings, cache=cache, concurrency=concurrency, confirm=confirm, progress=progress
         )
 
     def experiment(self, name: str) -> Experiment:
         """A stored experiment by name (also one made in another notebook or session)."""
         with self.db.session() as session:
             ExperimentService(session).get(name)
-        return Experiment(self, name)
+        return Experiment(self.db, self.settings, name)
 
     def experiments(self) -> pd.DataFrame:
         """Every experiment, newest first: status, variants, rows, runs, errors and cost."""
@@ -268,13 +254,6 @@ class Lab:
 
     def __repr__(self) -> str:
         return f"<Lab {self.db.location}>"
-
-
-def _shown_live_view() -> ComparisonWidget | None:
-    """The live widget is displayed by the calling thread, so it lands in the running cell."""
-    from promptlab_nb.notebook.widget import live_view
-
-    return live_view(True)
 
 
 def _check_whole_number(option: str, value: Any) -> None:

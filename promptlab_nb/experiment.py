@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
-from promptlab_nb.engine.loop import run_blocking
+from promptlab_nb.core.vocabulary import ExperimentStatus, Mode
+from promptlab_nb.display.tables import experiment_header_text, experiment_html
+from promptlab_nb.engine.loop import blocking
 from promptlab_nb.evaluation.analysis import compare_pair, summary_table, wide_table
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.run_scoring import prepare_evaluators
 from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.statistics import PairedComparison
-from promptlab_nb.notebook.display import experiment_header_text, experiment_html
+from promptlab_nb.notebook import views
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.batch_execution import BatchExecution, BatchReport, is_batch_mode
 from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
@@ -25,21 +26,21 @@ from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
 from promptlab_nb.services.scores import ScoreService
+from promptlab_nb.store.database import Database
 
 if TYPE_CHECKING:
-    from promptlab_nb._lab import Lab
     from promptlab_nb.notebook.widget import ComparisonWidget
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-UNSAVED = "unsaved"
 
 
 class Experiment:
     """Variants x rows x repeats, stored. ``runs`` is a DataFrame; ``resume()`` runs what is missing."""
 
-    def __init__(self, lab: Lab, name: str, evaluators: list[Evaluator] | None = None):
-        self.lab = lab
+    def __init__(self, database: Database, settings: PromptLab, name: str, evaluators: list[Evaluator] | None = None):
+        self.database = database
+        self.settings = settings
         self.name = name
         self.evaluators = list(evaluators or [])
         self.last_execution: ExecutionResult | None = None
@@ -48,10 +49,10 @@ class Experiment:
     @property
     def record(self) -> ExperimentRecord:
         """As stored; ``unsaved`` while this session keeps runs of it that the store could not take."""
-        with self.lab.db.session() as session:
+        with self.database.session() as session:
             record = ExperimentService(session).get(self.name)
-        if record.id in self.lab.db.unsaved_runs:
-            return record.model_copy(update={"status": UNSAVED})
+        if record.id in self.database.unsaved_runs:
+            return record.model_copy(update={"status": ExperimentStatus.UNSAVED})
         return record
 
     @property
@@ -70,19 +71,19 @@ class Experiment:
     def runs(self) -> pd.DataFrame:
         """One row per run: variant, inputs, output, status, error, latency, tokens, cost, cache hit, scores."""
         record = self.record
-        with self.lab.db.connection() as connection:
+        with self.database.connection() as connection:
             return runs_frame(connection, record.id)
 
     @property
     def steps(self) -> pd.DataFrame:
         """One row per pipeline step of every run: rendered output, status, tokens, latency and cost."""
         record = self.record
-        with self.lab.db.connection() as connection:
+        with self.database.connection() as connection:
             return steps_frame(connection, record.id)
 
     def status_counts(self) -> dict[str, int]:
         record = self.record
-        with self.lab.db.session() as session:
+        with self.database.session() as session:
             return ExperimentService(session).status_counts(record.id)
 
     async def aexecute(
@@ -90,11 +91,9 @@ class Experiment:
     ) -> Experiment:
         """Run what is missing; ``live`` (True, or a widget already shown) fills the comparison widget
         as runs finish and refreshes it with scores at the end."""
-        from promptlab_nb.notebook.widget import live_view
-
-        execution = ExperimentExecution(self.lab.db, self.lab.settings)
-        options = options or self.lab.execution_options()
-        view = live_view(live)
+        execution = ExperimentExecution(self.database, self.settings)
+        options = options or execution_options(self.settings)
+        view = views.live_view(live)
         if view is not None:
             view.follow(self)
             options.on_run = view.add_run
@@ -107,38 +106,35 @@ class Experiment:
 
     async def asubmit(self, options: ExecutionOptions | None = None) -> Experiment:
         """Send the runs not cached as provider batches (cached runs are stored at once); see ``refresh``."""
-        batches = BatchExecution(self.lab.db, self.lab.settings)
-        options = options or self.lab.execution_options()
+        batches = BatchExecution(self.database, self.settings)
+        options = options or execution_options(self.settings)
         self.last_batch_report = await batches.submit(self.name, options, self._run_evaluators())
         return self
 
-    def refresh(self, *, progress: bool | None = None) -> Experiment:
+    async def arefresh(self, *, progress: bool | None = None) -> Experiment:
         """Ask the providers about this experiment's batches and store the runs of every batch that has
         finished, scored by the stored evaluators. Safe to call again: no run is stored twice; a kernel
         interrupt keeps the runs stored so far and leaves the rest to the next refresh."""
-        return _raising_interrupts(lambda: self.arefresh(progress=progress))
-
-    async def arefresh(self, *, progress: bool | None = None) -> Experiment:
-        batches = BatchExecution(self.lab.db, self.lab.settings)
-        options = self.lab.execution_options(progress=progress)
+        batches = BatchExecution(self.database, self.settings)
+        options = execution_options(self.settings, progress=progress)
         self.last_batch_report = await batches.refresh(self.name, options, self._run_evaluators())
         return self
 
-    def cancel(self, *, progress: bool | None = None) -> Experiment:
-        """Cancel this experiment's pending provider batches and store what they answered before stopping."""
-        return _raising_interrupts(lambda: self.acancel(progress=progress))
-
     async def acancel(self, *, progress: bool | None = None) -> Experiment:
-        batches = BatchExecution(self.lab.db, self.lab.settings)
-        options = self.lab.execution_options(progress=progress)
+        """Cancel this experiment's pending provider batches and store what they answered before stopping."""
+        batches = BatchExecution(self.database, self.settings)
+        options = execution_options(self.settings, progress=progress)
         self.last_batch_report = await batches.cancel(self.name, options, self._run_evaluators())
         return self
+
+    refresh = blocking(arefresh)
+    cancel = blocking(acancel)
 
     @property
     def batches(self) -> pd.DataFrame:
         """This experiment's provider batches: status, request counts, submitted and finished times."""
         record = self.record
-        with self.lab.db.session() as session:
+        with self.database.session() as session:
             return BatchService(session).list(record.id)
 
     def _run_evaluators(self) -> list[Evaluator]:
@@ -147,19 +143,21 @@ class Experiment:
             return self.evaluators
         return [as_evaluator(spec) for spec in self.record.settings.get("evaluators", [])]
 
-    def evaluate(self, *evaluators: Any, cache: bool | None = None, progress: bool | None = None) -> Experiment:
+    async def aevaluate(self, *evaluators: Any, cache: bool | None = None, progress: bool | None = None) -> Experiment:
         """Score the stored runs with more evaluators (objects, spec strings or callables) without
         calling the models again; judges call their own model. Re-scoring replaces earlier scores."""
         prepared = prepare_evaluators(evaluators, self.runs.attrs.get("inputs", []))
-        execution = ExperimentExecution(self.lab.db, self.lab.settings)
-        options = self.lab.execution_options(cache=cache, progress=progress)
-        run_blocking(lambda: execution.evaluate(self.name, prepared, options))
+        execution = ExperimentExecution(self.database, self.settings)
+        options = execution_options(self.settings, cache=cache, progress=progress)
+        await execution.evaluate(self.name, prepared, options)
         return self
+
+    evaluate = blocking(aevaluate)
 
     def rate(self, run_id: str, value: int, note: str | None = None) -> dict[str, Any]:
         """A human rating of one run: +1 good, -1 bad, 0 clears; shown as the ``rating`` column."""
         record = self.record
-        with self.lab.db.session() as session:
+        with self.database.session() as session:
             return ScoreService(session).rate(record.id, run_id, value, note)
 
     def summary(self, cluster: str | None = None) -> pd.DataFrame:
@@ -167,7 +165,7 @@ class Experiment:
         best variant beyond noise, latency p50/p95, tokens, cost and cache hits. Repeats are averaged
         per row first; ``cluster`` names a data column whose groups are not independent."""
         record = self.record
-        with self.lab.db.connection() as connection:
+        with self.database.connection() as connection:
             runs = summary_frame(connection, record.id, cluster)
         if runs.empty:
             raise InvalidData(f"Experiment {self.name!r} has no runs yet; run it with .resume().")
@@ -202,34 +200,22 @@ class Experiment:
             raise InvalidData("No scores to plot yet; add evaluators with exp.evaluate(...).")
         return plot_summary(summary, evaluator or scored[0])
 
-    def resume(
-        self,
-        *,
-        cache: bool | None = None,
-        confirm: bool = False,
-        progress: bool | None = None,
-        mode: str = "live",
-        live: bool = False,
-    ) -> Experiment:
-        """Run only what is missing: runs never started, and those that failed or were interrupted;
-        ``mode="batch"`` sends them as provider batches (runs awaiting a batch are left to ``refresh``);
-        ``live=True`` shows the comparison widget filling in as runs finish."""
-        from promptlab_nb.notebook.widget import live_view
-
-        view = live_view(live)
-        return run_blocking(lambda: self.aresume(cache=cache, confirm=confirm, progress=progress, mode=mode, live=view))
-
     async def aresume(
         self,
         *,
         cache: bool | None = None,
         confirm: bool = False,
         progress: bool | None = None,
-        mode: str = "live",
+        mode: Mode = Mode.LIVE,
         live: bool | ComparisonWidget | None = False,
     ) -> Experiment:
-        options = self.lab.execution_options(cache=cache, confirm=confirm, progress=progress)
+        """Run only what is missing: runs never started, and those that failed or were interrupted;
+        ``mode="batch"`` sends them as provider batches (runs awaiting a batch are left to ``refresh``);
+        ``live=True`` shows the comparison widget filling in as runs finish."""
+        options = execution_options(self.settings, cache=cache, confirm=confirm, progress=progress)
         return await (self.asubmit(options) if is_batch_mode(mode) else self.aexecute(options, live))
+
+    resume = blocking(aresume, in_calling_thread=views.with_live_view_shown)
 
     def export(self, path: str | Path) -> Path:
         """Write the runs to CSV, JSONL or Parquet, chosen by the file's extension."""
@@ -253,20 +239,16 @@ class Experiment:
 
     def widget(self) -> ComparisonWidget:
         """The comparison widget: rows x variants, summary and chart, filters, diffs and ratings."""
-        from promptlab_nb.notebook.widget import ComparisonWidget
-
-        return ComparisonWidget.from_experiment(self)
+        return views.comparison_widget(self)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict[str, Any], dict[str, Any]]:
         """In a live kernel the widget, with the static HTML view for wherever widgets cannot render."""
-        from promptlab_nb.notebook.widget import ComparisonWidget, kernel_has_widgets
-
         runs, header = self.runs, self._header()
-        if not kernel_has_widgets():
+        if not views.kernel_has_widgets():
             return {"text/plain": f"<{header}>", "text/html": self._static_html(runs, header)}, {}
-        widget = ComparisonWidget.from_experiment(self, runs)
-        widget_bundle, metadata = widget._repr_mimebundle_()
+        widget = views.comparison_widget(self, runs)
         static = self._static_html(runs, header, widget.summary_frame)
+        widget_bundle, metadata = widget._repr_mimebundle_() or ({}, {})
         return {**widget_bundle, "text/plain": f"<{header}>", "text/html": static}, metadata
 
     def _repr_html_(self) -> str:
@@ -277,7 +259,7 @@ class Experiment:
         if summary is None and not runs.empty:
             summary = summary_table(runs, runs.attrs["evaluators"])
         outputs = wide_table(runs, "output", runs.attrs["inputs"]) if not runs.empty else None
-        return experiment_html(header, summary, outputs, self.lab.settings.display_rows)
+        return experiment_html(header, summary, outputs, self.settings.display_rows)
 
     def __repr__(self) -> str:
         return f"<{self._header()}>"
@@ -306,10 +288,18 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return converted
 
 
-def _raising_interrupts(make_coroutine: Callable[[], Coroutine[Any, Any, Experiment]]) -> Experiment:
-    """``run_blocking`` for work that an interrupt leaves unfinished: once the work has stopped and
-    stored what it finished, the kernel interrupt is raised again."""
-    try:
-        return run_blocking(make_coroutine)
-    except asyncio.CancelledError:
-        raise KeyboardInterrupt from None
+def execution_options(
+    settings: PromptLab,
+    *,
+    cache: bool | None = None,
+    concurrency: int | None = None,
+    confirm: bool = False,
+    progress: bool | None = None,
+) -> ExecutionOptions:
+    """How to run: unset choices come from the settings (``PromptLab.cache``, ``PromptLab.progress``)."""
+    return ExecutionOptions(
+        cache=settings.cache if cache is None else cache,
+        progress=settings.progress if progress is None else progress,
+        confirm=confirm,
+        concurrency=concurrency,
+    )

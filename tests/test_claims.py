@@ -16,7 +16,7 @@ from sqlalchemy import update
 import promptlab_nb as pl
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import utcnow
-from promptlab_nb.store.models import Experiment
+from promptlab_nb.store.models import StoredExperiment
 
 HOST = socket.gethostname()
 ROWS = [{"name": f"person {index}"} for index in range(5)]
@@ -165,8 +165,8 @@ def claimed_elsewhere(lab, name: str, seconds_ago: float) -> None:
     """The claim a session on another machine left, its last heartbeat ``seconds_ago``."""
     with lab.db.session() as session:
         session.execute(
-            update(Experiment)
-            .where(Experiment.name == name)
+            update(StoredExperiment)
+            .where(StoredExperiment.name == name)
             .values(
                 claimed_by="alice@laptop (PID 4242)",
                 claim_token="01HXCLAIMFROMANOTHERHOST0",

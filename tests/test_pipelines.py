@@ -139,3 +139,28 @@ def test_pipeline_history_delete_and_restore(lab, digest):
     assert lab.pipelines.list().empty
     lab.pipelines.restore("digest")
     assert lab.pipelines.list()["name"].tolist() == ["digest"]
+
+
+def test_pinned_steps_are_stored_as_the_json_older_stores_hold_and_run_from_it(lab, digest):
+    # Given a planned pipeline experiment
+    experiment = lab.plan("digest", ARTICLES[:1])
+    # When its settings are read from the store as text
+    with lab.db.connection() as connection:
+        stored = connection.exec_driver_sql("select settings from experiment").scalar_one()
+    # Then each pinned step is the JSON object every earlier version stored, key for key and in order
+    (steps,) = json.loads(stored)["pipeline_steps"].values()
+    assert [list(step) for step in steps] == [
+        ["position", "name", "template", "version", "model", "params", "output", "parse"]
+    ] * 2
+    assert steps[0] == {
+        "position": 1,
+        "name": "facts",
+        "template": "extract_facts",
+        "version": 1,
+        "model": "mock:facts",
+        "params": {},
+        "output": "facts",
+        "parse": "json",
+    }
+    # And the experiment runs from those stored steps
+    assert experiment.resume(progress=False).runs["output"].tolist() == ["Summarize Paris: Paris is a capital"]

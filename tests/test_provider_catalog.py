@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 
 import pandas as pd
 import pytest
@@ -93,7 +94,22 @@ def test_a_dated_snapshot_costs_what_its_model_costs():
     # Then dated snapshots share their model's price, and a longer name is not mistaken for a shorter one
     assert openai.price("gpt-4o-mini-2024-07-18") == Price(0.15, 0.60)
     assert anthropic.price("claude-haiku-4-5-20251001") == Price(1.00, 5.00)
-    assert openai.price("gpt-4o-mini-transcribe") is None
+    assert openai.price("gpt-4o-mini-transcribe") != openai.price("gpt-4o-mini")
+
+
+def test_a_model_the_catalog_does_not_list_costs_its_list_price_from_the_bundled_data(monkeypatch):
+    # Given no network at all
+    def refuse(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    openai, anthropic = PriceTable("openai"), PriceTable("anthropic")
+
+    # When models that lab.models() does not list are priced
+    # Then they cost their list prices, read from genai-prices' bundled data
+    assert "gpt-4-turbo" not in openai.models()
+    assert openai.price("gpt-4-turbo") == Price(10.00, 30.00)
+    assert anthropic.price("claude-3-opus-20240229") == Price(15.00, 75.00)
 
 
 def test_a_cost_is_unknown_when_the_provider_reports_no_usage():

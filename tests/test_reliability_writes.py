@@ -14,7 +14,9 @@ import pytest
 import promptlab_nb as pl
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.vocabulary import Mode, RunStatus
 from promptlab_nb.engine.cache import ResponseCache
+from promptlab_nb.engine.runner import RunRecord
 from promptlab_nb.engine.sink import RunSink
 
 HOLDER = textwrap.dedent(
@@ -46,20 +48,29 @@ def let_go(holder: subprocess.Popen) -> None:
     holder.wait(timeout=30)
 
 
-def run_record(record, index: int) -> dict:
-    return {
-        "id": new_id(),
-        "experiment_id": record.id,
-        "variant_id": record.variants[0].id,
-        "row_index": index,
-        "repeat": 0,
-        "status": "ok",
-        "mode": "live",
-        "output": f"answer {index}",
-        "cache_hit": False,
-        "started_at": utcnow(),
-        "finished_at": utcnow(),
-    }
+def run_record(record, index: int) -> RunRecord:
+    return RunRecord(
+        id=new_id(),
+        experiment_id=record.id,
+        variant_id=record.variants[0].id,
+        row_index=index,
+        repeat=0,
+        status=RunStatus.OK,
+        mode=Mode.LIVE,
+        messages=None,
+        output=f"answer {index}",
+        parsed=None,
+        error=None,
+        failed_step=None,
+        latency_ms=None,
+        input_tokens=None,
+        output_tokens=None,
+        cost=None,
+        cache_hit=False,
+        request_id=None,
+        started_at=utcnow(),
+        finished_at=utcnow(),
+    )
 
 
 def test_runs_whose_write_found_the_store_locked_stay_buffered_and_are_stored_by_the_next_write(tmp_path):

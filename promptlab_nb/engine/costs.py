@@ -25,7 +25,7 @@ def expected_output_chars(max_tokens: int | None) -> int:
 
 
 @dataclass
-class Estimate:
+class CostEstimate:
     """``unpriced_paid``: calls per model of a paid provider whose price is unknown (they may cost anything)."""
 
     calls: int = 0

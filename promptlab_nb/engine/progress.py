@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from promptlab_nb.core.vocabulary import RunStatus
+
+if TYPE_CHECKING:
+    from promptlab_nb.engine.runner import RunRecord
 
 
 class Progress:
@@ -33,15 +38,15 @@ class Progress:
 
         return tqdm(total=total, desc=description, unit="run", dynamic_ncols=True)
 
-    def advance(self, record: dict[str, Any]) -> None:
+    def advance(self, record: RunRecord) -> None:
         self.done += 1
-        self.errors += record["status"] != "ok"
-        self.cached += bool(record["cache_hit"])
-        if record["cost"] is None and record["status"] == "ok":
+        self.errors += record.status != RunStatus.OK
+        self.cached += record.cache_hit
+        if record.cost is None and record.status == RunStatus.OK:
             self.cost_unknown = True
-        self.cost += record["cost"] or 0.0
+        self.cost += record.cost or 0.0
         if self.on_run is not None:
-            self.on_run(record)
+            self.on_run(record.row())
         if self._bar is not None:
             self._bar.update(1)
             self._refresh_postfix()
@@ -52,7 +57,7 @@ class Progress:
 
     def _refresh_postfix(self, force: bool = False) -> None:
         now = time.monotonic()
-        if force or now - self._last_refresh >= self._refresh_seconds:
+        if self._bar is not None and (force or now - self._last_refresh >= self._refresh_seconds):
             self._last_refresh = now
             self._bar.set_postfix(self.postfix(), refresh=False)
 

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -17,6 +17,9 @@ from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import Run, RunStep, Score
 
+if TYPE_CHECKING:
+    from promptlab_nb.engine.runner import RunRecord
+
 Write = Callable[[Connection], None]
 
 
@@ -24,7 +27,7 @@ Write = Callable[[Connection], None]
 class RunRecords:
     """Runs with their pipeline steps, scores and new cache entries, stored in one transaction."""
 
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
     cache_entries: list[dict[str, Any]] = field(default_factory=list)
@@ -41,7 +44,7 @@ class RunRecords:
             del getattr(self, name)[: len(getattr(written, name))]
 
     def write(self, connection: Connection, *, skip_stored_runs: bool = False) -> None:
-        insert_records(connection, Run.__table__, self.runs, skip_existing=skip_stored_runs)
+        insert_records(connection, Run.__table__, [run.row() for run in self.runs], skip_existing=skip_stored_runs)
         insert_records(connection, RunStep.__table__, self.steps)
         insert_records(connection, Score.__table__, self.scores)
         ResponseCache.write(connection, self.cache_entries)
@@ -77,7 +80,7 @@ class RunSink:
         self._flushing: asyncio.Task | None = None
         self.written = 0
 
-    def add(self, run: dict[str, Any], steps: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
+    def add(self, run: RunRecord, steps: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
         with self._lock:
             self._pending.runs.append(run)
             self._pending.steps.extend(steps)

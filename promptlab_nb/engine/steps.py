@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from promptlab_nb.core.errors import PromptLabError, ProviderError
+from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.engine.cache import Acceptance, ResponseCache, accept_any, cache_key
 from promptlab_nb.engine.limits import Limits, RetryPolicy, with_retries, within
 from promptlab_nb.engine.providers.base import GENERATION_PARAMS, ChatRequest, ChatResponse, ModelSpec
@@ -28,7 +29,7 @@ class StepRecord:
     name: str
     template: str
     model: str
-    status: str = "ok"
+    status: RunStatus = RunStatus.OK
     messages: list[dict[str, str]] | None = None
     output: str | None = None
     parsed: Any = None
@@ -126,14 +127,19 @@ class ModelCaller:
 
     async def _streamed(self, provider, request: ChatRequest) -> ChatResponse:
         """Show the text as it arrives; token counts are not reported by a stream, so they stay unknown."""
+        show = self.stream_to or _discard
         started = time.perf_counter()
         chunks = []
         async for chunk in provider.stream(request):
             chunks.append(chunk)
-            self.stream_to(chunk)
+            show(chunk)
         return ChatResponse(
             text="".join(chunks), finish_reason="stop", latency_ms=(time.perf_counter() - started) * 1000
         )
+
+
+def _discard(text: str) -> None:
+    return None
 
 
 async def _completed(provider, request: ChatRequest) -> ChatResponse:
@@ -196,7 +202,7 @@ class TemplateStep:
             record.messages = request.messages
             response, record.cache_hit = await caller.call(self.spec, request, context.repeat, self.accepts)
         except PromptLabError as error:
-            record.status, record.error = "error", _error_text(error)
+            record.status, record.error = RunStatus.ERROR, _error_text(error)
             raise StepFailed(record) from error
         self._record_response(record, response)
         if self.output_name:
@@ -219,7 +225,7 @@ class TemplateStep:
                 record.parsed = parse_json_output(response.text)
             except ValueError as error:
                 if self.parse == "json":
-                    record.status, record.error = "error", f"output is not valid JSON ({error})"
+                    record.status, record.error = RunStatus.ERROR, f"output is not valid JSON ({error})"
                     raise StepFailed(record) from None
 
 

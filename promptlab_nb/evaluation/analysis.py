@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.evaluation.statistics import PairedComparison, paired_difference, summarize
 
 RATING = "rating"
@@ -23,7 +24,7 @@ def long_scores(runs: pd.DataFrame, evaluator: str, cluster: str | None = None) 
         raise InvalidData(f"No column {cluster!r} to cluster by; the data has: {', '.join(map(str, runs.columns))}.")
     values = pd.to_numeric(runs[evaluator], errors="coerce").astype(float)
     if evaluator != RATING:
-        values = values.where(runs["status"] == "ok", 0.0)
+        values = values.where(runs["status"] == RunStatus.OK, 0.0)
     frame = pd.DataFrame(
         {"variant": runs["variant"], "row_index": runs["row_index"], "repeat": runs["repeat"], "value": values}
     )
@@ -44,7 +45,7 @@ def summary_table(runs: pd.DataFrame, evaluators: Sequence[str], cluster: str | 
     grouped = runs.groupby("variant", sort=False)
     table = pd.DataFrame(index=pd.Index(variants, name="variant"))
     table["runs"] = grouped.size()
-    table["error_rate"] = grouped["status"].apply(lambda status: float((status != "ok").mean()))
+    table["error_rate"] = grouped["status"].apply(lambda status: float((status != RunStatus.OK).mean()))
     for evaluator in evaluators:
         table = table.join(_evaluator_columns(runs, evaluator, cluster))
     called = runs[~runs["cache_hit"].astype(bool)].groupby("variant", sort=False)["latency_ms"]

@@ -24,8 +24,8 @@ from rapidfuzz import fuzz
 
 from promptlab_nb.core.errors import InvalidEvaluator
 
-Row = Mapping[str, Any]
-Scorer = Callable[[str, Row, Any], "EvalResult"]
+RowMapping = Mapping[str, Any]
+Scorer = Callable[[str, RowMapping, Any], "EvalResult"]
 MAX_NAME_LENGTH = 200
 RESERVED_NAMES = frozenset(
     {
@@ -78,7 +78,7 @@ class Evaluator:
                 f"the data has: {', '.join(map(repr, available)) or '(no columns)'}."
             )
 
-    def evaluate(self, output: str | None, row: Row, parsed: Any = None) -> EvalResult:
+    def evaluate(self, output: str | None, row: RowMapping, parsed: Any = None) -> EvalResult:
         if output is None:
             return EvalResult(error="the run produced no output to evaluate")
         try:
@@ -110,7 +110,7 @@ def exact(expected: str | None = None, *, column: str | None = None) -> Evaluato
 
 
 def _exact_column_scorer(column: str) -> Scorer:
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         target = str(_row_value(row, column)).strip()
         return _verdict(output.strip() == target, f"expected exactly {target!r} ({column})")
 
@@ -139,7 +139,7 @@ def _containment(kind: str, texts: Sequence[str], case: bool, combine: Callable[
     fold = (lambda text: text) if case else str.casefold
     folded = [fold(text) for text in wanted]
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         found = [text in fold(output) for text in folded]
         missing = [text for text, hit in zip(wanted, found, strict=True) if not hit]
         return _verdict(combine(found), f"not found: {', '.join(map(repr, missing))}")
@@ -163,7 +163,7 @@ def regex(pattern: str) -> Evaluator:
 def json_valid() -> Evaluator:
     """The output is a JSON document (or the provider already returned it parsed)."""
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         problem = None if parsed is not None else _json_problem(output)
         return _verdict(problem is None, f"not JSON: {problem}")
 
@@ -174,7 +174,7 @@ def json_schema(schema: Mapping[str, Any] | str, *, name: str = "json_schema") -
     """The output is JSON valid against ``schema`` (a dict or JSON text, itself checked as a JSON Schema)."""
     checker = _schema_validator(schema)
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         if parsed is None:
             try:
                 parsed = json.loads(output)
@@ -221,7 +221,7 @@ def equals(column: str) -> Evaluator:
     Numbers compare as numbers: "42.0" equals 42.
     """
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         expected = _row_value(row, column)
         return _verdict(_loosely_equal(output, expected), f"expected {str(expected)!r} ({column})")
 
@@ -248,7 +248,7 @@ def numeric_close(column: str, tol: float) -> Evaluator:
     if not (isinstance(tol, numbers.Real) and tol >= 0):
         raise InvalidEvaluator(f"numeric_close needs a tolerance >= 0, got {tol!r}.")
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         expected = _as_number(_row_value(row, column))
         if expected is None:
             return EvalResult(error=f"the row's {column!r} is not a number")
@@ -289,7 +289,7 @@ def length(min: int | None = None, max: int | None = None) -> Evaluator:
     if lowest is not None and highest is not None and lowest > highest:
         raise InvalidEvaluator(f"length min {lowest} is above max {highest}.")
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         size = len(output)
         too_short = lowest is not None and size < lowest
         too_long = highest is not None and size > highest
@@ -308,7 +308,7 @@ def similarity(column: str, threshold: float = 0.8) -> Evaluator:
     if not 0 <= threshold <= 1:
         raise InvalidEvaluator(f"similarity threshold must be between 0 and 1, got {threshold}.")
 
-    def score(output: str, row: Row, parsed: Any) -> EvalResult:
+    def score(output: str, row: RowMapping, parsed: Any) -> EvalResult:
         ratio = fuzz.ratio(output.strip(), str(_row_value(row, column)).strip()) / 100
         passed = ratio >= threshold
         return EvalResult(ratio, passed, None if passed else f"similarity {ratio:.2f} below {threshold:g}")
@@ -317,7 +317,7 @@ def similarity(column: str, threshold: float = 0.8) -> Evaluator:
     return Evaluator(f"similarity:{column}{suffix}", score, (column,))
 
 
-def custom(fn: Callable[[str, Row], Any], name: str | None = None) -> Evaluator:
+def custom(fn: Callable[[str, RowMapping], Any], name: str | None = None) -> Evaluator:
     """Wrap ``fn(output, row)`` returning a bool, a number, ``(score, reason)`` or an EvalResult."""
     if not callable(fn):
         raise InvalidEvaluator(f"custom needs a function (output, row) -> bool | float | (score, reason), got {fn!r}.")
@@ -348,7 +348,7 @@ def _is_boolean(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
 
 
-def _row_value(row: Row, column: str) -> Any:
+def _row_value(row: RowMapping, column: str) -> Any:
     if column not in row:
         raise ValueError(f"the row has no column {column!r}")
     value = row[column]

@@ -18,7 +18,7 @@ from typing import Any
 from promptlab_nb.core.errors import InvalidEvaluator
 from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatResponse, Message, ModelSpec
-from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator, Row, shorten
+from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator, RowMapping, shorten
 
 SYSTEM_PROMPT = (
     "You are an impartial evaluator. You grade one output of a language model against a rubric. "
@@ -44,7 +44,7 @@ class Judge(Evaluator):
     temperature = 0.0
     needs_model = True
 
-    def requests(self, output: str, row: Row) -> list[list[Message]]:
+    def requests(self, output: str, row: RowMapping) -> list[list[Message]]:
         """The conversations to send to the judge model for one output (one conversation)."""
         return [
             [
@@ -53,7 +53,7 @@ class Judge(Evaluator):
             ]
         ]
 
-    def planned_calls(self, row: Row, output_chars: int, default_model: str) -> list[PlannedCall]:
+    def planned_calls(self, row: RowMapping, output_chars: int, default_model: str) -> list[PlannedCall]:
         """The calls grading one output of about ``output_chars`` characters, for the cost estimate."""
         spec = ModelSpec.parse(self.model or default_model)
         conversations = self.requests("x" * output_chars, row)
@@ -74,7 +74,7 @@ class Judge(Evaluator):
             return EvalResult(error=f"the judge's score {score:g} is outside 0..1", reason=reason)
         return EvalResult(score, score >= self.threshold, reason)
 
-    def _grading_prompt(self, output: str, row: Row) -> str:
+    def _grading_prompt(self, output: str, row: RowMapping) -> str:
         inputs = "\n".join(f"{key}: {value}" for key, value in row.items()) or "(none)"
         return (
             f"Rubric:\n{self.rubric}\n\n"
@@ -96,7 +96,7 @@ def judge(rubric: str, model: str | None = None, *, threshold: float = 0.5, name
     return Judge(name, _needs_runner, rubric=rubric.strip(), model=model, threshold=threshold)
 
 
-def _needs_runner(output: str, row: Row, parsed: Any) -> EvalResult:
+def _needs_runner(output: str, row: RowMapping, parsed: Any) -> EvalResult:
     return EvalResult(
         error="a judge needs a model call: send judge.requests(output, row) and read the answer with judge.parse"
     )

@@ -10,6 +10,7 @@ from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatRequest, ModelSpec
+from promptlab_nb.engine.runner import RunRecord, RunTask
 from promptlab_nb.engine.steps import ModelCaller
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator
 from promptlab_nb.evaluation.specs import as_evaluator
@@ -73,8 +74,8 @@ class RunScorer:
             records.append(self._record(run_id, evaluator.name, result, cost))
         return records
 
-    async def __call__(self, task, record: dict[str, Any]) -> list[dict[str, Any]]:
-        return await self.score(record["id"], record["output"], record["parsed"], task.inputs)
+    async def __call__(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]:
+        return await self.score(record.id, record.output, record.parsed, task.inputs)
 
     async def _judge(self, judge: Any, output: str | None, row: dict[str, Any]) -> tuple[EvalResult, float | None]:
         if output is None:

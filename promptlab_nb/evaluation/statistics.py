@@ -117,12 +117,8 @@ def wilson_interval(passes: int, n: int, confidence: float = 0.95) -> tuple[floa
         return _NAN, _NAN
     if not 0 <= passes <= n:
         raise InvalidData(f"passes must be between 0 and n={n}, got {passes}.")
-    z = float(_special().ndtri(0.5 + confidence / 2))
-    rate = passes / n
-    centre = rate + z * z / (2 * n)
-    spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+    interval = _stats().binomtest(passes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def summarize(df: pd.DataFrame, cluster: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
@@ -328,3 +324,8 @@ def _require_variants(rows: pd.DataFrame, variants: list[str]) -> None:
 def _special():
     """scipy.special (the normal and Student t distribution functions), imported on first use."""
     return importlib.import_module("scipy.special")
+
+
+def _stats():
+    """scipy.stats (the Wilson interval), imported on first use: it takes a few hundred ms to import."""
+    return importlib.import_module("scipy.stats")

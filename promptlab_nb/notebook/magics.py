@@ -14,6 +14,7 @@ from IPython.display import display
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import DefinitionNotFound, PromptLabError, TargetNotFound
+from promptlab_nb.core.vocabulary import Mode
 from promptlab_nb.notebook import arguments, session
 
 
@@ -47,6 +48,12 @@ class PromptMagics(Magics):
             "models": self._models,
             "help": self._help,
         }
+
+    @property
+    def _user_namespace(self) -> dict[str, Any]:
+        if self.shell is None:
+            raise UsageError("The promptlab_nb magics run in an IPython shell; load them with %load_ext promptlab_nb.")
+        return self.shell.user_ns
 
     @property
     def lab(self):
@@ -131,10 +138,10 @@ class PromptMagics(Magics):
         from promptlab_nb.engine.templating import compile_template
 
         needed = compile_template(body, name).variables
-        missing = [variable for variable in needed if variable not in self.shell.user_ns]
+        missing = [variable for variable in needed if variable not in self._user_namespace]
         if missing:
             raise UsageError(f"--run needs notebook variables for {', '.join(missing)}; define them or use --on DATA.")
-        return {variable: self.shell.user_ns[variable] for variable in needed}
+        return {variable: self._user_namespace[variable] for variable in needed}
 
     def _run(self, command: str, options: Namespace) -> Any:
         if options.data is None:
@@ -155,12 +162,12 @@ class PromptMagics(Magics):
             cache=options.cache,
             concurrency=options.concurrency,
             confirm=options.confirm,
-            mode="batch" if options.batch else "live",
+            mode=Mode.BATCH if options.batch else Mode.LIVE,
         )
 
     def _data(self, name: str) -> Any:
-        if name in self.shell.user_ns:
-            value = self.shell.user_ns[name]
+        if name in self._user_namespace:
+            value = self._user_namespace[name]
             if isinstance(value, (str, Path)):
                 return value
             if _is_tabular(value):
@@ -174,9 +181,9 @@ class PromptMagics(Magics):
         raise UsageError(f"--on {name}: no notebook variable or file of that name.")
 
     def _namespace_value(self, name: str, what: str) -> Any:
-        if name not in self.shell.user_ns:
+        if name not in self._user_namespace:
             raise UsageError(f"No notebook variable {name!r}; define {what} first.")
-        return self.shell.user_ns[name]
+        return self._user_namespace[name]
 
     def _definition_service(self, name: str):
         """The templates service when ``name`` is a template, else the pipelines service."""

@@ -1,13 +1,18 @@
-"""Display objects the magics return: what a notebook shows for a saved definition or a history."""
+"""What a notebook shows: a saved definition, a history, and the comparison widget of an experiment.
+Lab and Experiment reach the widget through here; the widget module is imported only when one is shown."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from promptlab_nb.notebook.display import diff_html
+from promptlab_nb.display.cards import diff_html
 from promptlab_nb.schemas.definitions import Definition, DefinitionDiff, Pipeline, Template
+
+if TYPE_CHECKING:
+    from promptlab_nb.notebook.widget import ComparedExperiment, ComparisonWidget
 
 
 class SavedDefinition:
@@ -46,3 +51,30 @@ def history_frame(versions: Sequence[Definition]) -> pd.DataFrame:
             row.update(steps=[step.template for step in record.steps], inputs=record.inputs)
         rows.append({**row, "hash": record.content_hash[:12]})
     return pd.DataFrame(rows)
+
+
+def kernel_has_widgets() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab) where widgets can render."""
+    from promptlab_nb.notebook import widget
+
+    return widget.kernel_has_widgets()
+
+
+def comparison_widget(experiment: ComparedExperiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
+    from promptlab_nb.notebook.widget import ComparisonWidget
+
+    return ComparisonWidget.from_experiment(experiment, runs)
+
+
+def live_view(live: bool | ComparisonWidget | None) -> ComparisonWidget | None:
+    """The widget a live run fills, or None; see ``notebook.widget.live_view``."""
+    from promptlab_nb.notebook import widget
+
+    return widget.live_view(live)
+
+
+def with_live_view_shown(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``live=True`` becomes a widget displayed now by the calling thread, so it lands in the running cell."""
+    if arguments.get("live") is not True:
+        return arguments
+    return {**arguments, "live": live_view(True)}

@@ -14,43 +14,54 @@ from __future__ import annotations
 
 import threading
 import time
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
 import pandas as pd
 import traitlets
 
 from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.display.tables import experiment_header_text
 from promptlab_nb.evaluation.analysis import summary_table
-from promptlab_nb.notebook.display import experiment_header_text
 from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.results import runs_frame
 
 if TYPE_CHECKING:
-    from promptlab_nb.experiment import Experiment
+    from promptlab_nb.schemas.experiment_records import ExperimentRecord
+    from promptlab_nb.store.database import Database
 
 QUERY_TRAITS = ("page", "page_size", "failed_only", "disagree_only", "search", "sort_by", "descending", "baseline")
 LIVE_REFRESH_SECONDS = 0.25
 
 
-def _asset(name: str) -> str:
-    return resources.files("promptlab_nb.notebook").joinpath("widget_static", name).read_text(encoding="utf-8")
+class ComparedExperiment(Protocol):
+    """What the widget reads of an Experiment, so that the widget needs no import of it."""
+
+    database: Database
+
+    @property
+    def record(self) -> ExperimentRecord: ...
+
+    def rate(self, run_id: str, value: int, note: str | None = None) -> dict[str, Any]: ...
+
+
+STATIC = Path(__file__).parent / "widget_static"
 
 
 class ComparisonWidget(anywidget.AnyWidget):
     """``exp.widget()``: the grid, a per-variant summary with a chart, filters, diffs and ratings."""
 
-    _esm = traitlets.Unicode(_asset("comparison.js")).tag(sync=True)
-    _css = traitlets.Unicode(_asset("comparison.css")).tag(sync=True)
+    _esm = STATIC / "comparison.js"
+    _css = STATIC / "comparison.css"
 
     title = traitlets.Unicode("").tag(sync=True)
     variants = traitlets.List(traitlets.Unicode()).tag(sync=True)
     evaluators = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    summary = traitlets.List().tag(sync=True)
-    sort_options = traitlets.List().tag(sync=True)
-    baseline_options = traitlets.List().tag(sync=True)
+    summary: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    sort_options: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    baseline_options: traitlets.List[Any] = traitlets.List().tag(sync=True)
     view = traitlets.Dict().tag(sync=True)
     finished = traitlets.Int(0).tag(sync=True)
     expected_runs = traitlets.Int(0).tag(sync=True)
@@ -65,7 +76,7 @@ class ComparisonWidget(anywidget.AnyWidget):
     descending = traitlets.Bool(True).tag(sync=True)
     baseline = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, experiment: Experiment | None = None, **kwargs: Any):
+    def __init__(self, experiment: ComparedExperiment | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.experiment = experiment
         self.summary_frame: pd.DataFrame | None = None
@@ -77,11 +88,16 @@ class ComparisonWidget(anywidget.AnyWidget):
         self.on_msg(self._handle_view_message)
 
     @classmethod
-    def from_experiment(cls, experiment: Experiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
+    def from_experiment(cls, experiment: ComparedExperiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
         """The widget on ``experiment``; ``runs`` saves reading them again when the caller has them."""
         widget = cls(experiment)
         widget.refresh(runs)
         return widget
+
+    def _compared(self) -> ComparedExperiment:
+        if self.experiment is None:
+            raise PromptLabError("This widget shows no experiment yet; display an experiment to compare its runs.")
+        return self.experiment
 
     @property
     def query(self) -> GridQuery:
@@ -89,9 +105,10 @@ class ComparisonWidget(anywidget.AnyWidget):
 
     def refresh(self, runs: pd.DataFrame | None = None) -> None:
         """Read the experiment from the store again: runs, scores, ratings and the summary."""
-        record = self.experiment.record
+        experiment = self._compared()
+        record = experiment.record
         if runs is None:
-            with self.experiment.lab.db.connection() as connection:
+            with experiment.database.connection() as connection:
                 runs = runs_frame(connection, record.id)
         state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
         self.summary_frame = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
@@ -107,12 +124,12 @@ class ComparisonWidget(anywidget.AnyWidget):
                 )
                 self._push_state()
 
-    def follow(self, experiment: Experiment) -> None:
+    def follow(self, experiment: ComparedExperiment) -> None:
         """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
         fills the cells."""
         self.experiment = experiment
         record = experiment.record
-        with experiment.lab.db.session() as session:
+        with experiment.database.session() as session:
             rows = ExperimentService(session).rows(record.id)
             runs = runs_frame(session.connection(), record.id)
         labels = {variant.id: variant.label for variant in record.variants}
@@ -138,7 +155,7 @@ class ComparisonWidget(anywidget.AnyWidget):
     def rate(self, run_id: str, value: int, note: str | None = None) -> None:
         """Store a rating through ``exp.rate`` and show it in the cell; a mistake becomes ``message``."""
         try:
-            self.experiment.rate(run_id, value, note or None)
+            self._compared().rate(run_id, value, note or None)
         except PromptLabError as error:
             self.message = str(error)
             return

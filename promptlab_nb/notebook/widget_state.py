@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from promptlab_nb.core.vocabulary import RunStatus
+from promptlab_nb.display.records import frame_records
 from promptlab_nb.evaluation.analysis import RATING
 from promptlab_nb.notebook.widget_diff import word_diff
 
@@ -89,7 +91,7 @@ class ComparisonState:
         state = cls(list(variants) or list(dict.fromkeys(runs["variant"])), input_columns, evaluators)
         if runs.empty:
             return state
-        inputs = _plain_records(runs.drop_duplicates("row_index")[["row_index", *input_columns]])
+        inputs = frame_records(runs.drop_duplicates("row_index")[["row_index", *input_columns]])
         state.add_rows({int(record.pop("row_index")): record for record in inputs})
         for cell in _cell_records(runs, state.evaluators):
             state.put(cell)
@@ -172,9 +174,10 @@ class ComparisonState:
             cell = row.cells.get(variant)
             return None if cell is None else cell["scores"].get(evaluator)
 
-        scored = [row for row in rows if score(row) is not None]
+        scored = [(value, row) for row in rows if (value := score(row)) is not None]
         unscored = [row for row in rows if score(row) is None]
-        return sorted(scored, key=score, reverse=query.descending) + unscored
+        ordered = sorted(scored, key=lambda pair: pair[0], reverse=query.descending)
+        return [row for _, row in ordered] + unscored
 
     def _row_view(self, row: GridRow, baseline: str) -> dict[str, Any]:
         baseline_variant, baseline_text = self._baseline(row, baseline)
@@ -192,14 +195,14 @@ class ComparisonState:
         if kind == VARIANT_BASELINE and name.isdigit() and int(name) < len(self.variants):
             variant = self.variants[int(name)]
             cell = row.cells.get(variant)
-            return variant, cell["output"] if cell is not None and cell["status"] == "ok" else None
+            return variant, cell["output"] if cell is not None and cell["status"] == RunStatus.OK else None
         if kind == INPUT_BASELINE and name in row.inputs:
             return None, row.inputs[name]
         return None, None
 
 
 def has_failed_run(row: GridRow) -> bool:
-    return any(cell["status"] != "ok" for cell in row.cells.values())
+    return any(cell["status"] != RunStatus.OK for cell in row.cells.values())
 
 
 def variants_disagree(row: GridRow, evaluators: Sequence[str]) -> bool:
@@ -259,7 +262,7 @@ def _cell_view(cell: dict[str, Any] | None, baseline_text: str | None) -> dict[s
     if cell is None:
         return None
     diff = None
-    if baseline_text is not None and cell["status"] == "ok" and cell["output"] is not None:
+    if baseline_text is not None and cell["status"] == RunStatus.OK and cell["output"] is not None:
         diff = [list(segment) for segment in word_diff(baseline_text, cell["output"])]
     return {**cell, "diff": diff}
 
@@ -268,7 +271,7 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
     rating_columns = [column for column in (RATING, "rating_note") if column in runs.columns]
     reasons = {name: f"{name} reason" for name in evaluators if f"{name} reason" in runs.columns}
     columns = ["row_index", *CELL_COLUMNS, *evaluators, *reasons.values(), *rating_columns]
-    records = _plain_records(runs[columns])
+    records = frame_records(runs[columns])
     for record in records:
         record["scores"] = {name: record.pop(name) for name in evaluators}
         record["reasons"] = {name: record.pop(column) for name, column in reasons.items()}
@@ -276,17 +279,6 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
         record.setdefault("rating_note", None)
         record["row_index"] = int(record["row_index"])
     return records
-
-
-def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Records with JSON-friendly values: missing values become None, numpy numbers Python numbers."""
-    columns = {name: _plain_column(frame[name]) for name in frame.columns}
-    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-
-
-def _plain_column(column: pd.Series) -> list[Any]:
-    missing = column.isna().tolist()
-    return [None if absent else value for value, absent in zip(column.tolist(), missing, strict=True)]
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from promptlab_nb.display.cards import (
+    diff_html,
+    pipeline_card_html,
+    pipeline_card_text,
+    template_card_html,
+    template_card_text,
+)
 from promptlab_nb.engine.providers.base import Message
 from promptlab_nb.engine.templating import compile_template
 
@@ -46,13 +53,9 @@ class Template(Definition):
         return compile_template(self.body, self.name).render(variables, **kwargs)
 
     def _repr_html_(self) -> str:
-        from promptlab_nb.notebook.display import template_card_html
-
         return template_card_html(self)
 
     def __repr__(self) -> str:
-        from promptlab_nb.notebook.display import template_card_text
-
         return template_card_text(self)
 
 
@@ -90,13 +93,9 @@ class Pipeline(Definition):
         return [step.output_name for step in self.steps]
 
     def _repr_html_(self) -> str:
-        from promptlab_nb.notebook.display import pipeline_card_html
-
         return pipeline_card_html(self)
 
     def __repr__(self) -> str:
-        from promptlab_nb.notebook.display import pipeline_card_text
-
         return pipeline_card_text(self)
 
 
@@ -116,6 +115,4 @@ class DefinitionDiff(BaseModel):
         return "\n".join([*lines, self.body_diff]).strip() or "(no differences)"
 
     def _repr_html_(self) -> str:
-        from promptlab_nb.notebook.display import diff_html
-
         return diff_html(self)

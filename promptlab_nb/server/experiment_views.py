@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from promptlab_nb.core.errors import ExperimentNotFound
+from promptlab_nb.display.records import frame_records
 from promptlab_nb.schemas.api import ExperimentDetail, ExperimentList, ExperimentSummary, RunsPage
-from promptlab_nb.server.records import frame_records
 
 if TYPE_CHECKING:
     import pandas as pd

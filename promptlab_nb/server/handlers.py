@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.display.records import frame_records
 from promptlab_nb.schemas.api import (
     DuplicateRequest,
     ErrorResponse,
@@ -31,7 +32,6 @@ from promptlab_nb.schemas.api import (
 )
 from promptlab_nb.server.experiment_views import experiment_detail, experiment_list, runs_page
 from promptlab_nb.server.lab_access import LabStore
-from promptlab_nb.server.records import frame_records
 
 if TYPE_CHECKING:
     from promptlab_nb._lab import Lab

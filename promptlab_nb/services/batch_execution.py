@@ -20,12 +20,13 @@ from sqlalchemy import Connection
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import BatchModeUnsupported, BatchNotSupported, InvalidData, PromptLabError, ProviderError
 from promptlab_nb.core.ids import utcnow
+from promptlab_nb.core.vocabulary import BatchStatus, ExperimentStatus, Mode
 from promptlab_nb.engine.batch_answers import BatchAnswers, CellId, response_of, split_lines
 from promptlab_nb.engine.cache import ResponseCache, cache_key
-from promptlab_nb.engine.costs import Estimate, PlannedCall
+from promptlab_nb.engine.costs import CostEstimate, PlannedCall
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.base import ChatResponse, Provider
-from promptlab_nb.engine.providers.batch_api import FAILED, BatchOutcome, BatchState
+from promptlab_nb.engine.providers.batch_api import BatchOutcome, BatchState
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.runner import ExperimentRunner, RunTask
 from promptlab_nb.engine.sink import RunSink
@@ -38,10 +39,6 @@ from promptlab_nb.services.experiments import ExperimentService, claimed
 from promptlab_nb.services.provider_batches import BatchService, StoredBatch
 from promptlab_nb.store.database import Database
 
-BATCH = "batch"
-SUBMITTED = "submitted"
-COMPLETED = "completed"
-CANCELLED = "cancelled"
 SUBMIT_GRACE = timedelta(minutes=30)
 
 
@@ -50,11 +47,11 @@ class BatchReport:
     """What one submit, refresh or cancel did: the experiment's status after it, the requests
     sent in new batches, the runs stored now and the requests still awaited."""
 
-    status: str
+    status: ExperimentStatus
     submitted: int = 0
     stored: int = 0
     awaited: int = 0
-    estimate: Estimate | None = None
+    estimate: CostEstimate | None = None
 
 
 @dataclass
@@ -90,7 +87,7 @@ class RunStorer:
         """Store a run for each task, and do ``last_write`` in the same unit of work as the last runs.
         An interrupt stores the runs that finished, leaves ``last_write`` undone, and is raised again."""
         for task in tasks:
-            task.mode = BATCH
+            task.mode = Mode.BATCH
         progress = Progress(
             len(tasks),
             f"{self.experiment_name}: storing runs",
@@ -99,12 +96,12 @@ class RunStorer:
         )
         sink = RunSink(self.database, self.cache, skip_stored_runs=True)
         runner = ExperimentRunner(answerer, sink, progress, self.workers, self.scorer)
-        status = "interrupted"
+        status = ExperimentStatus.INTERRUPTED
         try:
             status = await runner.execute(tasks)
         finally:
-            await sink.finish(last_write if status == COMPLETED else None)
-        if status != COMPLETED:
+            await sink.finish(last_write if status == ExperimentStatus.COMPLETED else None)
+        if status != ExperimentStatus.COMPLETED:
             raise asyncio.CancelledError
 
 
@@ -138,16 +135,16 @@ class BatchExecution:
             await storer.store(
                 at_once,
                 storer.caller,
-                lambda connection: BatchService.mark_batch_mode(connection, experiment.id, SUBMITTED),
+                lambda connection: BatchService.mark_batch_mode(connection, experiment.id, ExperimentStatus.SUBMITTED),
             )
             for (provider_name, model), group in groups.items():
                 await self._submit_group(experiment, registry.get(provider_name), model, group, storer)
         finally:
             await registry.aclose()
         awaited = self._awaited(experiment)
-        self._set_status(experiment.id, SUBMITTED if awaited else COMPLETED)
+        self._set_status(experiment.id, ExperimentStatus.SUBMITTED if awaited else ExperimentStatus.COMPLETED)
         return BatchReport(
-            SUBMITTED if awaited else COMPLETED,
+            ExperimentStatus.SUBMITTED if awaited else ExperimentStatus.COMPLETED,
             submitted=len(to_send),
             stored=len(at_once),
             awaited=awaited,
@@ -180,8 +177,14 @@ class BatchExecution:
         finally:
             await registry.aclose()
         awaited = self._awaited(experiment)
-        cancelled = any(done.state.status == CANCELLED for done in finished)
-        status = SUBMITTED if awaited else CANCELLED if cancelled else COMPLETED
+        cancelled = any(done.state.status == BatchStatus.CANCELLED for done in finished)
+        status = (
+            ExperimentStatus.SUBMITTED
+            if awaited
+            else ExperimentStatus.CANCELLED
+            if cancelled
+            else ExperimentStatus.COMPLETED
+        )
         self._set_status(experiment.id, status)
         return BatchReport(status, stored=stored, awaited=awaited)
 
@@ -200,7 +203,7 @@ class BatchExecution:
             for batch in batches:
                 provider = registry.get(batch.provider)
                 located = batch if batch.provider_batch_id else await self._adopt(batch, provider)
-                if located is not None:
+                if located is not None and located.provider_batch_id is not None:
                     self._update(located, await provider.cancel_batch(located.provider_batch_id))
         finally:
             await registry.aclose()
@@ -221,6 +224,8 @@ class BatchExecution:
             provider.batch_line(custom_id, task.chain.steps[0].request(task.inputs))
             for custom_id, task in by_custom_id.items()
         ]
+        if provider.batch_limits is None:
+            raise BatchNotSupported(provider.name)
         for group in split_lines(lines, provider.batch_limits):
             custom_ids = [line["custom_id"] for line in group]
             with self.database.session() as session:
@@ -239,22 +244,27 @@ class BatchExecution:
     ) -> None:
         await storer.store(
             tasks,
-            BatchAnswers({task_cache_key(task): error for task in tasks}, storer.cache, storer.caller.registry),
+            BatchAnswers(
+                {key: error for task in tasks if (key := task_cache_key(task, storer.caller.registry))},
+                storer.cache,
+                storer.caller.registry,
+            ),
             lambda connection: BatchService.mark_refused(connection, intent.id, str(error)),
         )
 
     async def _finished(self, batch: StoredBatch, registry: ProviderRegistry) -> FinishedBatch | None:
         provider = registry.get(batch.provider)
-        if batch.provider_batch_id is None:
+        batch_id = batch.provider_batch_id
+        if batch_id is None:
             adopted = await self._adopt(batch, provider)
-            if adopted is None:
+            if adopted is None or adopted.provider_batch_id is None:
                 return self._abandoned(batch, provider)
-            batch = adopted
-        state = await provider.batch_state(batch.provider_batch_id)
+            batch, batch_id = adopted, adopted.provider_batch_id
+        state = await provider.batch_state(batch_id)
         self._update(batch, state)
         if not state.finished:
             return None
-        outcomes = await provider.batch_outcomes(batch.provider_batch_id)
+        outcomes = await provider.batch_outcomes(batch_id)
         return FinishedBatch(batch, state, {outcome.custom_id: outcome for outcome in outcomes})
 
     async def _collect(
@@ -298,7 +308,7 @@ class BatchExecution:
         if utcnow() - intent.submitted_at < SUBMIT_GRACE:
             return None
         reason = f"{provider.name} has no such batch: the submit stopped before {provider.name} accepted it"
-        state = BatchState(batch_id="", status=FAILED, error=reason)
+        state = BatchState(batch_id="", status=BatchStatus.FAILED, error=reason)
         self._update(intent, state)
         return FinishedBatch(intent, state, {})
 
@@ -327,16 +337,16 @@ class BatchExecution:
         """No two sessions submit, collect or cancel the batches of one experiment at once."""
         return claimed(self.database, experiment.id, self.settings.claim_stale_after)
 
-    def _set_status(self, experiment_id: str, status: str) -> None:
+    def _set_status(self, experiment_id: str, status: ExperimentStatus) -> None:
         with self.database.session() as session:
             ExperimentService(session).set_status(experiment_id, status)
 
 
 def is_batch_mode(mode: str) -> bool:
     """Whether ``mode`` asks for provider batches; anything but "live" or "batch" is refused."""
-    if mode not in ("live", BATCH):
+    if mode not in tuple(Mode):
         raise InvalidData(f'mode is "live" or "batch", not {mode!r}.')
-    return mode == BATCH
+    return mode == Mode.BATCH
 
 
 def _refuse_pipelines(experiment: ExperimentRecord) -> None:
@@ -355,7 +365,7 @@ def _split_cached(
     """The tasks to send, and those stored at once: answered by the cache, or whose prompt cannot be rendered."""
     keys = {id(task): task_cache_key(task, registry) for task in tasks}
     cache.prefetch(key for key in keys.values() if key)
-    to_send = [task for task in tasks if keys[id(task)] and not cache.has(keys[id(task)])]
+    to_send = [task for task in tasks if (key := keys[id(task)]) is not None and not cache.has(key)]
     sent = {id(task) for task in to_send}
     return to_send, [task for task in tasks if id(task) not in sent]
 
@@ -373,8 +383,8 @@ def _grouped_by_model(tasks: list[RunTask], registry: ProviderRegistry) -> dict[
     return dict(groups)
 
 
-def _batch_estimate(tasks: list[RunTask], cached: int, registry: ProviderRegistry) -> Estimate:
-    estimate = Estimate(cached=cached)
+def _batch_estimate(tasks: list[RunTask], cached: int, registry: ProviderRegistry) -> CostEstimate:
+    estimate = CostEstimate(cached=cached)
     for task in tasks:
         step = task.chain.steps[0]
         input_chars = sum(len(message["content"]) for message in step.request(task.inputs).messages)

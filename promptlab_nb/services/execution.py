@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import CostLimitExceeded, PromptLabError, RunsNotStored, StoreLocked, UnpricedModels
+from promptlab_nb.core.vocabulary import ExperimentStatus
 from promptlab_nb.engine.cache import ResponseCache, cache_key
-from promptlab_nb.engine.costs import Estimate, PlannedCall, expected_output_chars
+from promptlab_nb.engine.costs import CostEstimate, PlannedCall, expected_output_chars
 from promptlab_nb.engine.limits import Limits, RetryPolicy
 from promptlab_nb.engine.matrix import cells
 from promptlab_nb.engine.progress import Progress
@@ -27,7 +28,7 @@ from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.run_scoring import RunScorer, planned_scoring_calls
-from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
+from promptlab_nb.schemas.experiment_records import ExperimentRecord, PinnedStep, VariantRecord, pinned_steps
 from promptlab_nb.services.experiments import ExperimentService, claim_token
 from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.scores import ScoreService
@@ -47,8 +48,8 @@ class ExecutionOptions:
 
 @dataclass
 class ExecutionResult:
-    status: str
-    estimate: Estimate
+    status: ExperimentStatus
+    estimate: CostEstimate
     provider_calls: int
 
 
@@ -76,7 +77,7 @@ class ExperimentExecution:
         registry: ProviderRegistry,
         confirmed: bool,
         evaluators: Sequence[Evaluator] = (),
-    ) -> tuple[ExperimentRecord, list[RunTask], Estimate]:
+    ) -> tuple[ExperimentRecord, list[RunTask], CostEstimate]:
         """In one unit of work: claim the experiment, store the runs an earlier run of it in this session
         could not store, find what is missing, the tasks for it, what they will cost; then mark the
         experiment running. A refused cost or claim leaves the store as it was."""
@@ -90,7 +91,7 @@ class ExperimentExecution:
             _check_providers_configured(tasks, registry)
             estimate = self._estimate(tasks, cache, registry, session, evaluators)
             self.check_cost(estimate, confirmed)
-            service.set_status(experiment.id, "running")
+            service.set_status(experiment.id, ExperimentStatus.RUNNING)
         self.database.unsaved_runs.pop(experiment.id, None)
         return experiment, tasks, estimate
 
@@ -105,10 +106,10 @@ class ExperimentExecution:
         claim: str,
         tasks: list[RunTask],
         caller: ModelCaller,
-        estimate: Estimate,
+        estimate: CostEstimate,
         options: ExecutionOptions,
         evaluators: Sequence[Evaluator],
-    ) -> str:
+    ) -> ExperimentStatus:
         scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
         progress = Progress(
             len(tasks), f"{experiment.name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run
@@ -122,14 +123,16 @@ class ExperimentExecution:
         runner = ExperimentRunner(
             caller, sink, progress, workers=options.concurrency or self.settings.concurrency, scorer=scorer
         )
-        status = "interrupted"
+        status = ExperimentStatus.INTERRUPTED
         try:
             status = await runner.execute(tasks)
         finally:
             await self._store_the_rest(sink, experiment, claim, status)
         return status
 
-    async def _store_the_rest(self, sink: RunSink, experiment: ExperimentRecord, claim: str, status: str) -> None:
+    async def _store_the_rest(
+        self, sink: RunSink, experiment: ExperimentRecord, claim: str, status: ExperimentStatus
+    ) -> None:
         """The last write: the runs left, the experiment's status and the end of its claim, together.
         When it fails the runs are kept for the experiment's next run in this session."""
 
@@ -217,12 +220,12 @@ class ExperimentExecution:
 
     def _chains(self, session: Session, experiment: ExperimentRecord) -> list[StepChain]:
         templates = TemplateService(session, self.settings)
-        pipeline_steps = experiment.settings.get("pipeline_steps", {})
+        steps = pinned_steps(experiment.settings)
         return [
             StepChain(
                 [self._template_step(templates, variant)]
                 if variant.kind == "template"
-                else [self._pipeline_step(templates, step) for step in pipeline_steps[variant.label]]
+                else [self._pipeline_step(templates, step) for step in steps[variant.label]]
             )
             for variant in experiment.variants
         ]
@@ -239,17 +242,17 @@ class ExperimentExecution:
         )
 
     @staticmethod
-    def _pipeline_step(templates: TemplateService, step: dict[str, Any]) -> TemplateStep:
-        template = templates.get(step["template"], step["version"])
+    def _pipeline_step(templates: TemplateService, step: PinnedStep) -> TemplateStep:
+        template = templates.get(step.template, step.version)
         return TemplateStep(
-            position=step["position"],
-            name=step["name"],
+            position=step.position,
+            name=step.name,
             template=compile_template(template.body, template.name, templates.limits),
             template_ref=template.ref,
-            model=step["model"],
-            params=step["params"],
-            output_name=step["output"],
-            parse=step["parse"],
+            model=step.model,
+            params=step.params,
+            output_name=step.output,
+            parse=step.parse,
         )
 
     def _estimate(
@@ -259,13 +262,13 @@ class ExperimentExecution:
         registry: ProviderRegistry,
         session,
         evaluators: Sequence[Evaluator] = (),
-    ) -> Estimate:
+    ) -> CostEstimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call.
         Every run adds the calls its evaluators make to score it (a judge's)."""
         keys = {id(task): task_cache_key(task, registry) for task in tasks if task.kind == "template"}
         cache.prefetch((key for key in keys.values() if key), session)
-        estimate = Estimate()
+        estimate = CostEstimate()
         for task in tasks:
             for call in self._scoring_calls(task, evaluators):
                 estimate.add(call, registry.get(call.spec.provider))
@@ -302,7 +305,7 @@ class ExperimentExecution:
             cache = ResponseCache(self.database, enabled=options.cache)
             self.check_cost(self._estimate(tasks, cache, registry, session, evaluators), options.confirm)
 
-    def check_cost(self, estimate: Estimate, confirmed: bool) -> None:
+    def check_cost(self, estimate: CostEstimate, confirmed: bool) -> None:
         """Under a cost limit, refuse unless confirmed: an estimate above it, or paid calls without a known price."""
         limit = self.settings.cost_limit
         if not limit or confirmed:
@@ -330,11 +333,11 @@ class ExperimentExecution:
         )
 
 
-def task_cache_key(task: RunTask, registry: ProviderRegistry | None = None) -> str | None:
-    """The cache key of a single-template run (at the server ``registry`` reaches; without one, at
-    the provider's default server), None when its prompt cannot be rendered."""
+def task_cache_key(task: RunTask, registry: ProviderRegistry) -> str | None:
+    """The cache key of a single-template run at the server ``registry`` reaches, None when its
+    prompt cannot be rendered."""
     step = task.chain.steps[0]
-    endpoint = registry.get(step.spec.provider).endpoint if registry is not None else ""
+    endpoint = registry.get(step.spec.provider).endpoint
     try:
         return cache_key(step.spec, step.request(task.inputs), task.repeat, endpoint)
     except PromptLabError:

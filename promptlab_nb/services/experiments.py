@@ -15,12 +15,13 @@ from sqlalchemy import func, select, update
 
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.vocabulary import ExperimentStatus, Mode, RunStatus
 from promptlab_nb.engine.matrix import VariantPlan
-from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
+from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord, storable_settings
 from promptlab_nb.services.versioning import NAME_PATTERN
 from promptlab_nb.store.bulk import delete_where_in, insert_records
 from promptlab_nb.store.database import Database
-from promptlab_nb.store.models import Experiment, ExperimentRow, Rating, Run, RunStep, Score, Variant
+from promptlab_nb.store.models import ExperimentRow, Rating, Run, RunStep, Score, StoredExperiment, Variant
 
 LIST_COLUMNS = ["name", "status", "mode", "variants", "rows", "repeats", "runs", "errors", "cost", "created"]
 HOST = socket.gethostname()
@@ -70,7 +71,7 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def claim_is_live(experiment: Experiment, stale_after: float) -> bool:
+def claim_is_live(experiment: StoredExperiment, stale_after: float) -> bool:
     """Whether the session that claimed ``experiment`` still runs it: one of this process while its run
     goes on, one of another process on this host while that process exists and beats, any other while
     its heartbeat is younger than ``stale_after`` seconds."""
@@ -88,7 +89,7 @@ class ExperimentService:
         self.session = session
 
     def unique_name(self, base: str) -> str:
-        taken = set(self.session.scalars(select(Experiment.name).where(Experiment.name.like(f"{base}%"))))
+        taken = set(self.session.scalars(select(StoredExperiment.name).where(StoredExperiment.name.like(f"{base}%"))))
         if base not in taken:
             return base
         suffix = 2
@@ -103,14 +104,20 @@ class ExperimentService:
         rows: list[dict[str, Any]],
         repeats: int,
         settings: dict[str, Any],
-        mode: str = "live",
+        mode: Mode = Mode.LIVE,
     ) -> ExperimentRecord:
         if not NAME_PATTERN.match(name):
             raise errors.InvalidName("Experiment", name)
-        if self.session.scalar(select(Experiment.id).where(Experiment.name == name)):
+        if self.session.scalar(select(StoredExperiment.id).where(StoredExperiment.name == name)):
             raise errors.ExperimentNameTaken(name)
-        experiment = Experiment(
-            id=new_id(), name=name, status="created", mode=mode, repeats=repeats, row_count=len(rows), settings=settings
+        experiment = StoredExperiment(
+            id=new_id(),
+            name=name,
+            status=ExperimentStatus.CREATED,
+            mode=mode,
+            repeats=repeats,
+            row_count=len(rows),
+            settings=storable_settings(settings),
         )
         self.session.add(experiment)
         self.session.add_all(
@@ -136,8 +143,8 @@ class ExperimentService:
         )
         return self.get(name)
 
-    def _experiment(self, name: str) -> Experiment:
-        experiment = self.session.scalar(select(Experiment).where(Experiment.name == name))
+    def _experiment(self, name: str) -> StoredExperiment:
+        experiment = self.session.scalar(select(StoredExperiment).where(StoredExperiment.name == name))
         if experiment is None:
             raise errors.ExperimentNotFound(name)
         return experiment
@@ -150,8 +157,8 @@ class ExperimentService:
         return ExperimentRecord(
             id=experiment.id,
             name=experiment.name,
-            status=experiment.status,
-            mode=experiment.mode,
+            status=ExperimentStatus(experiment.status),
+            mode=Mode(experiment.mode),
             repeats=experiment.repeats,
             row_count=experiment.row_count,
             settings=experiment.settings or {},
@@ -160,29 +167,38 @@ class ExperimentService:
             variants=[VariantRecord.model_validate(variant, from_attributes=True) for variant in variants],
         )
 
-    def set_status(self, experiment_id: str, status: str) -> None:
+    def set_status(self, experiment_id: str, status: ExperimentStatus) -> None:
         self.mark(self.session.connection(), experiment_id, status)
 
     @staticmethod
-    def mark(connection, experiment_id: str, status: str) -> None:
+    def mark(connection, experiment_id: str, status: ExperimentStatus) -> None:
         """Set the status within a bulk write's connection (the last write of a run)."""
         connection.execute(
-            update(Experiment).where(Experiment.id == experiment_id).values(status=status, updated_at=utcnow())
+            update(StoredExperiment)
+            .where(StoredExperiment.id == experiment_id)
+            .values(status=status, updated_at=utcnow())
         )
 
     def claim(self, experiment_id: str, token: str, stale_after: float) -> None:
         """Claim the experiment for this session, taking over a claim that is no longer live; ``ExperimentBusy``
         naming the owner when another session runs it. On PostgreSQL the row is locked until the
         unit of work ends, so of two sessions claiming at once the second sees the first's claim."""
-        query = select(Experiment).where(Experiment.id == experiment_id).execution_options(populate_existing=True)
+        query = (
+            select(StoredExperiment)
+            .where(StoredExperiment.id == experiment_id)
+            .execution_options(populate_existing=True)
+        )
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update()
         experiment = self.session.scalars(query).one()
         if claim_is_live(experiment, stale_after):
             raise errors.ExperimentBusy(experiment.name, experiment.claimed_by or "another session")
         taken = self.session.execute(
-            update(Experiment)
-            .where(Experiment.id == experiment_id, Experiment.claim_token.is_not_distinct_from(experiment.claim_token))
+            update(StoredExperiment)
+            .where(
+                StoredExperiment.id == experiment_id,
+                StoredExperiment.claim_token.is_not_distinct_from(experiment.claim_token),
+            )
             .values(
                 claimed_by=_this_session(),
                 claim_token=token,
@@ -198,16 +214,16 @@ class ExperimentService:
     @staticmethod
     def heartbeat(connection, experiment_id: str, token: str) -> None:
         connection.execute(
-            update(Experiment)
-            .where(Experiment.id == experiment_id, Experiment.claim_token == token)
+            update(StoredExperiment)
+            .where(StoredExperiment.id == experiment_id, StoredExperiment.claim_token == token)
             .values(heartbeat_at=utcnow())
         )
 
     @staticmethod
     def release(connection, experiment_id: str, token: str) -> None:
         connection.execute(
-            update(Experiment)
-            .where(Experiment.id == experiment_id, Experiment.claim_token == token)
+            update(StoredExperiment)
+            .where(StoredExperiment.id == experiment_id, StoredExperiment.claim_token == token)
             .values(claimed_by=None, claim_token=None, claim_host=None, claim_pid=None, heartbeat_at=None)
         )
 
@@ -221,14 +237,14 @@ class ExperimentService:
 
     def finished_cells(self, experiment_id: str) -> set[tuple[str, int, int]]:
         query = select(Run.variant_id, Run.row_index, Run.repeat).where(
-            Run.experiment_id == experiment_id, Run.status == "ok"
+            Run.experiment_id == experiment_id, Run.status == RunStatus.OK
         )
         return {tuple(row) for row in self.session.execute(query)}
 
     def clear_unfinished(self, experiment_id: str) -> int:
         """Remove failed and cancelled runs (with their steps and scores) so they can run again."""
         run_ids = list(
-            self.session.scalars(select(Run.id).where(Run.experiment_id == experiment_id, Run.status != "ok"))
+            self.session.scalars(select(Run.id).where(Run.experiment_id == experiment_id, Run.status != RunStatus.OK))
         )
         connection = self.session.connection()
         for table, column in ((RunStep, "run_id"), (Score, "run_id"), (Rating, "run_id"), (Run, "id")):
@@ -242,27 +258,30 @@ class ExperimentService:
     def list(self) -> pd.DataFrame:
         query = (
             select(
-                Experiment.name,
-                Experiment.status,
-                Experiment.mode,
-                select(func.count()).where(Variant.experiment_id == Experiment.id).scalar_subquery().label("variants"),
-                Experiment.row_count.label("rows"),
-                Experiment.repeats,
+                StoredExperiment.name,
+                StoredExperiment.status,
+                StoredExperiment.mode,
+                select(func.count())
+                .where(Variant.experiment_id == StoredExperiment.id)
+                .scalar_subquery()
+                .label("variants"),
+                StoredExperiment.row_count.label("rows"),
+                StoredExperiment.repeats,
                 func.count(Run.id).label("runs"),
-                func.count(Run.id).filter(Run.status == "error").label("errors"),
+                func.count(Run.id).filter(Run.status == RunStatus.ERROR).label("errors"),
                 func.sum(Run.cost).label("cost"),
-                Experiment.created_at.label("created"),
+                StoredExperiment.created_at.label("created"),
             )
-            .outerjoin(Run, Run.experiment_id == Experiment.id)
+            .outerjoin(Run, Run.experiment_id == StoredExperiment.id)
             .group_by(
-                Experiment.id,
-                Experiment.name,
-                Experiment.status,
-                Experiment.mode,
-                Experiment.row_count,
-                Experiment.repeats,
-                Experiment.created_at,
+                StoredExperiment.id,
+                StoredExperiment.name,
+                StoredExperiment.status,
+                StoredExperiment.mode,
+                StoredExperiment.row_count,
+                StoredExperiment.repeats,
+                StoredExperiment.created_at,
             )
-            .order_by(Experiment.created_at.desc())
+            .order_by(StoredExperiment.created_at.desc())
         )
         return pd.DataFrame([dict(row._mapping) for row in self.session.execute(query)], columns=LIST_COLUMNS)

@@ -14,8 +14,7 @@ from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.schemas.definitions import Pipeline, PipelineStep
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.services.versioning import VersionedDefinitions
-from promptlab_nb.store.models import Pipeline as PipelineRow
-from promptlab_nb.store.models import PipelineVersion
+from promptlab_nb.store.models import PipelineVersion, StoredPipeline
 
 LIST_COLUMNS = ["name", "version", "steps", "inputs", "outputs", "description", "updated"]
 
@@ -38,7 +37,7 @@ def _parse_steps(name: str, steps: Sequence[Any]) -> list[PipelineStep]:
 
 class PipelineService(VersionedDefinitions[Pipeline]):
     kind = "Pipeline"
-    entity_model = PipelineRow
+    entity_model = StoredPipeline
     version_model = PipelineVersion
     owner_column = "pipeline_id"
     not_found = errors.PipelineNotFound
@@ -104,7 +103,7 @@ class PipelineService(VersionedDefinitions[Pipeline]):
     def _content(self, row: PipelineVersion) -> dict[str, Any]:
         return {"steps": list(row.steps), "inputs": list(row.inputs or [])}
 
-    def _to_record(self, entity: PipelineRow, row: PipelineVersion, **extra: Any) -> Pipeline:
+    def _to_record(self, entity: StoredPipeline, row: PipelineVersion, **extra: Any) -> Pipeline:
         return Pipeline(
             name=entity.name,
             version=row.version,

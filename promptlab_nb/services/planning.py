@@ -7,11 +7,18 @@ from typing import Any
 
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import utcnow
+from promptlab_nb.core.vocabulary import ExperimentStatus, Mode
 from promptlab_nb.engine.data import columns_of
 from promptlab_nb.engine.matrix import VariantPlan, label_variants
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.schemas.definitions import Pipeline, Template
-from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
+from promptlab_nb.schemas.experiment_records import (
+    ExperimentRecord,
+    PinnedStep,
+    PinnedSteps,
+    VariantRecord,
+    storable_settings,
+)
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.templates import TemplateService
 
@@ -45,11 +52,11 @@ def planned_record(
     return ExperimentRecord(
         id="planned",
         name=name,
-        status="planned",
-        mode="live",
+        status=ExperimentStatus.PLANNED,
+        mode=Mode.LIVE,
         repeats=repeats,
         row_count=len(rows),
-        settings=settings,
+        settings=storable_settings(settings),
         created_at=now,
         updated_at=now,
         variants=variants,
@@ -85,7 +92,7 @@ class ExperimentPlanner:
         targets: Sequence[str],
         models: Sequence[str | None],
         param_sets: Sequence[dict[str, Any]],
-    ) -> tuple[list[VariantPlan], dict[str, list[dict[str, Any]]]]:
+    ) -> tuple[list[VariantPlan], PinnedSteps]:
         """Every target x model x params combination, and the resolved steps of pipeline variants."""
         for model in models:
             if model:
@@ -123,38 +130,36 @@ class ExperimentPlanner:
             params=dict(params),
         )
 
-    def pipeline_steps(self, pipeline: Pipeline, plan: VariantPlan) -> list[dict[str, Any]]:
+    def pipeline_steps(self, pipeline: Pipeline, plan: VariantPlan) -> list[PinnedStep]:
         """Each step pinned to a template version with its final model and params."""
         steps = []
         for position, step in enumerate(pipeline.steps, start=1):
             template = self._template(step.template, step.version)
             steps.append(
-                {
-                    "position": position,
-                    "name": step.output_name,
-                    "template": template.name,
-                    "version": template.version,
-                    "model": step.model or plan.model or template.model or self.default_model,
-                    "params": {**template.params, **plan.params, **step.params},
-                    "output": step.output_name,
-                    "parse": step.parse,
-                }
+                PinnedStep(
+                    position=position,
+                    name=step.output_name,
+                    template=template.name,
+                    version=template.version,
+                    model=step.model or plan.model or template.model or self.default_model,
+                    params={**template.params, **plan.params, **step.params},
+                    output=step.output_name,
+                    parse=step.parse,
+                )
             )
         return steps
 
-    def needed_variables(self, plan: VariantPlan, steps: list[dict[str, Any]] | None) -> set[str]:
+    def needed_variables(self, plan: VariantPlan, steps: list[PinnedStep] | None) -> set[str]:
         if plan.kind == "template":
             return set(self._template(plan.target_name, plan.target_version).variables)
         produced: set[str] = set()
         needed: set[str] = set()
         for step in steps or []:
-            needed |= set(self._template(step["template"], step["version"]).variables) - produced
-            produced.add(step["output"])
+            needed |= set(self._template(step.template, step.version).variables) - produced
+            produced.add(step.output)
         return needed
 
-    def check_data(
-        self, plans: list[VariantPlan], steps: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]]
-    ) -> None:
+    def check_data(self, plans: list[VariantPlan], steps: PinnedSteps, rows: list[dict[str, Any]]) -> None:
         """Every variable every variant needs must be a column of the data."""
         if not rows:
             raise errors.InvalidData("The data has no rows; give at least one row.")

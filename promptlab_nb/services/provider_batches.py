@@ -11,12 +11,12 @@ import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.vocabulary import BatchStatus, ExperimentStatus, Mode
 from promptlab_nb.engine.batch_answers import CellId
-from promptlab_nb.engine.providers.batch_api import FAILED, BatchIntent, BatchState
+from promptlab_nb.engine.providers.batch_api import BatchIntent, BatchState
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
-from promptlab_nb.store.models import Experiment, ProviderBatch, Run
+from promptlab_nb.store.models import ProviderBatch, Run, StoredExperiment
 
-SUBMITTING = "submitting"
 LIST_COLUMNS = [
     "experiment",
     "provider",
@@ -66,7 +66,7 @@ class BatchService:
             provider=provider,
             model=model,
             provider_batch_id=None,
-            status=SUBMITTING,
+            status=BatchStatus.SUBMITTING,
             request_count=len(custom_ids),
             succeeded=0,
             failed=0,
@@ -99,16 +99,16 @@ class BatchService:
         connection.execute(
             update(ProviderBatch)
             .where(ProviderBatch.id == batch_id)
-            .values(status=FAILED, error=reason, finished_at=utcnow(), collected_at=utcnow())
+            .values(status=BatchStatus.FAILED, error=reason, finished_at=utcnow(), collected_at=utcnow())
         )
 
     @staticmethod
-    def mark_batch_mode(connection: Connection, experiment_id: str, status: str) -> None:
+    def mark_batch_mode(connection: Connection, experiment_id: str, status: ExperimentStatus) -> None:
         """Set the mode and status within a bulk write's connection."""
         connection.execute(
-            update(Experiment)
-            .where(Experiment.id == experiment_id)
-            .values(mode="batch", status=status, updated_at=utcnow())
+            update(StoredExperiment)
+            .where(StoredExperiment.id == experiment_id)
+            .values(mode=Mode.BATCH, status=status, updated_at=utcnow())
         )
 
     def uncollected(self, experiment_id: str) -> list[StoredBatch]:
@@ -153,11 +153,11 @@ class BatchService:
     def experiments_awaiting(self) -> list[str]:
         """Names of the experiments with batches whose results are not stored yet."""
         query = (
-            select(Experiment.name)
-            .join(ProviderBatch, ProviderBatch.experiment_id == Experiment.id)
+            select(StoredExperiment.name)
+            .join(ProviderBatch, ProviderBatch.experiment_id == StoredExperiment.id)
             .where(ProviderBatch.collected_at.is_(None))
-            .group_by(Experiment.name)
-            .order_by(Experiment.name)
+            .group_by(StoredExperiment.name)
+            .order_by(StoredExperiment.name)
         )
         return list(self.session.scalars(query))
 
@@ -165,7 +165,7 @@ class BatchService:
         """Every batch (of one experiment, or all), newest first."""
         query = (
             select(
-                Experiment.name.label("experiment"),
+                StoredExperiment.name.label("experiment"),
                 ProviderBatch.provider,
                 ProviderBatch.model,
                 ProviderBatch.provider_batch_id.label("batch_id"),
@@ -178,7 +178,7 @@ class BatchService:
                 ProviderBatch.collected_at.label("collected"),
                 ProviderBatch.error,
             )
-            .join(Experiment, Experiment.id == ProviderBatch.experiment_id)
+            .join(StoredExperiment, StoredExperiment.id == ProviderBatch.experiment_id)
             .order_by(ProviderBatch.submitted_at.desc())
         )
         if experiment_id is not None:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from promptlab_nb.core.errors import InvalidData, RunNotFound
 from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.models import ExperimentRow, Rating, Run, Score
 
@@ -27,7 +28,7 @@ class ScoreService:
                 ExperimentRow,
                 (ExperimentRow.experiment_id == Run.experiment_id) & (ExperimentRow.row_index == Run.row_index),
             )
-            .where(Run.experiment_id == experiment_id, Run.status == "ok")
+            .where(Run.experiment_id == experiment_id, Run.status == RunStatus.OK)
         )
         return [
             {"id": run_id, "output": output, "parsed": parsed, "inputs": inputs or {}}

@@ -13,15 +13,14 @@ from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.engine.templating import TemplateLimits, compile_template
 from promptlab_nb.schemas.definitions import Template
 from promptlab_nb.services.versioning import VersionedDefinitions
-from promptlab_nb.store.models import Template as TemplateRow
-from promptlab_nb.store.models import TemplateVersion
+from promptlab_nb.store.models import StoredTemplate, TemplateVersion
 
 LIST_COLUMNS = ["name", "version", "variables", "model", "description", "updated"]
 
 
 class TemplateService(VersionedDefinitions[Template]):
     kind = "Template"
-    entity_model = TemplateRow
+    entity_model = StoredTemplate
     version_model = TemplateVersion
     owner_column = "template_id"
     not_found = errors.TemplateNotFound
@@ -55,7 +54,7 @@ class TemplateService(VersionedDefinitions[Template]):
     def _content(self, row: TemplateVersion) -> dict[str, Any]:
         return {"body": row.body, "model": row.model, "params": dict(row.params or {})}
 
-    def _to_record(self, entity: TemplateRow, row: TemplateVersion, **extra: Any) -> Template:
+    def _to_record(self, entity: StoredTemplate, row: TemplateVersion, **extra: Any) -> Template:
         return Template(
             name=entity.name,
             version=row.version,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Table, delete, insert
+from sqlalchemy import Connection, FromClause, Table, delete, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from promptlab_nb.store.models import JSONText
@@ -35,12 +35,20 @@ def _arrow_batch(table: Table, records: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.table(columns)
 
 
+def _as_table(table: FromClause) -> Table:
+    """A model's ``__table__``, which SQLAlchemy types as any FROM clause."""
+    if not isinstance(table, Table):
+        raise TypeError(f"bulk writes need a table, not {table!r}")
+    return table
+
+
 def insert_records(
-    connection: Connection, table: Table, records: Sequence[dict[str, Any]], *, skip_existing: bool = False
+    connection: Connection, table: FromClause, records: Sequence[dict[str, Any]], *, skip_existing: bool = False
 ) -> None:
     """Insert many complete rows; with ``skip_existing`` rows whose key is already stored are left as they are."""
     if not records:
         return
+    table = _as_table(table)
     if connection.dialect.name == "duckdb":
         _insert_duckdb(connection, table, records, skip_existing)
     else:
@@ -52,7 +60,7 @@ def _insert_duckdb(
 ) -> None:
     names = ", ".join(f'"{column.name}"' for column in table.columns)
     verb = "insert or ignore" if skip_existing else "insert"
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     for start in range(0, len(records), CHUNK):
         raw.register("promptlab_batch", _arrow_batch(table, records[start : start + CHUNK]))
         try:
@@ -69,6 +77,7 @@ def _insert_sqlalchemy(
         connection.execute(statement, list(records[start : start + CHUNK]))
 
 
-def delete_where_in(connection: Connection, table: Table, column: str, values: Sequence[Any]) -> None:
+def delete_where_in(connection: Connection, table: FromClause, column: str, values: Sequence[Any]) -> None:
+    table = _as_table(table)
     for start in range(0, len(values), CHUNK):
         connection.execute(delete(table).where(table.c[column].in_(values[start : start + CHUNK])))

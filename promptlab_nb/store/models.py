@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.vocabulary import ExperimentStatus, Mode
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,7 +56,7 @@ def _id_column() -> Mapped[str]:
     return mapped_column(String(26), primary_key=True, default=new_id)
 
 
-class Template(Base):
+class StoredTemplate(Base):
     __tablename__ = "template"
 
     id: Mapped[str] = _id_column()
@@ -80,7 +81,7 @@ class TemplateVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Pipeline(Base):
+class StoredPipeline(Base):
     __tablename__ = "pipeline"
 
     id: Mapped[str] = _id_column()
@@ -104,7 +105,7 @@ class PipelineVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Experiment(Base):
+class StoredExperiment(Base):
     """``claimed_by`` names the session running it (``claim_host``, ``claim_pid``, its ``claim_token``),
     which refreshes ``heartbeat_at`` while it runs and clears the claim when it ends."""
 
@@ -112,8 +113,8 @@ class Experiment(Base):
 
     id: Mapped[str] = _id_column()
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="created")
-    mode: Mapped[str] = mapped_column(String(20), default="live")
+    status: Mapped[str] = mapped_column(String(20), default=ExperimentStatus.CREATED)
+    mode: Mapped[str] = mapped_column(String(20), default=Mode.LIVE)
     repeats: Mapped[int] = mapped_column(Integer, default=1)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     settings: Mapped[dict] = mapped_column(JSONText, default=dict)
@@ -163,7 +164,7 @@ class Run(Base):
     row_index: Mapped[int] = mapped_column(Integer)
     repeat: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20))
-    mode: Mapped[str] = mapped_column(String(20), default="live")
+    mode: Mapped[str] = mapped_column(String(20), default=Mode.LIVE)
     messages: Mapped[list | None] = mapped_column(JSONText)
     output: Mapped[str | None] = mapped_column(Text)
     parsed: Mapped[Any] = mapped_column(JSONText)

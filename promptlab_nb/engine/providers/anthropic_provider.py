@@ -6,12 +6,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from promptlab_nb.core.errors import ProviderError
+from promptlab_nb.core.vocabulary import BatchStatus
 from promptlab_nb.engine.providers.base import ChatRequest, Message
 from promptlab_nb.engine.providers.batch_api import (
-    CANCELLED,
-    ENDED,
-    EXPIRED,
-    IN_PROGRESS,
     BatchIntent,
     BatchLimits,
     BatchLine,
@@ -211,11 +208,11 @@ def _batch_state(batch: Any) -> BatchState:
     counts = batch.request_counts
     failed = counts.errored + counts.canceled + counts.expired
     if batch.processing_status != "ended":
-        status = IN_PROGRESS
+        status = BatchStatus.IN_PROGRESS
     elif batch.cancel_initiated_at is not None:
-        status = CANCELLED
+        status = BatchStatus.CANCELLED
     else:
-        status = EXPIRED if counts.expired else ENDED
+        status = BatchStatus.EXPIRED if counts.expired else BatchStatus.ENDED
     return BatchState(batch_id=batch.id, status=status, succeeded=counts.succeeded, failed=failed)
 
 

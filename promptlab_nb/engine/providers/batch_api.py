@@ -12,12 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-IN_PROGRESS = "in_progress"
-ENDED = "ended"
-FAILED = "failed"
-EXPIRED = "expired"
-CANCELLED = "cancelled"
-FINISHED_STATES = (ENDED, FAILED, EXPIRED, CANCELLED)
+from promptlab_nb.core.vocabulary import FINISHED_BATCH_STATUSES, BatchStatus
+
 CLOCK_SKEW = timedelta(minutes=5)
 TAG_KEY = "promptlab_batch"
 
@@ -38,14 +34,14 @@ class BatchState:
     ``expired`` or ``cancelled``; ``error`` is the provider's reason for a failed batch."""
 
     batch_id: str
-    status: str
+    status: BatchStatus
     succeeded: int = 0
     failed: int = 0
     error: str | None = None
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED_STATES
+        return self.status in FINISHED_BATCH_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

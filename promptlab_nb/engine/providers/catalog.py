@@ -29,7 +29,8 @@ def _rows(name: str, registry: ProviderRegistry) -> list[dict[str, Any]]:
         provider = registry.get(name)
     except (PromptLabError, ImportError, TypeError) as error:
         return [{"provider": name, "spec": f"{name}:<model>", "credentials": False, "note": str(error)}]
-    return [_model_row(provider, model) for model in provider.known_models() or [None]]
+    models: list[str | None] = list(provider.known_models()) or [None]
+    return [_model_row(provider, model) for model in models]
 
 
 def _model_row(provider: Provider, model: str | None) -> dict[str, Any]:

@@ -6,13 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from promptlab_nb.core.errors import AuthenticationFailed, ProviderError, RateLimited
+from promptlab_nb.core.vocabulary import BatchStatus
 from promptlab_nb.engine.providers.base import ChatRequest, Message
 from promptlab_nb.engine.providers.batch_api import (
-    CANCELLED,
-    ENDED,
-    EXPIRED,
-    FAILED,
-    IN_PROGRESS,
     BatchIntent,
     BatchLimits,
     BatchLine,
@@ -44,10 +40,10 @@ _CONFIG_NAMES = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _INVALID_KEY_MARKERS = ("API_KEY_INVALID", "API key not valid")
 _BATCH_STATES = {
-    "JOB_STATE_SUCCEEDED": ENDED,
-    "JOB_STATE_FAILED": FAILED,
-    "JOB_STATE_CANCELLED": CANCELLED,
-    "JOB_STATE_EXPIRED": EXPIRED,
+    "JOB_STATE_SUCCEEDED": BatchStatus.ENDED,
+    "JOB_STATE_FAILED": BatchStatus.FAILED,
+    "JOB_STATE_CANCELLED": BatchStatus.CANCELLED,
+    "JOB_STATE_EXPIRED": BatchStatus.EXPIRED,
 }
 
 
@@ -202,7 +198,7 @@ def _batch_state(job: Any) -> BatchState:
     failed = sum(1 for item in answered if item.error is not None)
     return BatchState(
         batch_id=job.name,
-        status=_BATCH_STATES.get(state, IN_PROGRESS),
+        status=_BATCH_STATES.get(state, BatchStatus.IN_PROGRESS),
         succeeded=len(answered) - failed,
         failed=failed,
         error=job.error.message if job.error else None,

@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 
 from promptlab_nb.core.errors import BadRequest, ProviderError
 from promptlab_nb.core.ids import new_id
+from promptlab_nb.core.vocabulary import BatchStatus
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, Message, Provider
 from promptlab_nb.engine.providers.batch_api import (
-    CANCELLED,
-    ENDED,
-    IN_PROGRESS,
     BatchIntent,
     BatchLimits,
     BatchLine,
@@ -107,10 +105,10 @@ class MockBatch:
     cancelled: bool = False
 
     @property
-    def status(self) -> str:
+    def status(self) -> BatchStatus:
         if self.cancelled:
-            return CANCELLED
-        return ENDED if time.monotonic() >= self.ready_at else IN_PROGRESS
+            return BatchStatus.CANCELLED
+        return BatchStatus.ENDED if time.monotonic() >= self.ready_at else BatchStatus.IN_PROGRESS
 
 
 _BATCHES: dict[str, MockBatch] = {}
@@ -183,12 +181,12 @@ class MockProvider(Provider):
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         batch = self._batch(batch_id)
-        batch.cancelled = batch.status == IN_PROGRESS
+        batch.cancelled = batch.status == BatchStatus.IN_PROGRESS
         return self._state(batch_id)
 
     async def batch_outcomes(self, batch_id: str) -> list[BatchOutcome]:
         batch = self._batch(batch_id)
-        if batch.status == CANCELLED:
+        if batch.status == BatchStatus.CANCELLED:
             reason = "mock batch cancelled before this request ran"
             return [BatchOutcome(line["custom_id"], error=reason) for line in batch.lines]
         model = self._model(batch.model)
@@ -215,7 +213,7 @@ class MockProvider(Provider):
 
     def _state(self, batch_id: str) -> BatchState:
         batch = self._batch(batch_id)
-        done = len(batch.lines) if batch.status == ENDED else 0
+        done = len(batch.lines) if batch.status == BatchStatus.ENDED else 0
         return BatchState(batch_id=batch_id, status=batch.status, succeeded=done)
 
     def price(self, model: str) -> Price | None:

@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
+from promptlab_nb.core.vocabulary import BatchStatus
 from promptlab_nb.engine.providers.base import ChatRequest
 from promptlab_nb.engine.providers.batch_api import (
-    CANCELLED,
-    ENDED,
-    EXPIRED,
-    FAILED,
-    IN_PROGRESS,
     BatchIntent,
     BatchLimits,
     BatchLine,
@@ -47,14 +43,14 @@ _FINISH_REASONS = {"stop": FINISHED, "length": TRUNCATED, "content_filter": FILT
 _UNUSED_KEY = "unused"
 CHAT_COMPLETIONS = "/v1/chat/completions"
 _BATCH_STATES = {
-    "validating": IN_PROGRESS,
-    "in_progress": IN_PROGRESS,
-    "finalizing": IN_PROGRESS,
-    "cancelling": IN_PROGRESS,
-    "completed": ENDED,
-    "failed": FAILED,
-    "expired": EXPIRED,
-    "cancelled": CANCELLED,
+    "validating": BatchStatus.IN_PROGRESS,
+    "in_progress": BatchStatus.IN_PROGRESS,
+    "finalizing": BatchStatus.IN_PROGRESS,
+    "cancelling": BatchStatus.IN_PROGRESS,
+    "completed": BatchStatus.ENDED,
+    "failed": BatchStatus.FAILED,
+    "expired": BatchStatus.EXPIRED,
+    "cancelled": BatchStatus.CANCELLED,
 }
 
 
@@ -63,11 +59,11 @@ class OpenAIProvider(RemoteProvider):
     ``transport`` is ``"aiohttp"`` (default) or ``"httpx"``."""
 
     name = "openai"
-    env_var = "OPENAI_API_KEY"
-    batch_limits = BatchLimits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
+    env_var: str | None = "OPENAI_API_KEY"
+    batch_limits: BatchLimits | None = BatchLimits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
     sdk_modules = ("openai",)
-    env_vars = ("OPENAI_API_KEY",)
-    base_url_env_vars = ("OPENAI_BASE_URL",)
+    env_vars: tuple[str, ...] = ("OPENAI_API_KEY",)
+    base_url_env_vars: tuple[str, ...] = ("OPENAI_BASE_URL",)
     max_tokens_param = "max_completion_tokens"
 
     def __init__(
@@ -230,7 +226,7 @@ def _batch_state(batch: Any) -> BatchState:
     errors = [error.message for error in (batch.errors.data or [])] if batch.errors else []
     return BatchState(
         batch_id=batch.id,
-        status=_BATCH_STATES.get(batch.status, IN_PROGRESS),
+        status=_BATCH_STATES.get(batch.status, BatchStatus.IN_PROGRESS),
         succeeded=counts.completed if counts else 0,
         failed=counts.failed if counts else 0,
         error="; ".join(str(message) for message in errors if message) or None,
@@ -278,11 +274,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     def __init__(self, *, paid: bool | None = None, **options: Any):
         super().__init__(**options)
-        self._paid = paid
-
-    @property
-    def paid(self) -> bool:
-        return self._paid if self._paid is not None else not is_local_url(self._base_url)
+        self.paid = paid if paid is not None else not is_local_url(self._base_url)
 
     def has_credentials(self) -> bool:
         return self._base_url is not None

@@ -1,12 +1,78 @@
-"""Rich output: HTML cards and plain-text forms. Every value that reaches HTML is escaped."""
+"""Cards of templates and pipelines, and diffs between versions: HTML and plain text. Every value that
+reaches HTML is escaped."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from promptlab_nb.schemas.definitions import DefinitionDiff, Pipeline, PipelineStep, Template
+
+class Versioned(Protocol):
+    """What a card reads of a saved definition (the schemas' Template and Pipeline), so that
+    formatting imports nothing of the schemas."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def previous_version(self) -> int | None: ...
+    @property
+    def unchanged(self) -> bool: ...
+    @property
+    def deleted(self) -> bool: ...
+    @property
+    def description(self) -> str | None: ...
+
+
+class TemplateLike(Versioned, Protocol):
+    @property
+    def body(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def variables(self) -> list[str]: ...
+
+
+class StepLike(Protocol):
+    @property
+    def template(self) -> str: ...
+    @property
+    def version(self) -> int | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def output_name(self) -> str: ...
+    @property
+    def parse(self) -> str | None: ...
+
+
+class PipelineLike(Versioned, Protocol):
+    @property
+    def steps(self) -> Sequence[StepLike]: ...
+    @property
+    def inputs(self) -> list[str]: ...
+    @property
+    def outputs(self) -> list[str]: ...
+
+
+class DiffLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def old_version(self) -> int: ...
+    @property
+    def new_version(self) -> int: ...
+    @property
+    def body_diff(self) -> str: ...
+    @property
+    def settings(self) -> dict[str, tuple[Any, Any]]: ...
+
 
 CARD_STYLE = (
     "border:1px solid var(--jp-border-color1,#ccc);border-radius:6px;padding:8px 12px;"
@@ -15,7 +81,7 @@ CARD_STYLE = (
 PRE_STYLE = "white-space:pre-wrap;background:var(--jp-layout-color2,#f5f5f5);padding:6px;border-radius:4px;margin:4px 0"
 
 
-def _version_label(record: Any) -> str:
+def _version_label(record: Versioned) -> str:
     label = f"v{record.version}"
     if record.unchanged:
         label += " (unchanged)"
@@ -38,7 +104,7 @@ def _fields_html(fields: dict[str, Any]) -> str:
     )
 
 
-def _template_fields(template: Template) -> dict[str, Any]:
+def _template_fields(template: TemplateLike) -> dict[str, Any]:
     return {
         "variables": template.variables or ["(none)"],
         "model": template.model or "(default)",
@@ -47,7 +113,7 @@ def _template_fields(template: Template) -> dict[str, Any]:
     }
 
 
-def template_card_html(template: Template) -> str:
+def template_card_html(template: TemplateLike) -> str:
     return (
         f'<div class="promptlab-card" style="{CARD_STYLE}">'
         f"<div><b>template {escape(template.name)}</b> {escape(_version_label(template))}</div>"
@@ -56,7 +122,7 @@ def template_card_html(template: Template) -> str:
     )
 
 
-def template_card_text(template: Template) -> str:
+def template_card_text(template: TemplateLike) -> str:
     fields = "\n".join(
         f"  {key}: {', '.join(value) if isinstance(value, list) else value}"
         for key, value in _template_fields(template).items()
@@ -65,7 +131,7 @@ def template_card_text(template: Template) -> str:
     return f"template {template.name} {_version_label(template)}\n{fields}"
 
 
-def _step_label(step: PipelineStep) -> str:
+def _step_label(step: StepLike) -> str:
     settings = [step.model] if step.model else []
     settings += [f"{key}={value}" for key, value in step.params.items()]
     return (
@@ -77,7 +143,7 @@ def _step_label(step: PipelineStep) -> str:
     )
 
 
-def _pipeline_fields(pipeline: Pipeline) -> dict[str, Any]:
+def _pipeline_fields(pipeline: PipelineLike) -> dict[str, Any]:
     return {
         "steps": [_step_label(step) for step in pipeline.steps],
         "inputs": pipeline.inputs or ["(none)"],
@@ -86,7 +152,7 @@ def _pipeline_fields(pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-def pipeline_card_html(pipeline: Pipeline) -> str:
+def pipeline_card_html(pipeline: PipelineLike) -> str:
     steps = "".join(f"<li>{escape(step)}</li>" for step in _pipeline_fields(pipeline)["steps"])
     fields = {key: value for key, value in _pipeline_fields(pipeline).items() if key != "steps"}
     return (
@@ -96,7 +162,7 @@ def pipeline_card_html(pipeline: Pipeline) -> str:
     )
 
 
-def pipeline_card_text(pipeline: Pipeline) -> str:
+def pipeline_card_text(pipeline: PipelineLike) -> str:
     fields = _pipeline_fields(pipeline)
     steps = "\n".join(f"  {position}. {step}" for position, step in enumerate(fields.pop("steps"), start=1))
     rest = "\n".join(
@@ -111,7 +177,7 @@ def _diff_line_html(line: str) -> str:
     return f"<span{style}>{escape(line)}</span>"
 
 
-def diff_html(diff: DefinitionDiff) -> str:
+def diff_html(diff: DiffLike) -> str:
     settings = "".join(
         f"<div><b>{escape(key)}</b>: {escape(repr(old))} &rarr; {escape(repr(new))}</div>"
         for key, (old, new) in diff.settings.items()
@@ -122,33 +188,3 @@ def diff_html(diff: DefinitionDiff) -> str:
         f"<div><b>{escape(diff.name)}</b> v{diff.old_version} &rarr; v{diff.new_version}</div>{settings}"
         f'<pre style="{PRE_STYLE}">{body or "(no differences in the body)"}</pre></div>'
     )
-
-
-TABLE_STYLE = "<style>.promptlab-table td{white-space:pre-wrap;vertical-align:top;max-width:420px}</style>"
-
-
-def experiment_header_text(
-    name: str, status: str, variants: int, rows: int, repeats: int, counts: dict[str, int]
-) -> str:
-    done = ", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs yet"
-    counts_text = f"{_plural(variants, 'variant')} x {_plural(rows, 'row')} x {_plural(repeats, 'repeat')}"
-    return f"experiment {name}: {counts_text}, {status} ({done})"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def frame_html(frame, rows: int) -> str:
-    shown = frame.head(rows)
-    more = f"<div>… {len(frame) - rows} more rows</div>" if len(frame) > rows else ""
-    return shown.to_html(escape=True, classes="promptlab-table", na_rep="", border=0) + more
-
-
-def experiment_html(header: str, summary, outputs, rows: int) -> str:
-    parts = [f'<div class="promptlab-experiment" style="{CARD_STYLE}">{TABLE_STYLE}<div><b>{escape(header)}</b></div>']
-    if summary is not None:
-        parts.append("<div><b>summary</b></div>" + frame_html(summary, rows))
-    if outputs is not None:
-        parts.append("<div><b>outputs</b></div>" + frame_html(outputs, rows))
-    return "".join(parts) + "</div>"
