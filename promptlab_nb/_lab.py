@@ -121,7 +121,7 @@ class Lab:
             name=name,
             evaluators=evaluators,
             check_start=lambda session, planned, rows, evaluators: execution.check_start(
-                session, planned, rows, options, evaluators, check_cost=not batch
+                session, planned, rows, options, evaluators, batch=batch
             ),
         )
         return await (experiment.asubmit(options) if batch else experiment.aexecute(options, live))

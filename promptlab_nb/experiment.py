@@ -21,7 +21,7 @@ from promptlab_nb.evaluation.statistics import PairedComparison
 from promptlab_nb.notebook import views
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.batch_execution import BatchExecution, BatchReport, is_batch_mode
-from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution
+from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, ExperimentExecution, unsaved_runs
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
@@ -51,7 +51,7 @@ class Experiment:
         """As stored; ``unsaved`` while this session keeps runs of it that the store could not take."""
         with self.database.session() as session:
             record = ExperimentService(session).get(self.name)
-        if record.id in self.database.unsaved_runs:
+        if record.id in unsaved_runs(self.database):
             return record.model_copy(update={"status": ExperimentStatus.UNSAVED})
         return record
 

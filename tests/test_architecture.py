@@ -100,6 +100,13 @@ def test_providers_import_nothing_from_the_store():
     assert not crossing, f"providers are strategies over plain data; ids and the clock are in core/: {crossing}"
 
 
+def test_the_store_imports_only_the_core():
+    crossing = imports_across(
+        ("store",), ("schemas", "engine", "services", "evaluation", "display", "notebook", "server")
+    )
+    assert not crossing, f"the store keeps rows; what works on them belongs to a layer above: {crossing}"
+
+
 def test_core_imports_nothing_else_of_the_package():
     outside = {
         module: sorted(target for target in targets if not in_layer(target, "core"))

@@ -90,3 +90,22 @@ def test_a_judge_without_a_known_price_is_refused_naming_it(paid_lab, fake_serve
     with pytest.raises(errors.UnpricedModels, match=r"openai:gpt-unlisted \(4 calls\)"):
         paid_lab.run("capital", countries(4), evaluators=[judge], progress=False)
     assert fake_server.script.received == []
+
+
+def test_a_batch_whose_judge_calls_pass_the_limit_is_refused_before_it_is_stored(paid_lab, fake_server):
+    # Given free mock batch runs graded by a paid judge, and a limit below what 50 judge calls cost
+    pl.mock_model("overnight", respond=lambda messages: "Paris", batch_delay=0)
+    save_capital(paid_lab, "mock:overnight")
+    judge = pl.evals.judge("The answer names a capital.", model="openai:gpt-4o")
+    paid_lab.settings.cost_limit = 0.1
+    # When the batch is started, Then it is refused before anything is stored and the name stays free
+    with pytest.raises(errors.CostLimitExceeded):
+        paid_lab.run("capital", countries(50), evaluators=[judge], mode="batch", name="nightly", progress=False)
+    assert paid_lab.experiments().empty
+    # And once confirmed the batch is submitted under that name and its runs are judged when collected
+    fake_server.script.reply = JUDGE_ANSWER
+    experiment = paid_lab.run(
+        "capital", countries(50), evaluators=[judge], mode="batch", name="nightly", confirm=True, progress=False
+    )
+    assert experiment.name == "nightly"
+    assert experiment.refresh(progress=False).runs["judge"].tolist() == [1.0] * 50

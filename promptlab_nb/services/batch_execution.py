@@ -23,7 +23,7 @@ from promptlab_nb.core.ids import utcnow
 from promptlab_nb.core.vocabulary import BatchStatus, ExperimentStatus, Mode
 from promptlab_nb.engine.batch_answers import BatchAnswers, CellId, response_of, split_lines
 from promptlab_nb.engine.cache import ResponseCache, cache_key
-from promptlab_nb.engine.costs import CostEstimate, PlannedCall
+from promptlab_nb.engine.costs import CostEstimate
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.base import ChatResponse, Provider
 from promptlab_nb.engine.providers.batch_api import BatchOutcome, BatchState
@@ -129,7 +129,8 @@ class BatchExecution:
         try:
             to_send, at_once = _split_cached(tasks, cache, registry)
             groups = _grouped_by_model(to_send, registry)
-            estimate = _batch_estimate(to_send, len(at_once), registry)
+            with self.database.session() as session:
+                estimate = self.live.estimate(tasks, cache, registry, session, evaluators, batch=True)
             self.live.check_cost(estimate, options.confirm)
             storer = self._storer(experiment, options, evaluators, registry, cache)
             await storer.store(
@@ -381,16 +382,6 @@ def _grouped_by_model(tasks: list[RunTask], registry: ProviderRegistry) -> dict[
         if registry.get(provider_name).batch_limits is None:
             raise BatchNotSupported(provider_name)
     return dict(groups)
-
-
-def _batch_estimate(tasks: list[RunTask], cached: int, registry: ProviderRegistry) -> CostEstimate:
-    estimate = CostEstimate(cached=cached)
-    for task in tasks:
-        step = task.chain.steps[0]
-        input_chars = sum(len(message["content"]) for message in step.request(task.inputs).messages)
-        call = PlannedCall(step.spec, input_chars, step.params.get("max_tokens"))
-        estimate.add(call, registry.get(step.spec.provider), batch=True)
-    return estimate
 
 
 def _cell_of(task: RunTask, positions: dict[str, int]) -> CellId:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from promptlab_nb.engine.matrix import cells
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.runner import ExperimentRunner, RunTask
-from promptlab_nb.engine.sink import RunSink
+from promptlab_nb.engine.sink import RunRecords, RunSink
 from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.evaluation.evaluators import Evaluator
@@ -34,6 +35,14 @@ from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.scores import ScoreService
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
+
+_UNSAVED: WeakKeyDictionary[Database, dict[str, RunRecords]] = WeakKeyDictionary()
+
+
+def unsaved_runs(database: Database) -> dict[str, RunRecords]:
+    """Per experiment id, the runs this process received but could not store in ``database`` (it stayed
+    locked): the experiment's next run stores them first, without calling the models again."""
+    return _UNSAVED.setdefault(database, {})
 
 
 @dataclass
@@ -89,14 +98,14 @@ class ExperimentExecution:
             service.clear_unfinished(experiment.id)
             tasks = self._missing_tasks(session, experiment)
             _check_providers_configured(tasks, registry)
-            estimate = self._estimate(tasks, cache, registry, session, evaluators)
+            estimate = self.estimate(tasks, cache, registry, session, evaluators)
             self.check_cost(estimate, confirmed)
             service.set_status(experiment.id, ExperimentStatus.RUNNING)
-        self.database.unsaved_runs.pop(experiment.id, None)
+        unsaved_runs(self.database).pop(experiment.id, None)
         return experiment, tasks, estimate
 
     def _store_unsaved(self, session, experiment_id: str) -> None:
-        unsaved = self.database.unsaved_runs.get(experiment_id)
+        unsaved = unsaved_runs(self.database).get(experiment_id)
         if unsaved:
             unsaved.write(session.connection(), skip_stored_runs=True)
 
@@ -144,7 +153,7 @@ class ExperimentExecution:
             await sink.finish(end_run)
         except Exception as error:
             unsaved = sink.unsaved()
-            self.database.unsaved_runs[experiment.id] = unsaved
+            unsaved_runs(self.database)[experiment.id] = unsaved
             if isinstance(error, StoreLocked):
                 raise RunsNotStored(error, experiment.name, len(unsaved.runs)) from error
             raise
@@ -255,17 +264,20 @@ class ExperimentExecution:
             parse=step.parse,
         )
 
-    def _estimate(
+    def estimate(
         self,
         tasks: list[RunTask],
         cache: ResponseCache,
         registry: ProviderRegistry,
         session,
         evaluators: Sequence[Evaluator] = (),
+        *,
+        batch: bool = False,
     ) -> CostEstimate:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call.
-        Every run adds the calls its evaluators make to score it (a judge's)."""
+        Every run adds the calls its evaluators make to score it (a judge's, always live). ``batch``:
+        the runs' calls go through batch APIs, at batch prices."""
         keys = {id(task): task_cache_key(task, registry) for task in tasks if task.kind == "template"}
         cache.prefetch((key for key in keys.values() if key), session)
         estimate = CostEstimate()
@@ -279,7 +291,7 @@ class ExperimentExecution:
             input_chars = sum(len(part["content"]) for part in _first_messages(task))
             for step in task.chain.steps:
                 call = PlannedCall(step.spec, input_chars, step.params.get("max_tokens"))
-                estimate.add(call, registry.get(step.spec.provider))
+                estimate.add(call, registry.get(step.spec.provider), batch=batch)
         return estimate
 
     def _scoring_calls(self, task: RunTask, evaluators: Sequence[Evaluator]) -> list[PlannedCall]:
@@ -294,16 +306,18 @@ class ExperimentExecution:
         options: ExecutionOptions,
         evaluators: Sequence[Evaluator] = (),
         *,
-        check_cost: bool = True,
+        batch: bool = False,
     ) -> None:
-        """What ``run`` refuses before its first call (a provider unknown or not configured, an estimate
-        above the cost limit), checked on an experiment not stored yet: a refused start stores nothing."""
+        """What ``run`` or a batch submit refuses before its first call (a provider unknown or not
+        configured, an estimate above the cost limit), checked on an experiment not stored yet: a
+        refused start stores nothing."""
         tasks = self._tasks(planned, rows, set(), self._chains(session, planned))
         registry = ProviderRegistry(self.settings.providers)
         _check_providers_configured(tasks, registry)
-        if check_cost and self.settings.cost_limit and not options.confirm:
+        if self.settings.cost_limit and not options.confirm:
             cache = ResponseCache(self.database, enabled=options.cache)
-            self.check_cost(self._estimate(tasks, cache, registry, session, evaluators), options.confirm)
+            estimate = self.estimate(tasks, cache, registry, session, evaluators, batch=batch)
+            self.check_cost(estimate, options.confirm)
 
     def check_cost(self, estimate: CostEstimate, confirmed: bool) -> None:
         """Under a cost limit, refuse unless confirmed: an estimate above it, or paid calls without a known price."""

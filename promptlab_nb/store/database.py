@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,9 +18,6 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from promptlab_nb.core.errors import InvalidStore, StoreLocked
 from promptlab_nb.store import migrate
-
-if TYPE_CHECKING:
-    from promptlab_nb.engine.sink import RunRecords
 
 DEFAULT_FILE = "promptlab.duckdb"
 LINGER_SECONDS = 0.5
@@ -101,17 +97,13 @@ class _FileKeeper:
 
 class Database:
     """One store. Every unit of work opens a connection and gives it back at once, so two
-    notebooks can share one DuckDB file; a lock conflict is retried with backoff.
-
-    ``unsaved_runs`` keeps, per experiment id, the runs this process received but could not store
-    (the store stayed locked): the experiment's next run stores them first, without calling the models."""
+    notebooks can share one DuckDB file; a lock conflict is retried with backoff."""
 
     def __init__(self, url: str | Path | None = None, *, lock_timeout: float = 30.0):
         self.url = resolve_url(url)
         self.location = describe(self.url)
         self.lock_timeout = lock_timeout
         self.backend = make_url(self.url).get_backend_name()
-        self.unsaved_runs: dict[str, RunRecords] = {}
         self._keeper = _FileKeeper(LINGER_SECONDS)
         atexit.register(self._keeper.release)
         self.engine = self._create_engine()
