@@ -44,7 +44,7 @@ class RunRecords:
             del getattr(self, name)[: len(getattr(written, name))]
 
     def write(self, connection: Connection, *, skip_stored_runs: bool = False) -> None:
-        insert_records(connection, Run.__table__, [run.row() for run in self.runs], skip_existing=skip_stored_runs)
+        insert_records(connection, Run.__table__, self.runs, skip_existing=skip_stored_runs)
         insert_records(connection, RunStep.__table__, self.steps)
         insert_records(connection, Score.__table__, self.scores)
         ResponseCache.write(connection, self.cache_entries)

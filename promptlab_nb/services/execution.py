@@ -7,7 +7,7 @@ not hold the store, so each read or bulk write is its own short unit of work.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -97,7 +97,7 @@ class ExperimentExecution:
             self._store_unsaved(session, experiment.id)
             service.clear_unfinished(experiment.id)
             tasks = self._missing_tasks(session, experiment)
-            _check_providers_configured(tasks, registry)
+            _check_providers_configured((task.chain for task in tasks), registry)
             estimate = self.estimate(tasks, cache, registry, session, evaluators)
             self.check_cost(estimate, confirmed)
             service.set_status(experiment.id, ExperimentStatus.RUNNING)
@@ -282,7 +282,7 @@ class ExperimentExecution:
         cache.prefetch((key for key in keys.values() if key), session)
         estimate = CostEstimate()
         for task in tasks:
-            for call in self._scoring_calls(task, evaluators):
+            for call in self._scoring_calls(task, evaluators) if evaluators else ():
                 estimate.add(call, registry.get(call.spec.provider))
             key = keys.get(id(task))
             if key and cache.has(key):
@@ -311,10 +311,11 @@ class ExperimentExecution:
         """What ``run`` or a batch submit refuses before its first call (a provider unknown or not
         configured, an estimate above the cost limit), checked on an experiment not stored yet: a
         refused start stores nothing."""
-        tasks = self._tasks(planned, rows, set(), self._chains(session, planned))
+        chains = self._chains(session, planned)
         registry = ProviderRegistry(self.settings.providers)
-        _check_providers_configured(tasks, registry)
+        _check_providers_configured(chains, registry)
         if self.settings.cost_limit and not options.confirm:
+            tasks = self._tasks(planned, rows, set(), chains)
             cache = ResponseCache(self.database, enabled=options.cache)
             estimate = self.estimate(tasks, cache, registry, session, evaluators, batch=batch)
             self.check_cost(estimate, options.confirm)
@@ -365,7 +366,7 @@ def _first_messages(task: RunTask) -> list[dict[str, str]]:
         return []
 
 
-def _check_providers_configured(tasks: list[RunTask], registry: ProviderRegistry) -> None:
+def _check_providers_configured(chains: Iterable[StepChain], registry: ProviderRegistry) -> None:
     """A missing key or base URL is one clear error before any run, not a failure on every run."""
-    for provider in sorted({step.spec.provider for task in tasks for step in task.chain.steps}):
+    for provider in sorted({step.spec.provider for chain in chains for step in chain.steps}):
         registry.get(provider).check_configured()

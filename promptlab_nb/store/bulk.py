@@ -4,8 +4,8 @@ PostgreSQL takes one executemany through psycopg's pipeline."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import pyarrow as pa
 from sqlalchemy import Connection, FromClause, Table, delete, insert
@@ -20,19 +20,35 @@ def _json_columns(table: Table) -> set[str]:
     return {column.name for column in table.columns if isinstance(column.type, JSONText)}
 
 
-def _arrow_batch(table: Table, records: Sequence[dict[str, Any]]) -> pa.Table:
+class RowObject(Protocol):
+    """A record kept as an object (a slotted dataclass): its attributes are named like the columns."""
+
+    def row(self) -> dict[str, Any]: ...
+
+
+Record = Mapping[str, Any] | RowObject
+
+
+def _column(records: Sequence[Record], name: str) -> list[Any]:
+    """One column's values; records kept as objects are read without building a dict per row."""
+    if records and not isinstance(records[0], Mapping):
+        return [getattr(record, name) for record in records]
+    return [record.get(name) for record in records]  # type: ignore[union-attr]
+
+
+def _arrow_batch(table: Table, records: Sequence[Record]) -> pa.Table:
     json_columns = _json_columns(table)
-    names = [column.name for column in table.columns]
-    columns = {
-        name: [
-            (None if record.get(name) is None else json.dumps(record[name], ensure_ascii=False, default=str))
-            if name in json_columns
-            else record.get(name)
-            for record in records
-        ]
-        for name in names
-    }
+    columns = {}
+    for column in table.columns:
+        values = _column(records, column.name)
+        if column.name in json_columns:
+            values = [None if value is None else json.dumps(value, ensure_ascii=False, default=str) for value in values]
+        columns[column.name] = values
     return pa.table(columns)
+
+
+def _as_rows(records: Sequence[Record]) -> list[Mapping[str, Any]]:
+    return [record if isinstance(record, Mapping) else record.row() for record in records]
 
 
 def _as_table(table: FromClause) -> Table:
@@ -43,9 +59,10 @@ def _as_table(table: FromClause) -> Table:
 
 
 def insert_records(
-    connection: Connection, table: FromClause, records: Sequence[dict[str, Any]], *, skip_existing: bool = False
+    connection: Connection, table: FromClause, records: Sequence[Record], *, skip_existing: bool = False
 ) -> None:
-    """Insert many complete rows; with ``skip_existing`` rows whose key is already stored are left as they are."""
+    """Insert many complete rows (mappings, or objects whose attributes are the columns); with
+    ``skip_existing`` rows whose key is already stored are left as they are."""
     if not records:
         return
     table = _as_table(table)
@@ -55,9 +72,7 @@ def insert_records(
         _insert_sqlalchemy(connection, table, records, skip_existing)
 
 
-def _insert_duckdb(
-    connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool
-) -> None:
+def _insert_duckdb(connection: Connection, table: Table, records: Sequence[Record], skip_existing: bool) -> None:
     names = ", ".join(f'"{column.name}"' for column in table.columns)
     verb = "insert or ignore" if skip_existing else "insert"
     raw: Any = connection.connection.driver_connection
@@ -69,12 +84,10 @@ def _insert_duckdb(
             raw.unregister("promptlab_batch")
 
 
-def _insert_sqlalchemy(
-    connection: Connection, table: Table, records: Sequence[dict[str, Any]], skip_existing: bool
-) -> None:
+def _insert_sqlalchemy(connection: Connection, table: Table, records: Sequence[Record], skip_existing: bool) -> None:
     statement = pg_insert(table).on_conflict_do_nothing() if skip_existing else insert(table)
     for start in range(0, len(records), CHUNK):
-        connection.execute(statement, list(records[start : start + CHUNK]))
+        connection.execute(statement, _as_rows(records[start : start + CHUNK]))
 
 
 def delete_where_in(connection: Connection, table: FromClause, column: str, values: Sequence[Any]) -> None:
