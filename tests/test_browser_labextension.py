@@ -198,7 +198,8 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
     # When the Prompt Lab sidebar is open and the cell runs
     page.locator(SIDEBAR_TAB).click()
     sidebar = page.locator("#promptlab-sidebar")
-    sidebar.locator(".pl-Sidebar-templates .pl-Sidebar-empty").wait_for()
+    sidebar.locator(".pl-Sidebar-status", has_text="No store at").wait_for()
+    assert not (jupyter_lab.root_dir / "promptlab.duckdb").exists(), "looking at the sidebar creates no store"
     run_cell(prompt_cell, 2)
 
     # Then the magic saved the template and the sidebar lists it with its version, model and variables
@@ -213,16 +214,18 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
 
     # Then the experiment is listed with its size
     experiment = sidebar.locator(".pl-Sidebar-experiments .pl-Sidebar-entry", has_text="greetings")
-    assert "1 variants × 2 rows" in experiment.locator(".pl-Sidebar-detail").first.inner_text()
+    assert "1 variant × 2 rows" in experiment.locator(".pl-Sidebar-detail").first.inner_text()
 
-    # When the template is clicked with the prompt cell active, and the inserted cell is run
+    # When the template is clicked with the prompt cell active, and Shift+Enter is pressed at once
     prompt_cell.locator(".cm-content").click()
     template.locator(".pl-Sidebar-open").click()
     inserted = cells.nth(2)
     inserted.locator(".pl-magic").wait_for()
-    run_cell(inserted, 3)
+    page.keyboard.press("Shift+Enter")
+    inserted.locator(".jp-InputPrompt", has_text="[3]").wait_for()
 
-    # Then it is a highlighted %%prompt cell that saves the same template again: unchanged
+    # Then the inserted cell ran, once: a highlighted %%prompt cell that saves the same template again, unchanged
+    assert notebook.locator(".jp-Cell .pl-magic").count() == 2
     assert inserted.locator(".pl-magic").inner_text() == "%%prompt greet --model mock:echo"
     assert highlighted_text(inserted, ".pl-jinja-expression") == "{{ name }}"
     inserted.locator(".jp-OutputArea-output", has_text="unchanged").wait_for()
@@ -252,3 +255,45 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
     # Then the hidden sidebar did not read the store: it reads it when shown
     assert reads_while_hidden == 0
     assert store_reads(page) > reads_before
+
+
+PIPELINE_CELL = "%%pipeline digest\n- template: greet\n  output: greeting"
+
+
+def test_the_sidebar_shows_the_store_of_a_notebook_in_a_folder_and_its_pipelines(jupyter_lab, page):
+    # Given a notebook in notebooks/, whose kernel writes notebooks/promptlab.duckdb
+    folder = jupyter_lab.root_dir / "notebooks"
+    folder.mkdir()
+    cells_source = ["%load_ext promptlab_nb", PROMPT_CELL, PIPELINE_CELL, ""]
+    (folder / "lab.ipynb").write_text(json.dumps(_python_notebook(cells_source)))
+    page.goto(f"{jupyter_lab.url}lab/tree/notebooks/lab.ipynb?token={jupyter_lab.token}")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    cells = notebook.locator(".jp-Cell")
+    page.locator(".jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle").wait_for()
+
+    # When the sidebar is opened and the notebook saves a template and a pipeline
+    page.locator(SIDEBAR_TAB).click()
+    sidebar = page.locator("#promptlab-sidebar")
+    sidebar.locator(".pl-Sidebar-store", has_text="notebooks/promptlab.duckdb").wait_for()
+    for index in range(3):
+        run_cell(cells.nth(index), index + 1)
+
+    # Then the sidebar names that store and lists the template and the pipeline; no store appeared in the root
+    sidebar.locator(".pl-Sidebar-templates .pl-Sidebar-entry", has_text="greet").wait_for()
+    pipeline = sidebar.locator(".pl-Sidebar-pipelines .pl-Sidebar-entry", has_text="digest")
+    pipeline.wait_for()
+    assert sidebar.locator(".pl-Sidebar-store").inner_text() == "Store: notebooks/promptlab.duckdb"
+    assert pipeline.locator(".pl-Sidebar-detail").first.inner_text() == "v1 · 1 step: greet"
+    assert "notebooks/promptlab.duckdb" in sidebar.locator(".pl-Sidebar-stores option").all_inner_texts()
+    assert not (jupyter_lab.root_dir / "promptlab.duckdb").exists()
+
+    # When the pipeline is clicked and the inserted cell is run
+    cells.nth(3).locator(".cm-content").click()
+    pipeline.locator(".pl-Sidebar-open").click()
+    inserted = cells.nth(4)
+    inserted.locator(".pl-magic").wait_for()
+    page.keyboard.press("Shift+Enter")
+
+    # Then it is a %%pipeline cell that saves the same pipeline: unchanged
+    assert inserted.locator(".pl-magic").inner_text() == "%%pipeline digest"
+    inserted.locator(".jp-OutputArea-output", has_text="unchanged").wait_for()

@@ -99,9 +99,15 @@ def beyond_loopback(urls: list[str]) -> list[str]:
     ]
 
 
+def grid_scrolls_by_itself(widget) -> bool:
+    return widget.locator(".pl-grid-box").evaluate(
+        "box => getComputedStyle(box).maxHeight !== 'none' || box.scrollHeight > box.clientHeight"
+    )
+
+
 def search_for(widget, text: str) -> None:
     widget.locator(".pl-search").fill(text)
-    expected = "1 of 3 rows" if text else "3 of 3 rows"
+    expected = "rows 1–1 of 1 (filtered from 3)" if text else "rows 1–3 of 3"
     widget.locator(".pl-page", has_text=expected).wait_for()
 
 
@@ -123,6 +129,9 @@ def test_comparison_widget_renders_in_jupyterlab_and_stores_a_rating(widget_lab_
         assert outputs == ["Paris", "Paris", "Tokyo", "Kyoto", SCRIPT_ATTACK, IMAGE_ATTACK]
         assert page.evaluate("() => window.pwned ?? null") is None
         assert page.locator(".promptlab-widget .pl-summary td", has_text="capital@1 | mock:weak").count() == 1
+        # And the grid has no scroll box of its own: the notebook's scroll is the only one
+        assert grid_scrolls_by_itself(compared) is False
+        assert compared.locator(".pl-page").inner_text() == "page 1 of 1 · rows 1–3 of 3"
         # When the user writes a note and gives the weak model's Kyoto a thumbs up
         kyoto = page.locator(".promptlab-widget .pl-cell", has_text="Kyoto")
         kyoto.locator(".pl-note").fill("old capital")
@@ -136,6 +145,15 @@ def test_comparison_widget_renders_in_jupyterlab_and_stores_a_rating(widget_lab_
         search_for(compared, "kyoto")
         assert grid_texts(compared) == ["Tokyo", "Kyoto"]
         search_for(compared, "")
+        # When the user keeps rows with run errors, of which there are none, then rows with a failed check
+        compared.locator(".pl-errors_only").check()
+        # Then the grid says why it is empty, then shows the rows with a ✗
+        compared.locator(".pl-empty", has_text="No row of 3 has a run error.").wait_for()
+        compared.locator(".pl-errors_only").uncheck()
+        compared.locator(".pl-failed-check").select_option(label="failed any check")
+        compared.locator(".pl-page", has_text="rows 1–2 of 2 (filtered from 3)").wait_for()
+        assert grid_texts(compared) == ["Tokyo", "Kyoto", SCRIPT_ATTACK, IMAGE_ATTACK]
+        compared.locator(".pl-failed-check").select_option(label="all checks")
         compared.locator(".pl-baseline").select_option(label="vs input expected")
         kyoto = compared.locator(".pl-cell", has_text="Kyoto")
         kyoto.locator(".pl-added").wait_for()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promptlab_nb.engine.diffing import MAX_DIFF_LINES, unified_text_diff
-from promptlab_nb.notebook.widget_diff import ADDED, MAX_DIFF_TOKENS, NOT_COMPARED, REMOVED, word_diff, words
+from promptlab_nb.notebook.widget_diff import ADDED, MAX_DIFF_TOKENS, NOT_COMPARED, REMOVED, SAME, word_diff, words
 
 
 def test_the_word_diff_of_long_outputs_compares_their_head_and_keeps_the_rest_of_the_output():
@@ -28,3 +28,27 @@ def test_the_version_diff_of_long_bodies_says_where_it_stops():
 
     assert "+line one\n" in diff and "+one more" not in diff
     assert diff.endswith(f"@@ not compared: the lines after line {MAX_DIFF_LINES:,} @@\n")
+
+
+def test_a_replaced_phrase_reads_as_one_deletion_then_one_insertion_not_interleaved_words():
+    # Given an output that replaces the first two words of its baseline
+    baseline, output = "The kettle is on", "Thank you is on"
+
+    # When they are diffed
+    segments = word_diff(baseline, output)
+
+    # Then the old phrase is removed whole, the new phrase added whole, and the rest kept
+    assert segments == [(REMOVED, "The kettle"), (ADDED, "Thank you"), (SAME, " is on")]
+
+
+def test_a_sentence_rewritten_word_for_word_shows_as_the_old_sentence_then_the_new_one():
+    # Given an output that translates every word of its baseline
+    baseline, output = "one two three.", "uno dos tres."
+
+    # When they are diffed
+    segments = word_diff(baseline, output)
+
+    # Then the spaces between changed words go with the change, and the segments still rebuild both texts
+    assert segments == [(REMOVED, "one two three"), (ADDED, "uno dos tres"), (SAME, ".")]
+    assert "".join(text for kind, text in segments if kind != ADDED) == baseline
+    assert "".join(text for kind, text in segments if kind != REMOVED) == output

@@ -323,7 +323,7 @@ class TestSpecs:
     def test_an_unknown_kind_lists_the_known_ones(self):
         # Given a misspelt kind
         # When / Then the error lists the kinds with examples
-        assert_refused(lambda: evals.parse_spec("contain:Paris"), "known kinds: contains:Paris")
+        assert_refused(lambda: evals.parse_spec("contain:Paris"), "write one of these forms:\n  contains:Paris")
         assert_refused(lambda: evals.parse_spec("regex_case:x"), "Unknown evaluator 'regex_case:x'")
 
     @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import urllib.parse
 from http.cookies import SimpleCookie
 from typing import Any
@@ -85,12 +86,103 @@ def test_listing_templates_shows_the_latest_version_variables_and_model(api, ser
     assert listed == {"summarize": (2, ["text"], "mock:echo"), "translate": (1, ["language", "text"], None)}
 
 
-def test_the_store_opens_on_first_use_in_the_server_root(api, jp_root_dir):
-    assert not (jp_root_dir / "promptlab.duckdb").exists(), "starting the server alone creates no store"
+def test_looking_at_a_store_no_notebook_wrote_yet_creates_nothing_and_says_so(api, jp_root_dir):
+    # Given a server whose root holds no store
+    # When the sidebar lists templates
+    status, body = api("GET", "templates")
 
-    assert api("GET", "templates") == (200, {"templates": []})
+    # Then it is told there is no store there yet, and none was created
+    assert_error(status, body, 404, "StoreMissing")
+    assert body["message"].startswith(f"No store at {jp_root_dir / 'promptlab.duckdb'} yet.")
+    assert not (jp_root_dir / "promptlab.duckdb").exists()
 
-    assert (jp_root_dir / "promptlab.duckdb").exists()
+
+@pytest.fixture
+def notebook_folder_lab(jp_root_dir):
+    """The store a notebook in notebooks/ writes: notebooks/promptlab.duckdb, with one template."""
+    (jp_root_dir / "notebooks").mkdir()
+    lab = pl.Lab(jp_root_dir / "notebooks" / "promptlab.duckdb")
+    lab.templates.save("in_folder", "Hello {{ name }}")
+    yield lab
+    lab.close()
+
+
+def test_the_store_of_a_notebook_folder_is_read_when_named_in_the_query(api, notebook_folder_lab, jp_root_dir):
+    # When the sidebar lists templates of the store beside a notebook in notebooks/
+    status, body = api("GET", "templates", params={"store": "notebooks/promptlab.duckdb"})
+
+    # Then it sees that store's templates, and the root store was not created
+    assert (status, [row["name"] for row in body["templates"]]) == (200, ["in_folder"])
+    assert not (jp_root_dir / "promptlab.duckdb").exists()
+
+
+@pytest.mark.parametrize("store", ["../outside.duckdb", "/tmp/elsewhere.duckdb", "notebooks/lab.ipynb"])
+def test_a_store_outside_the_root_or_not_a_duckdb_file_is_refused(api, notebook_folder_lab, jp_root_dir, store):
+    status, body = api("GET", "templates", params={"store": store})
+
+    assert_error(status, body, 422, "InvalidRequest")
+    assert not (jp_root_dir.parent / "outside.duckdb").exists()
+
+
+def test_a_missing_store_named_in_the_query_is_not_created(api, notebook_folder_lab, jp_root_dir):
+    status, body = api("GET", "experiments", params={"store": "other/promptlab.duckdb"})
+
+    assert_error(status, body, 404, "StoreMissing")
+    assert not (jp_root_dir / "other").exists()
+
+
+def test_the_known_stores_are_the_duckdb_files_under_the_root(api, notebook_folder_lab, server_lab, jp_root_dir):
+    # Given a store in the root, one in notebooks/, one in a hidden folder and one too deep to look for
+    for hidden in (jp_root_dir / ".cache", jp_root_dir / "a" / "b" / "c"):
+        hidden.mkdir(parents=True)
+        (hidden / "promptlab.duckdb").write_bytes(b"")
+
+    # When the sidebar asks which stores there are
+    status, body = api("GET", "stores")
+
+    # Then it is offered the two a person works with, and follows the notebook's folder
+    assert status == 200
+    assert body == {
+        "stores": [
+            {"name": "promptlab.duckdb", "path": "promptlab.duckdb"},
+            {"name": "notebooks/promptlab.duckdb", "path": "notebooks/promptlab.duckdb"},
+        ],
+        "follows_notebook": True,
+    }
+
+
+def test_promptlab_url_is_the_first_known_store_and_every_notebook_uses_it(team_store, api):
+    status, body = api("GET", "stores")
+
+    assert (status, body["stores"][0], body["follows_notebook"]) == (
+        200, {"name": team_store.removeprefix("duckdb:///"), "path": None}, False
+    )  # fmt: skip
+
+
+def test_a_store_deleted_while_the_server_reads_it_says_it_no_longer_exists_and_where_it_was(
+    api, notebook_folder_lab, jp_root_dir
+):
+    # Given the sidebar has read the store of notebooks/, and the folder is then deleted
+    query = {"store": "notebooks/promptlab.duckdb"}
+    assert api("GET", "templates", params=query)[0] == 200
+    notebook_folder_lab.close()
+    shutil.rmtree(jp_root_dir / "notebooks")
+
+    # When the sidebar reads it again
+    status, body = api("GET", "templates", params=query)
+
+    # Then it is told the store file no longer exists, and where it was; nothing was created
+    assert_error(status, body, 404, "StoreMissing")
+    where = jp_root_dir / "notebooks" / "promptlab.duckdb"
+    assert body["message"].startswith(f"The store file no longer exists: it was at {where}.")
+    assert not (jp_root_dir / "notebooks").exists()
+
+    # When it reads it once more
+    status, body = api("GET", "templates", params=query)
+
+    # Then it is told there is no store there
+    assert_error(status, body, 404, "StoreMissing")
+    assert body["message"].startswith(f"No store at {where} yet.")
 
 
 @pytest.fixture
@@ -124,7 +216,7 @@ def test_directory_listings_survive_a_notebook_writing_the_store(fetch, jp_root_
     assert [item["name"] for item in json.loads(response.body)["content"]] == ["promptlab.duckdb"]
 
 
-def test_an_empty_store_lists_nothing(api):
+def test_an_empty_store_lists_nothing(api, server_lab):
     assert api("GET", "templates") == (200, {"templates": []})
     assert api("GET", "pipelines") == (200, {"pipelines": []})
 
@@ -367,6 +459,19 @@ def test_experiments_list_shows_size_status_cost_and_best_variant(api, capitals_
         "best_variant": STRONG_VARIANT,
     }  # fmt: skip
     assert listed["status"] == capitals_experiment.status
+
+
+def test_variants_with_the_same_best_score_are_listed_as_a_tie_not_as_one_best(api, server_lab):
+    # Given two templates that answer every question equally well
+    server_lab.templates.save("route", "Route {{ country }}", model="mock:echo")
+    server_lab.templates.save("route_again", "Route {{ country }}", model="mock:echo")
+    server_lab.compare(["route", "route_again"], CAPITALS, evaluators=["contains:Route"], name="routes", progress=False)
+
+    # When the sidebar lists experiments
+    [listed] = api("GET", "experiments")[1]["experiments"]
+
+    # Then no variant is called best: both are tied
+    assert (listed["best_variant"], listed["tied_variants"]) == (None, ["route@1", "route_again@1"])
 
 
 def test_the_experiment_list_recomputes_a_summary_only_when_its_runs_scores_or_ratings_change(

@@ -83,3 +83,36 @@ def test_html_in_values_is_kept_as_text_for_the_model():
 def test_a_missing_attribute_in_row_data_is_a_clear_render_error():
     with pytest.raises(errors.RenderFailed, match=r"no attribute 'title'"):
         PromptTemplate("{{ doc.title }}").render(doc={})
+
+
+def test_a_variable_only_tested_in_if_is_optional_and_false_when_not_given():
+    # Given a template that tests `formal` and `brief` but prints only `name`
+    template = PromptTemplate(
+        "system:\n{% if formal %}Be formal.{% else %}Be casual.{% endif %}\n"
+        "user:\n{% if brief is defined and not brief %}Take your time. {% endif %}Hello {{ name }}"
+    )
+    # When it is rendered without them, then with them
+    without = template.render(name="Ada")
+    given = template.render(name="Ada", formal=True, brief=False)
+    # Then only `name` is required, the tested ones are optional and false when left out
+    assert (template.variables, template.optional_variables) == (["name"], ["brief", "formal"])
+    assert [message["content"] for message in without] == ["Be casual.", "Hello Ada"]
+    assert [message["content"] for message in given] == ["Be formal.", "Take your time. Hello Ada"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% if formal %}{{ formal }}{% endif %}",
+        "system:\n{% if formal %}x{% endif %}\nuser:\n{{ formal }}",
+        "{% if formal > 1 %}x{% endif %}",
+        "{% if formal.strict %}x{% endif %}",
+    ],
+)
+def test_a_tested_variable_that_is_also_printed_or_compared_stays_required(body):
+    # Given a template that does more with `formal` than test it
+    template = PromptTemplate(body)
+    # When / Then it is required, and rendering without it names it
+    assert (template.variables, template.optional_variables) == (["formal"], [])
+    with pytest.raises(errors.MissingVariables, match="formal"):
+        template.render()

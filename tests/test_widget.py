@@ -3,6 +3,7 @@ filters, sorting, pages, diffs, ratings and a live run do to it."""
 
 from __future__ import annotations
 
+import _thread
 from importlib import resources
 from typing import Any
 
@@ -102,17 +103,59 @@ def test_header_summarises_each_variant_with_its_interval_cost_and_latency(capit
     assert score["verdict"] == "best"
 
 
-def test_failed_runs_show_their_error_and_the_failed_filter_keeps_only_their_rows(lab, capitals):
+def test_failed_runs_show_their_error_and_the_errors_filter_keeps_only_their_rows(lab, capitals):
     # Given a third variant that fails on one row
     pl.mock_model("flaky", refuse_atlantis)
     experiment = lab.compare(["capital"], COUNTRIES, models=["mock:strong", "mock:flaky"], progress=False)
     widget = experiment.widget()
-    # When the user keeps failed rows only
-    widget.failed_only = True
+    # When the user keeps rows with a run error only
+    widget.errors_only = True
     # Then only Atlantis is left, with the provider's error in its cell
     assert shown_countries(widget) == ["Atlantis"]
     failed = cell_of(widget, "Atlantis", FLAKY_VARIANT)
     assert failed["status"] == "error" and "no such country" in failed["error"]
+
+
+def test_the_failed_checks_filter_keeps_rows_with_a_red_badge_not_rows_with_a_run_error(lab, capitals):
+    # Given a variant that answers Paris everywhere but fails to run on Atlantis, scored against the expected capital
+    pl.mock_model("flaky", refuse_atlantis)
+    experiment = lab.compare(
+        ["capital"], COUNTRIES, models=["mock:strong", "mock:flaky"], evaluators=["equals:expected"], progress=False
+    )
+    widget = experiment.widget()
+    # When the user keeps rows where any check failed
+    assert [option["label"] for option in widget.check_options] == [
+        "all checks",
+        "failed any check",
+        "failed equals:expected",
+    ]
+    widget.failed_check = "*"
+    # Then the rows with a ✗ are shown: Japan and Peru (flaky said Paris) and Atlantis (strong answered HTML)
+    assert shown_countries(widget) == ["Japan", "Peru", "Atlantis"]
+    # When the user chooses the evaluator by name and keeps only run errors as well
+    widget.failed_check = "equals:expected"
+    widget.errors_only = True
+    # Then Atlantis is the one row with both
+    assert shown_countries(widget) == ["Atlantis"]
+
+
+def test_the_failed_checks_filter_of_an_experiment_without_run_errors_shows_the_failing_rows(view):
+    # Given the weak variant fails its check on three countries and no run failed to run
+    # When the user filters failed checks of the evaluator
+    view.failed_check = "equals:expected"
+    # Then those rows are shown, not an empty grid
+    assert shown_countries(view) == ["Japan", "Peru", "Atlantis"]
+    assert view.view["matching"] == 3 and view.view["empty_reason"] == ""
+
+
+def test_an_empty_result_says_which_filters_left_no_row(view):
+    # Given an experiment where every run ran
+    # When the user keeps rows with a run error that contain "Kyoto"
+    view.errors_only = True
+    view.search = "Kyoto"
+    # Then no row is shown and the view says why
+    assert view.view["rows"] == [] and view.view["matching"] == 0
+    assert view.view["empty_reason"] == "No row of 4 has a run error and contains 'Kyoto'."
 
 
 def test_disagreement_filter_keeps_rows_where_scores_differ(view):
@@ -164,6 +207,105 @@ def test_pages_cut_the_rows_and_a_filter_change_returns_to_the_first_page(view):
     # When a filter changes, the grid goes back to the first page
     view.search = "a"
     assert view.page == 0 and view.view["page"] == 0
+
+
+def test_the_grid_pages_by_the_display_rows_setting_and_the_pager_counts_the_rows_shown(lab, capitals):
+    # Given tables set to show three rows
+    lab.settings.display_rows = 3
+    # When the widget opens
+    widget = capitals.widget()
+    # Then it shows rows 1 to 3 of 4, then row 4 on the second page
+    assert widget.page_size == 3 and shown_countries(widget) == ["France", "Japan", "Peru"]
+    assert (widget.view["first"], widget.view["last"], widget.view["matching"]) == (1, 3, 4)
+    widget.page = 1
+    assert shown_countries(widget) == ["Atlantis"]
+    assert (widget.view["first"], widget.view["last"]) == (4, 4)
+
+
+def test_row_order_is_ascending_by_default_and_descending_reverses_it(view):
+    # Given the grid in row order
+    assert view.sort_by == "row" and view.descending is False
+    assert shown_countries(view) == ["France", "Japan", "Peru", "Atlantis"]
+    # When the user ticks descending
+    view.descending = True
+    # Then the last data row comes first
+    assert shown_countries(view) == ["Atlantis", "Peru", "Japan", "France"]
+
+
+def test_a_one_variant_experiment_offers_no_diff_against_itself_and_no_disagreement(lab):
+    # Given an experiment of one variant
+    pl.mock_model("strong", STRONG)
+    lab.templates.save("capital", "What is the capital of {{ country }}?")
+    widget = lab.compare(["capital"], COUNTRIES, models=["mock:strong"], progress=False).widget()
+    # Then it can be diffed against its inputs only
+    assert [option["label"] for option in widget.baseline_options] == [
+        "no diff",
+        "vs input country",
+        "vs input expected",
+    ]
+    # And asking for rows where variants disagree hides nothing
+    widget.disagree_only = True
+    assert shown_countries(widget) == ["France", "Japan", "Peru", "Atlantis"]
+
+
+def test_a_failed_pipeline_run_shows_the_step_that_failed_and_what_the_model_answered(lab):
+    # Given a pipeline whose first step must answer JSON, and a model that does not
+    pl.mock_model("facts", "not json at all")
+    lab.templates.save("extract_facts", "Extract facts from: {{ text }}", model="mock:facts")
+    lab.templates.save("write_summary", "Summarize {{ facts }}", model="mock:echo")
+    lab.pipelines.save(
+        "digest",
+        [{"template": "extract_facts", "output": "facts", "parse": "json"}, {"template": "write_summary"}],
+    )
+    # When it runs and the widget shows it
+    widget = lab.run("digest", [{"text": "Paris is the capital of France."}], progress=False).widget()
+    # Then the cell says which step failed, why, and what the model answered there
+    [cell] = widget.view["rows"][0]["cells"]
+    assert cell["status"] == "error" and cell["failed_step"] == "facts"
+    assert "not valid JSON" in cell["error"]
+    assert cell["failed_output"] == "not json at all"
+
+
+def answer_paris_then_interrupt_on_france(messages: list[dict[str, str]]) -> str:
+    if "France" in messages[-1]["content"]:
+        _thread.interrupt_main()
+    return "Paris"
+
+
+def test_a_cancelled_run_shows_as_cancelled_and_is_neither_an_error_nor_a_zero_in_the_header(lab):
+    # Given three countries at two at a time, and a kernel interrupt when France is answered
+    pl.mock_model("halting", answer_paris_then_interrupt_on_france, latency=0.3)
+    lab.templates.save("capital", "What is the capital of {{ country }}?")
+    experiment = lab.compare(
+        ["capital"],
+        COUNTRIES.head(3),
+        models=["mock:halting"],
+        concurrency=2,
+        evaluators=["contains:Paris"],
+        progress=False,
+    )
+    # When the widget shows it
+    widget = experiment.widget()
+    # Then Peru, still waiting for its answer, is cancelled
+    assert cell_of(widget, "Peru", widget.variants[0])["status"] == "cancelled"
+    # And the header counts it as cancelled: no errors, both answers pass
+    [summary] = widget.summary
+    assert (summary["runs"], summary["cancelled_runs"], summary["error_rate"]) == (2, 1, 0.0)
+    assert summary["scores"][0]["mean"] == 1.0
+    assert "1 cancelled" in widget.title
+    # And a run error filter does not pick it up
+    widget.errors_only = True
+    assert shown_countries(widget) == []
+
+
+def test_the_header_cost_counts_the_answers_and_a_run_error_does_not_make_it_unknown(lab, capitals):
+    # Given a variant that failed to run on one row: its other cells show $0.0000
+    pl.mock_model("flaky", refuse_atlantis)
+    widget = lab.compare(["capital"], COUNTRIES, models=["mock:strong", "mock:flaky"], progress=False).widget()
+    assert cell_of(widget, "France", FLAKY_VARIANT)["cost"] == 0.0
+    # Then its header cost is the same known $0, with no run of unknown price
+    flaky = next(entry for entry in widget.summary if entry["variant"] == FLAKY_VARIANT)
+    assert (flaky["cost"], flaky["unpriced"]) == (0.0, 0)
 
 
 def test_diff_against_a_baseline_variant_marks_the_words_that_changed(view):

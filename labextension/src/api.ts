@@ -24,11 +24,42 @@ export interface ExperimentSummary {
   errors: number;
   cost: number | null;
   best_variant: string | null;
+  tied_variants: string[];
 }
 
-async function requestLab<T>(path: string): Promise<T> {
+export interface PipelineSummary {
+  name: string;
+  version: number;
+  steps: string[];
+  inputs: string[];
+  outputs: string[];
+  description: string | null;
+}
+
+export interface Pipeline {
+  name: string;
+  version: number;
+  steps: Record<string, unknown>[];
+  description: string | null;
+}
+
+export interface StoreChoice {
+  name: string;
+  path: string | null;
+}
+
+export interface StoreList {
+  stores: StoreChoice[];
+  follows_notebook: boolean;
+}
+
+/** A store as the API names it: a .duckdb path relative to the server root, or null for its default store. */
+export type StorePath = string | null;
+
+async function requestLab<T>(path: string, store: StorePath): Promise<T> {
   const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'promptlab', 'api', path);
+  const query = store === null ? '' : `?store=${encodeURIComponent(store)}`;
+  const url = URLExt.join(settings.baseUrl, 'promptlab', 'api', path) + query;
   const response = await ServerConnection.makeRequest(url, {}, settings);
   const body = await response.json();
   if (!response.ok) {
@@ -39,16 +70,44 @@ async function requestLab<T>(path: string): Promise<T> {
   return body as T;
 }
 
-export async function listTemplates(): Promise<TemplateSummary[]> {
-  return (await requestLab<{ templates: TemplateSummary[] }>('templates'))
-    .templates;
+export async function listStores(): Promise<StoreList> {
+  return requestLab<StoreList>('stores', null);
 }
 
-export async function getTemplate(name: string): Promise<Template> {
-  return requestLab<Template>(`templates/${encodeURIComponent(name)}`);
+export async function listTemplates(
+  store: StorePath
+): Promise<TemplateSummary[]> {
+  return (
+    await requestLab<{ templates: TemplateSummary[] }>('templates', store)
+  ).templates;
 }
 
-export async function listExperiments(): Promise<ExperimentSummary[]> {
-  return (await requestLab<{ experiments: ExperimentSummary[] }>('experiments'))
-    .experiments;
+export async function getTemplate(
+  name: string,
+  store: StorePath
+): Promise<Template> {
+  return requestLab<Template>(`templates/${encodeURIComponent(name)}`, store);
+}
+
+export async function listPipelines(
+  store: StorePath
+): Promise<PipelineSummary[]> {
+  return (
+    await requestLab<{ pipelines: PipelineSummary[] }>('pipelines', store)
+  ).pipelines;
+}
+
+export async function getPipeline(
+  name: string,
+  store: StorePath
+): Promise<Pipeline> {
+  return requestLab<Pipeline>(`pipelines/${encodeURIComponent(name)}`, store);
+}
+
+export async function listExperiments(
+  store: StorePath
+): Promise<ExperimentSummary[]> {
+  return (
+    await requestLab<{ experiments: ExperimentSummary[] }>('experiments', store)
+  ).experiments;
 }

@@ -122,3 +122,53 @@ function templateSaveSource(template: ITemplateSource): string {
 export function experimentCellSource(name: string): string {
   return `import promptlab_nb as pl\npl.current_lab().experiment(${JSON.stringify(name)})`;
 }
+
+export interface IPipelineSource {
+  name: string;
+  steps: Record<string, unknown>[];
+  description: string | null;
+}
+
+const YAML_PLAIN = /^[A-Za-z_][\w.@:/-]*$/;
+const YAML_WORDS = /^(y|yes|n|no|true|false|on|off|null)$/i;
+
+/** A JSON value as YAML: plain words stay plain; other values are written as JSON, which YAML reads as it was. */
+function yamlValue(value: unknown): string {
+  return typeof value === 'string' &&
+    YAML_PLAIN.test(value) &&
+    !YAML_WORDS.test(value)
+    ? value
+    : JSON.stringify(value);
+}
+
+/** A step as YAML lines, leaving out the values a step has when they are not given. */
+function stepLines(step: Record<string, unknown>): string[] {
+  return Object.entries(step)
+    .filter(
+      ([, value]) =>
+        value !== null &&
+        !(
+          typeof value === 'object' &&
+          !Array.isArray(value) &&
+          Object.keys(value as object).length === 0
+        )
+    )
+    .map(
+      ([key, value], index) =>
+        `${index ? '  ' : '- '}${key}: ${yamlValue(value)}`
+    );
+}
+
+/** A `%%pipeline` cell that saves the pipeline as it is stored: its steps as YAML, its description if any. */
+export function pipelineCellSource(pipeline: IPipelineSource): string {
+  const steps = pipeline.steps.flatMap(stepLines);
+  const body =
+    pipeline.description === null
+      ? steps
+      : [
+          `description: ${JSON.stringify(pipeline.description)}`,
+          'steps:',
+          ...steps
+        ];
+  return `${['%%pipeline', pipeline.name].map(shellQuote).join(' ')}\n${body.join('\n')}\n`;
+}

@@ -14,8 +14,12 @@ import {
 } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { getTemplate } from './api';
-import { experimentCellSource, promptCellSource } from './cells';
+import { getPipeline, getTemplate } from './api';
+import {
+  experimentCellSource,
+  pipelineCellSource,
+  promptCellSource
+} from './cells';
 import { cellMagicLanguages } from './highlighting';
 import { PromptLabSidebar } from './sidebar';
 
@@ -44,19 +48,38 @@ const cellLanguages: JupyterFrontEndPlugin<void> = {
   }
 };
 
-function insertCellBelow(tracker: INotebookTracker, source: string): void {
+/** Inserts a cell below the active one and gives it the keyboard focus, so Shift+Enter runs it. */
+function insertCellBelow(
+  shell: ILabShell,
+  tracker: INotebookTracker,
+  source: string
+): void {
   const panel: NotebookPanel | null = tracker.currentWidget;
   if (!panel) {
     throw new Error('open a notebook to insert the cell into.');
   }
   NotebookActions.insertBelow(panel.content);
-  panel.content.activeCell?.model.sharedModel.setSource(source);
+  const cell = panel.content.activeCell;
+  cell?.model.sharedModel.setSource(source);
+  shell.activateById(panel.id);
+  panel.content.mode = 'edit';
+  cell?.editor?.focus();
+}
+
+function followActiveNotebook(
+  tracker: INotebookTracker,
+  panel: PromptLabSidebar
+): void {
+  const follow = () =>
+    panel.followNotebook(tracker.currentWidget?.context.path ?? null);
+  tracker.currentChanged.connect(follow);
+  follow();
 }
 
 const sidebar: JupyterFrontEndPlugin<void> = {
   id: 'promptlab-nb:sidebar',
   description:
-    'A side panel listing the templates and experiments of the store.',
+    'A side panel listing the templates, pipelines and experiments of the active notebook’s store.',
   autoStart: true,
   requires: [ILabShell, INotebookTracker],
   activate: (
@@ -65,16 +88,22 @@ const sidebar: JupyterFrontEndPlugin<void> = {
     tracker: INotebookTracker
   ) => {
     const panel = new PromptLabSidebar({
-      openTemplate: async name => {
-        insertCellBelow(tracker, promptCellSource(await getTemplate(name)));
+      openTemplate: async (name, store) => {
+        const template = await getTemplate(name, store);
+        insertCellBelow(shell, tracker, promptCellSource(template));
+      },
+      openPipeline: async (name, store) => {
+        const pipeline = await getPipeline(name, store);
+        insertCellBelow(shell, tracker, pipelineCellSource(pipeline));
       },
       openExperiment: name =>
-        insertCellBelow(tracker, experimentCellSource(name))
+        insertCellBelow(shell, tracker, experimentCellSource(name))
     });
     panel.title.icon = labIcon;
     panel.title.caption = 'Prompt Lab';
     shell.add(panel, 'left', { rank: 600 });
     NotebookActions.executed.connect(() => panel.cellExecuted());
+    followActiveNotebook(tracker, panel);
   }
 };
 

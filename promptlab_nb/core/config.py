@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Int, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from promptlab_nb.core.errors import InvalidModelSpec
@@ -121,6 +121,18 @@ class PromptLab(Configurable):
     @default("default_model")
     def _model_from_environment(self) -> str:
         return os.environ.get("PROMPTLAB_MODEL", "mock:echo")
+
+    _default_model_assigned = False
+
+    @observe("default_model")
+    def _remember_default_model_assigned(self, change) -> None:
+        self._default_model_assigned = True
+
+    @property
+    def default_model_chosen(self) -> bool:
+        """False while default_model is the built-in mock:echo: set by neither %config, $PROMPTLAB_MODEL nor code."""
+        configured = "default_model" in self.config.get("PromptLab", {})
+        return self._default_model_assigned or configured or "PROMPTLAB_MODEL" in os.environ
 
     @validate("default_model")
     def _check_model_spec(self, proposal):

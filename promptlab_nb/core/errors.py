@@ -237,6 +237,17 @@ class InvalidStore(StoreError):
         self.location = location
 
 
+class StoreMissing(StoreError):
+    http_status = 404
+
+    def __init__(self, location: str, *, existed: bool = True):
+        where = f"The store file no longer exists: it was at {location}." if existed else f"No store at {location} yet."
+        super().__init__(
+            f"{where} Run a %%prompt cell to start a store there, or point PROMPTLAB_URL or Lab(url) at another store."
+        )
+        self.location, self.existed = location, existed
+
+
 class StoreTooNew(StoreError):
     def __init__(self, location: str, revision: str):
         super().__init__(

@@ -35,6 +35,10 @@ class TemplateLike(Versioned, Protocol):
     def params(self) -> dict[str, Any]: ...
     @property
     def variables(self) -> list[str]: ...
+    @property
+    def optional_variables(self) -> list[str]: ...
+    @property
+    def unchosen_default_model(self) -> str | None: ...
 
 
 class StepLike(Protocol):
@@ -78,7 +82,13 @@ CARD_STYLE = (
     "border:1px solid var(--jp-border-color1,#ccc);border-radius:6px;padding:8px 12px;"
     "font-family:var(--jp-ui-font-family,sans-serif);max-width:960px"
 )
-PRE_STYLE = "white-space:pre-wrap;background:var(--jp-layout-color2,#f5f5f5);padding:6px;border-radius:4px;margin:4px 0"
+PRE_STYLE = (
+    "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;"
+    "background:var(--jp-layout-color2,#f5f5f5);padding:6px;border-radius:4px;margin:4px 0"
+)
+
+
+DEFAULT_MODEL_HINT = 'choose one with %config PromptLab.default_model = "provider:model"'
 
 
 def _version_label(record: Versioned) -> str:
@@ -107,10 +117,17 @@ def _fields_html(fields: dict[str, Any]) -> str:
 def _template_fields(template: TemplateLike) -> dict[str, Any]:
     return {
         "variables": template.variables or ["(none)"],
-        "model": template.model or "(default)",
+        "optional": [f"{name} (false when not given)" for name in template.optional_variables],
+        "model": template.model or _default_model_label(template.unchosen_default_model),
         "params": ", ".join(f"{key}={value}" for key, value in template.params.items()),
         "description": template.description,
     }
+
+
+def _default_model_label(unchosen: str | None) -> str:
+    if unchosen is None:
+        return "(default)"
+    return f"{unchosen} (no model configured: {DEFAULT_MODEL_HINT})"
 
 
 def template_card_html(template: TemplateLike) -> str:

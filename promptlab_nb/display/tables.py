@@ -7,6 +7,8 @@ from html import escape
 
 from promptlab_nb.display.cards import CARD_STYLE
 
+MATH_IGNORED = "tex2jax_ignore mathjax_ignore"
+TABLE_CLASSES = f"promptlab-table {MATH_IGNORED}"
 TABLE_STYLE = "<style>.promptlab-table td{white-space:pre-wrap;vertical-align:top;max-width:420px}</style>"
 
 
@@ -23,13 +25,30 @@ def _plural(count: int, noun: str) -> str:
 
 
 def frame_html(frame, rows: int) -> str:
+    """The first ``rows`` rows as an HTML table whose text stays text: a ``$`` is written as an entity and
+    the table is marked for MathJax to skip, so "$99 ... $16.50" is not rendered as math."""
     shown = frame.head(rows)
     more = f"<div>… {len(frame) - rows} more rows</div>" if len(frame) > rows else ""
-    return shown.to_html(escape=True, classes="promptlab-table", na_rep="", border=0) + more
+    table = shown.to_html(escape=True, classes=TABLE_CLASSES, na_rep="", border=0)
+    return without_math(table) + more
+
+
+def without_math(html: str) -> str:
+    return html.replace("$", "&#36;")
+
+
+def dataframe_html_without_math(frame) -> str | None:
+    """A DataFrame's own HTML with its text kept as text (the formatter the extension installs for
+    DataFrames, so ``exp.runs`` shows "$99" as written)."""
+    html = frame._repr_html_()
+    if html is None:
+        return None
+    return without_math(html.replace('class="dataframe"', f'class="dataframe {MATH_IGNORED}"', 1))
 
 
 def experiment_html(header: str, summary, outputs, rows: int) -> str:
-    parts = [f'<div class="promptlab-experiment" style="{CARD_STYLE}">{TABLE_STYLE}<div><b>{escape(header)}</b></div>']
+    title = without_math(escape(header))
+    parts = [f'<div class="promptlab-experiment" style="{CARD_STYLE}">{TABLE_STYLE}<div><b>{title}</b></div>']
     if summary is not None:
         parts.append("<div><b>summary</b></div>" + frame_html(summary, rows))
     if outputs is not None:

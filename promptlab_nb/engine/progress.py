@@ -1,4 +1,7 @@
-"""Progress of an experiment: done, errors, cache hits and cost, as a tqdm bar (a widget in Jupyter)."""
+"""Progress of an experiment: done, errors, cache hits and cost, as a tqdm bar (a widget in Jupyter).
+
+A widget's saved state is the one it was created with ("0%"), so in Jupyter the bar is displayed under a
+display id and replaced by its final line as text when the run ends: a stored notebook shows how it ended."""
 
 from __future__ import annotations
 
@@ -30,13 +33,9 @@ class Progress:
         self.cost_unknown = False
         self._refresh_seconds = refresh_seconds
         self._last_refresh = 0.0
-        self._bar = self._open_bar(total, description) if enabled and total else None
-
-    @staticmethod
-    def _open_bar(total: int, description: str):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc=description, unit="run", dynamic_ncols=True)
+        self._bar: Any
+        self._display: Any
+        self._bar, self._display = _open_bar(total, description) if enabled and total else (None, None)
 
     def advance(self, record: RunRecord) -> None:
         self.done += 1
@@ -65,4 +64,26 @@ class Progress:
         if self._bar is not None:
             self._refresh_postfix(force=True)
             self._bar.close()
-            self._bar = None
+            if self._display is not None:
+                self._display.update(_final_line(self._bar))
+            self._bar = self._display = None
+
+
+def _open_bar(total: int, description: str) -> tuple[Any, Any]:
+    """The bar, and in Jupyter the display handle its widget is shown under."""
+    from tqdm.auto import tqdm
+    from tqdm.notebook import tqdm as widget_tqdm
+
+    options = {"total": total, "desc": description, "unit": "run", "dynamic_ncols": True}
+    if not issubclass(tqdm, widget_tqdm):
+        return tqdm(**options), None
+    from IPython.display import display
+
+    bar = tqdm(**options, display=False)
+    return bar, display(bar.container, display_id=True)
+
+
+def _final_line(bar) -> Any:
+    from IPython.display import Pretty
+
+    return Pretty(bar.format_meter(**{**bar.format_dict, "ncols": None}))

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -106,6 +107,32 @@ def _undeclared_variables(tree: nodes.Template, sandbox: _GuardedSandbox) -> set
     return tracking.undeclared_identifiers - sandbox.globals.keys()
 
 
+def _conditions(tree: nodes.Template) -> Iterable[nodes.Expr]:
+    for node in tree.find_all((nodes.If, nodes.CondExpr)):
+        yield node.test  # type: ignore[attr-defined]
+
+
+def _bare_names(condition: nodes.Node) -> list[str]:
+    """The names a condition only tests for truth or definedness: ``formal``, ``not formal``,
+    ``formal and brief``, ``formal is defined``."""
+    if isinstance(condition, nodes.Name):
+        return [condition.name]
+    if isinstance(condition, nodes.Not):
+        return _bare_names(condition.node)
+    if isinstance(condition, (nodes.And, nodes.Or)):
+        return _bare_names(condition.left) + _bare_names(condition.right)
+    if isinstance(condition, nodes.Test) and condition.name in ("defined", "undefined"):
+        return _bare_names(condition.node)
+    return []
+
+
+def _only_tested(tree: nodes.Template, names: set[str]) -> set[str]:
+    """Of ``names``, those used only as conditions: such a variable may be left out, it is then false."""
+    tested = Counter(name for condition in _conditions(tree) for name in _bare_names(condition))
+    used = Counter(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
+    return {name for name in names if tested[name] == used[name]}
+
+
 def _checked_binop(operation: str, left: Any, right: Any, limits: TemplateLimits) -> Any:
     reason = _too_large(operation, left, right, limits)
     if reason:
@@ -185,7 +212,10 @@ class PromptTemplate:
             )  # fmt: skip
         self._parts = split_roles(body)
         self._compiled = [self._compile(part) for part in self._parts]
-        self.variables: list[str] = sorted(set().union(*(names for _, names in self._compiled)))
+        required = set().union(*(names - tested for _, names, tested in self._compiled))
+        mentioned = set().union(*(names for _, names, _ in self._compiled))
+        self.variables: list[str] = sorted(required)
+        self.optional_variables: list[str] = sorted(mentioned - required)
 
     def _compile(self, part: _Part):
         sandbox = _sandbox(self.limits)
@@ -194,7 +224,8 @@ class PromptTemplate:
             too_large = _constant_too_large(tree, self.limits)
             if too_large:
                 raise InvalidTemplate(self.name, too_large[0], part.first_line + too_large[1] - 1)
-            return sandbox.from_string(tree), _undeclared_variables(tree, sandbox)
+            names = _undeclared_variables(tree, sandbox)
+            return sandbox.from_string(tree), names, _only_tested(tree, names)
         except InvalidTemplate:
             raise
         except TemplateSyntaxError as error:
@@ -214,9 +245,10 @@ class PromptTemplate:
         missing = set(self.variables) - values.keys()
         if missing:
             raise MissingVariables(missing, available=values.keys(), where=f"Template {self.name!r}")
+        values = {**{name: Undefined(name=name) for name in self.optional_variables}, **values}
         messages: list[Message] = []
         room = self.limits.rendered_chars
-        for part, (compiled, _) in zip(self._parts, self._compiled, strict=True):
+        for part, (compiled, _, _) in zip(self._parts, self._compiled, strict=True):
             content = self._render_part(compiled, values, room)
             room -= len(content)
             messages.append({"role": part.role, "content": content.strip()})

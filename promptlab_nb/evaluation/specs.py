@@ -36,7 +36,7 @@ def parse_spec(spec: str) -> ev.Evaluator:
     base_kind = kind.removesuffix("_case")
     builder = _BUILDERS.get(base_kind)
     if builder is None or (kind != base_kind and not base_kind.startswith("contains")):
-        raise InvalidEvaluator(f"Unknown evaluator {spec!r}; known kinds: {_known_kinds()}.")
+        raise InvalidEvaluator(f"Unknown evaluator {spec!r}; write one of these forms:\n{_known_forms()}")
     try:
         return builder(argument, kind != base_kind)
     except InvalidEvaluator as error:
@@ -59,8 +59,8 @@ def as_evaluator(obj: Any) -> ev.Evaluator:
     )
 
 
-def _known_kinds() -> str:
-    return "; ".join(SPEC_EXAMPLES.values())
+def _known_forms() -> str:
+    return "\n".join(f"  {example}" for example in SPEC_EXAMPLES.values())
 
 
 def _required(argument: str, what: str) -> str:

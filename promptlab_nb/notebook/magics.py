@@ -13,8 +13,9 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.display import display
 
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.core.errors import DefinitionNotFound, PromptLabError, TargetNotFound
+from promptlab_nb.core.errors import DefinitionNotFound, InvalidTemplate, PromptLabError, TargetNotFound
 from promptlab_nb.core.vocabulary import Mode
+from promptlab_nb.display.cards import DEFAULT_MODEL_HINT
 from promptlab_nb.notebook import arguments, session
 
 
@@ -27,11 +28,26 @@ def user_errors() -> Iterator[None]:
         raise UsageError(str(error)) from None
 
 
+BODY_FIRST_LINE = 2
+
+
+@contextmanager
+def editor_line_numbers() -> Iterator[None]:
+    """A template error names the line as the editor numbers it: the magic line is line 1."""
+    try:
+        yield
+    except InvalidTemplate as error:
+        if error.line is None:
+            raise
+        raise InvalidTemplate(error.name, error.reason, error.line + BODY_FIRST_LINE - 1) from None
+
+
 @magics_class
 class PromptMagics(Magics):
     def __init__(self, shell, settings: PromptLab):
         super().__init__(shell)
         self.settings = settings
+        self._default_model_named = False
         self._commands: dict[str, Callable[[Namespace], Any]] = {
             "run": lambda options: self._run("run", options),
             "compare": lambda options: self._run("compare", options),
@@ -77,7 +93,7 @@ class PromptMagics(Magics):
 
         options = arguments.PIPELINE_CELL.parse(arguments.split_line(line))
         with user_errors():
-            definition = steps_from_yaml(options.pipeline_name, cell)
+            definition = steps_from_yaml(options.pipeline_name, cell, first_line=BODY_FIRST_LINE)
             pipeline = self.lab.pipelines.save(
                 options.pipeline_name,
                 definition["steps"],
@@ -103,16 +119,20 @@ class PromptMagics(Magics):
         if len(param_sets) > 1:
             raise UsageError("%%prompt saves one set of params; give each -p key once.")
         params = {**(param_sets[0] if param_sets else {}), **self._generation_options(options)}
-        run_row = self._notebook_variables(options.template_name, cell) if options.run else None
-        template = self.lab.templates.save(
-            options.template_name, cell, model=options.model, params=params, description=options.description
-        )
+        with editor_line_numbers():
+            run_row = self._notebook_variables(options.template_name, cell) if options.run else None
+            template = self.lab.templates.save(
+                options.template_name, cell, model=options.model, params=params, description=options.description
+            )
+        if template.model is None and not self.settings.default_model_chosen:
+            template = template.answered_by_unchosen_default(self.settings.default_model)
         saved = saved_with_diff(self.lab.templates, template)
         if options.data is not None:
             display(saved)
             return self._execute(template.name, options, data=self._data(options.data))
         if run_row is not None:
             display(saved)
+            self._name_the_default_model([template.name], models=[])
             return self.lab.stream_once(template.name, run_row, on_text=_print_chunk)
         return saved
 
@@ -134,14 +154,15 @@ class PromptMagics(Magics):
         return params
 
     def _notebook_variables(self, name: str, body: str) -> dict[str, Any]:
-        """The notebook variables a body needs, checked before anything is saved."""
+        """The notebook variables a body needs, checked before anything is saved, and the optional ones defined."""
         from promptlab_nb.engine.templating import compile_template
 
-        needed = compile_template(body, name).variables
-        missing = [variable for variable in needed if variable not in self._user_namespace]
+        template = compile_template(body, name)
+        missing = [variable for variable in template.variables if variable not in self._user_namespace]
         if missing:
             raise UsageError(f"--run needs notebook variables for {', '.join(missing)}; define them or use --on DATA.")
-        return {variable: self._user_namespace[variable] for variable in needed}
+        given = [*template.variables, *template.optional_variables]
+        return {variable: self._user_namespace[variable] for variable in given if variable in self._user_namespace}
 
     def _run(self, command: str, options: Namespace) -> Any:
         if options.data is None:
@@ -151,6 +172,7 @@ class PromptMagics(Magics):
     def _execute(self, targets: str | list[str], options, data: Any) -> Any:
         models = arguments.split_models(getattr(options, "models", None))
         param_sets = arguments.parse_params(getattr(options, "params", None)) if isinstance(targets, list) else []
+        self._name_the_default_model([targets] if isinstance(targets, str) else targets, models)
         return self.lab.compare(
             targets,
             data,
@@ -163,6 +185,27 @@ class PromptMagics(Magics):
             concurrency=options.concurrency,
             confirm=options.confirm,
             mode=Mode.BATCH if options.batch else Mode.LIVE,
+        )
+
+    def _name_the_default_model(self, targets: list[str], models: list[str]) -> None:
+        """The first run answered by the built-in default model says so, once per kernel."""
+        if self._default_model_named or models or self.settings.default_model_chosen:
+            return
+        if any(self._answered_by_default(target) for target in targets):
+            self._default_model_named = True
+            print(f"Answering with {self.settings.default_model}: no model is configured; {DEFAULT_MODEL_HINT}.")
+
+    def _answered_by_default(self, target: str) -> bool:
+        try:
+            service = self._definition_service(target)
+            definition = service.get(target)
+        except PromptLabError:
+            return False
+        if service is self.lab.templates:
+            return definition.model is None
+        return any(
+            step.model is None and self.lab.templates.get(step.template, step.version).model is None
+            for step in definition.steps
         )
 
     def _data(self, name: str) -> Any:
@@ -254,6 +297,26 @@ def _print_chunk(text: str) -> None:
     print(text, end="", flush=True)
 
 
+_DATAFRAME_MODULES = ("pandas", "pandas.core.frame")
+
+
+def _html_formatter(shell):
+    return shell.display_formatter.formatters["text/html"]
+
+
+def _dataframe_html(frame) -> str | None:
+    from promptlab_nb.display.tables import dataframe_html_without_math
+
+    return dataframe_html_without_math(frame)
+
+
+def _loaded_dataframe_type() -> type | None:
+    import sys
+
+    pandas = sys.modules.get("pandas")
+    return pandas.DataFrame if pandas is not None else None
+
+
 def register(shell) -> None:
     settings = next((item for item in shell.configurables if isinstance(item, PromptLab)), None)
     if settings is None:
@@ -261,8 +324,13 @@ def register(shell) -> None:
         shell.configurables.append(settings)
     session.use_settings(settings)
     shell.register_magics(PromptMagics(shell, settings))
+    for module in _DATAFRAME_MODULES:
+        _html_formatter(shell).for_type_by_name(module, "DataFrame", _dataframe_html)
 
 
 def unregister(shell) -> None:
     shell.configurables[:] = [item for item in shell.configurables if not isinstance(item, PromptLab)]
     session.forget()
+    for module in _DATAFRAME_MODULES:
+        _html_formatter(shell).deferred_printers.pop((module, "DataFrame"), None)
+    _html_formatter(shell).type_printers.pop(_loaded_dataframe_type(), None)

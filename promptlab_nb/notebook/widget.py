@@ -22,17 +22,36 @@ import pandas as pd
 import traitlets
 
 from promptlab_nb.core.errors import PromptLabError
+from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.display.tables import experiment_header_text
 from promptlab_nb.evaluation.analysis import summary_table
-from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery, cell_from_record, summary_rows
+from promptlab_nb.notebook.widget_state import (
+    ComparisonState,
+    GridQuery,
+    cell_from_record,
+    chart_series,
+    summary_rows,
+    without_cancelled,
+)
 from promptlab_nb.services.experiments import ExperimentService
-from promptlab_nb.services.results import runs_frame
+from promptlab_nb.services.results import runs_frame, steps_frame
 
 if TYPE_CHECKING:
+    from promptlab_nb.core.config import PromptLab
     from promptlab_nb.schemas.experiment_records import ExperimentRecord
     from promptlab_nb.store.database import Database
 
-QUERY_TRAITS = ("page", "page_size", "failed_only", "disagree_only", "search", "sort_by", "descending", "baseline")
+QUERY_TRAITS = (
+    "page",
+    "page_size",
+    "errors_only",
+    "failed_check",
+    "disagree_only",
+    "search",
+    "sort_by",
+    "descending",
+    "baseline",
+)
 LIVE_REFRESH_SECONDS = 0.25
 
 
@@ -40,6 +59,7 @@ class ComparedExperiment(Protocol):
     """What the widget reads of an Experiment, so that the widget needs no import of it."""
 
     database: Database
+    settings: PromptLab
 
     @property
     def record(self) -> ExperimentRecord: ...
@@ -60,20 +80,23 @@ class ComparisonWidget(anywidget.AnyWidget):
     variants = traitlets.List(traitlets.Unicode()).tag(sync=True)
     evaluators = traitlets.List(traitlets.Unicode()).tag(sync=True)
     summary: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    chart: traitlets.List[Any] = traitlets.List().tag(sync=True)
     sort_options: traitlets.List[Any] = traitlets.List().tag(sync=True)
     baseline_options: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    check_options: traitlets.List[Any] = traitlets.List().tag(sync=True)
     view = traitlets.Dict().tag(sync=True)
     finished = traitlets.Int(0).tag(sync=True)
     expected_runs = traitlets.Int(0).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
     page = traitlets.Int(0).tag(sync=True)
-    page_size = traitlets.Int(25).tag(sync=True)
-    failed_only = traitlets.Bool(False).tag(sync=True)
+    page_size = traitlets.Int(GridQuery.page_size).tag(sync=True)
+    errors_only = traitlets.Bool(False).tag(sync=True)
+    failed_check = traitlets.Unicode("").tag(sync=True)
     disagree_only = traitlets.Bool(False).tag(sync=True)
     search = traitlets.Unicode("").tag(sync=True)
     sort_by = traitlets.Unicode("row").tag(sync=True)
-    descending = traitlets.Bool(True).tag(sync=True)
+    descending = traitlets.Bool(False).tag(sync=True)
     baseline = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, experiment: ComparedExperiment | None = None, **kwargs: Any):
@@ -90,7 +113,7 @@ class ComparisonWidget(anywidget.AnyWidget):
     @classmethod
     def from_experiment(cls, experiment: ComparedExperiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
         """The widget on ``experiment``; ``runs`` saves reading them again when the caller has them."""
-        widget = cls(experiment)
+        widget = cls(experiment, page_size=experiment.settings.display_rows)
         widget.refresh(runs)
         return widget
 
@@ -111,13 +134,16 @@ class ComparisonWidget(anywidget.AnyWidget):
             with experiment.database.connection() as connection:
                 runs = runs_frame(connection, record.id)
         state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
-        self.summary_frame = summary_table(runs, runs.attrs["evaluators"]) if not runs.empty else None
-        summary = summary_rows(self.summary_frame, state.evaluators) if self.summary_frame is not None else []
+        state.show_failed_answers(_failed_step_answers(experiment, runs))
+        ran = without_cancelled(runs)
+        self.summary_frame = summary_table(ran, runs.attrs["evaluators"]) if not ran.empty else None
+        summary = summary_rows(self.summary_frame, state.evaluators, runs) if self.summary_frame is not None else []
         counts = {str(status): int(count) for status, count in runs["status"].value_counts().items()}
         with self._lock:
             self.state = state
             with self.hold_sync():
                 self.summary = summary
+                self.chart = chart_series(summary)
                 self.expected_runs = record.row_count * len(record.variants)
                 self.title = experiment_header_text(
                     record.name, record.status, len(record.variants), record.row_count, record.repeats, counts
@@ -128,6 +154,7 @@ class ComparisonWidget(anywidget.AnyWidget):
         """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
         fills the cells."""
         self.experiment = experiment
+        self.page_size = experiment.settings.display_rows
         record = experiment.record
         with experiment.database.session() as session:
             rows = ExperimentService(session).rows(record.id)
@@ -171,6 +198,7 @@ class ComparisonWidget(anywidget.AnyWidget):
             self.evaluators = self.state.evaluators
             self.sort_options = self.state.sort_options()
             self.baseline_options = self.state.baseline_options()
+            self.check_options = self.state.check_options()
             self.finished = self.state.finished
             self._push_page()
 
@@ -187,6 +215,16 @@ class ComparisonWidget(anywidget.AnyWidget):
     def _handle_view_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("kind") == "rate":
             self.rate(str(content["run_id"]), int(content["value"]), content.get("note"))
+
+
+def _failed_step_answers(experiment: ComparedExperiment, runs: pd.DataFrame) -> dict[str, str]:
+    """What the model answered at the step each failed pipeline run stopped at (when it answered)."""
+    if runs.empty or not runs["failed_step"].notna().any():
+        return {}
+    with experiment.database.connection() as connection:
+        steps = steps_frame(connection, experiment.record.id)
+    failed = steps[(steps["status"] != RunStatus.OK) & steps["output"].notna()]
+    return dict(zip(failed["run_id"], failed["output"], strict=True))
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -31,15 +31,29 @@ def word_diff(baseline: str, output: str) -> list[Segment]:
 
 
 def _compared(old: list[str], new: list[str]) -> list[Segment]:
-    matcher = SequenceMatcher(a=old, b=new, autojunk=False)
+    """Kept words as they are; each change as one removed phrase followed by one added phrase, the
+    spaces between changed words going with the change, so that a replaced phrase reads as a whole."""
+    opcodes = SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
     segments: list[Segment] = []
-    for operation, old_start, old_end, new_start, new_end in matcher.get_opcodes():
-        if operation == "equal":
+    removed: list[str] = []
+    added: list[str] = []
+    for index, (operation, old_start, old_end, new_start, new_end) in enumerate(opcodes):
+        between_changes = 0 < index < len(opcodes) - 1
+        if operation == "equal" and not (between_changes and _blank(new[new_start:new_end])):
+            _append(segments, REMOVED, removed)
+            _append(segments, ADDED, added)
+            removed, added = [], []
             _append(segments, SAME, new[new_start:new_end])
             continue
-        _append(segments, REMOVED, old[old_start:old_end])
-        _append(segments, ADDED, new[new_start:new_end])
+        removed += old[old_start:old_end]
+        added += new[new_start:new_end]
+    _append(segments, REMOVED, removed)
+    _append(segments, ADDED, added)
     return segments
+
+
+def _blank(tokens: list[str]) -> bool:
+    return all(token.isspace() for token in tokens)
 
 
 def _append(segments: list[Segment], kind: str, tokens: list[str]) -> None:

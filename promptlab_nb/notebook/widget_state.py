@@ -1,10 +1,11 @@
 """What the comparison widget shows, computed without a browser: one grid row per data row, one cell
-per variant (its first repeat), filtered, sorted and cut into pages, with word diffs for the page."""
+per variant (every repeat, the first shown), filtered, sorted and cut into pages, with word diffs for the
+page; and the summary chart's bars."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ ROW_ORDER = "row"
 SCORE_SORT = "score"
 VARIANT_BASELINE = "variant"
 INPUT_BASELINE = "input"
+ANY_CHECK = "*"
 CELL_COLUMNS = [
     "run_id",
     "variant",
@@ -26,6 +28,7 @@ CELL_COLUMNS = [
     "status",
     "output",
     "error",
+    "failed_step",
     "latency_ms",
     "input_tokens",
     "output_tokens",
@@ -36,16 +39,19 @@ CELL_COLUMNS = [
 
 @dataclass
 class GridQuery:
-    """How the user looks at the grid. ``sort_by`` is ``"row"`` or ``"score:<evaluator>:<variant>"``
-    (indexes); ``baseline`` is ``""``, ``"variant:<index>"`` or ``"input:<column>"``."""
+    """How the user looks at the grid. ``errors_only`` keeps rows with a run that failed to run;
+    ``failed_check`` keeps rows where a check failed: ``""`` (no filter), ``"*"`` (any evaluator) or an
+    evaluator's name. ``sort_by`` is ``"row"`` or ``"score:<evaluator>:<variant>"`` (indexes);
+    ``baseline`` is ``""``, ``"variant:<index>"`` or ``"input:<column>"``."""
 
     page: int = 0
-    page_size: int = 25
-    failed_only: bool = False
+    page_size: int = 20
+    errors_only: bool = False
+    failed_check: str = ""
     disagree_only: bool = False
     search: str = ""
     sort_by: str = ROW_ORDER
-    descending: bool = True
+    descending: bool = False
     baseline: str = ""
 
 
@@ -54,6 +60,7 @@ class GridRow:
     row_index: int
     inputs: dict[str, str]
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    repeats: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     _haystack: str | None = None
 
     @property
@@ -67,7 +74,9 @@ class GridRow:
         return self._haystack
 
     def put(self, cell: dict[str, Any]) -> None:
-        """Keep the lowest repeat of each variant; a newer run of the same repeat replaces the old one."""
+        """Keep every repeat of each variant and show the lowest first; a newer run of the same repeat
+        replaces the old one."""
+        self.repeats.setdefault(cell["variant"], {})[cell["repeat"]] = cell
         current = self.cells.get(cell["variant"])
         if current is None or cell["repeat"] <= current["repeat"]:
             self.cells[cell["variant"]] = cell
@@ -109,6 +118,13 @@ class ComparisonState:
         row.put(cell)
         self._cells_by_run[cell["run_id"]] = cell
 
+    def show_failed_answers(self, answers: dict[str, str]) -> None:
+        """The answer of the step each failed pipeline run stopped at, by run id."""
+        for run_id, answer in answers.items():
+            cell = self._cells_by_run.get(run_id)
+            if cell is not None:
+                cell["failed_output"] = answer
+
     def set_rating(self, run_id: str, value: int, note: str | None) -> None:
         cell = self._cells_by_run.get(run_id)
         if cell is not None:
@@ -127,30 +143,59 @@ class ComparisonState:
                 options.append({"key": key, "label": f"{evaluator} of {variant}"})
         return options
 
+    def check_options(self) -> list[dict[str, str]]:
+        """What the failed-checks filter offers: nothing, any evaluator, or one of them."""
+        if not self.evaluators:
+            return []
+        options = [{"key": "", "label": "all checks"}, {"key": ANY_CHECK, "label": "failed any check"}]
+        return options + [{"key": name, "label": f"failed {name}"} for name in self.evaluators]
+
+    @property
+    def compares_variants(self) -> bool:
+        return len(self.variants) > 1
+
     def baseline_options(self) -> list[dict[str, str]]:
         options = [{"key": "", "label": "no diff"}]
-        options += [
-            {"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"}
-            for index, variant in enumerate(self.variants)
-        ]
+        if self.compares_variants:
+            options += [
+                {"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"}
+                for index, variant in enumerate(self.variants)
+            ]
         options += [
             {"key": f"{INPUT_BASELINE}:{column}", "label": f"vs input {column}"} for column in self.input_columns
         ]
         return options
 
+    def _filters(self, query: GridQuery) -> list[tuple[str, Callable[[GridRow], bool]]]:
+        """The filters ``query`` turns on, each with the words that say what it keeps."""
+        filters: list[tuple[str, Callable[[GridRow], bool]]] = []
+        if query.errors_only:
+            filters.append(("has a run error", has_run_error))
+        checks = self._checks(query.failed_check)
+        if checks:
+            label = "failed any check" if query.failed_check == ANY_CHECK else f"failed {checks[0]}"
+            filters.append((label, lambda row: failed_a_check(row, checks)))
+        if query.disagree_only and self.compares_variants:
+            filters.append(("has variants that disagree", lambda row: variants_disagree(row, self.evaluators)))
+        term = query.search.strip().casefold()
+        if term:
+            filters.append((f"contains {query.search.strip()!r}", lambda row: term in row.haystack))
+        return filters
+
+    def _checks(self, failed_check: str) -> list[str]:
+        if failed_check == ANY_CHECK:
+            return self.evaluators
+        return [failed_check] if failed_check in self.evaluators else []
+
     def matching_rows(self, query: GridQuery) -> list[GridRow]:
         rows: Iterable[GridRow] = self.rows.values()
-        if query.failed_only:
-            rows = [row for row in rows if has_failed_run(row)]
-        if query.disagree_only:
-            rows = [row for row in rows if variants_disagree(row, self.evaluators)]
-        if query.search.strip():
-            term = query.search.strip().casefold()
-            rows = [row for row in rows if term in row.haystack]
+        for _, keep in self._filters(query):
+            rows = [row for row in rows if keep(row)]
         return self._sorted(list(rows), query)
 
     def page(self, query: GridQuery) -> dict[str, Any]:
-        """The rows of one page, ready for the view, with where it is among all pages."""
+        """The rows of one page, ready for the view, with where it is among all pages and, when no row
+        is left, why."""
         rows = self.matching_rows(query)
         page_size = max(1, query.page_size)
         page_count = max(1, math.ceil(len(rows) / page_size))
@@ -160,13 +205,22 @@ class ComparisonState:
             "rows": [self._row_view(row, query.baseline) for row in shown],
             "page": page,
             "page_count": page_count,
+            "first": page * page_size + 1 if shown else 0,
+            "last": page * page_size + len(shown),
             "matching": len(rows),
             "total": len(self.rows),
+            "empty_reason": self._empty_reason(query) if not rows else "",
         }
+
+    def _empty_reason(self, query: GridQuery) -> str:
+        if not self.rows:
+            return "No rows yet."
+        filters = [label for label, _ in self._filters(query)]
+        return f"No row of {len(self.rows)} {' and '.join(filters)}." if filters else "No rows."
 
     def _sorted(self, rows: list[GridRow], query: GridQuery) -> list[GridRow]:
         if not query.sort_by.startswith(f"{SCORE_SORT}:"):
-            return sorted(rows, key=lambda row: row.row_index)
+            return sorted(rows, key=lambda row: row.row_index, reverse=query.descending)
         _, evaluator_index, variant_index = query.sort_by.split(":")
         evaluator, variant = self.evaluators[int(evaluator_index)], self.variants[int(variant_index)]
 
@@ -185,7 +239,7 @@ class ComparisonState:
             "row_index": row.row_index,
             "inputs": [[column, row.inputs.get(column, "")] for column in self.input_columns],
             "cells": [
-                _cell_view(row.cells.get(variant), baseline_text if variant != baseline_variant else None)
+                _repeats_view(row.repeats.get(variant, {}), baseline_text if variant != baseline_variant else None)
                 for variant in self.variants
             ],
         }
@@ -201,8 +255,14 @@ class ComparisonState:
         return None, None
 
 
-def has_failed_run(row: GridRow) -> bool:
-    return any(cell["status"] != RunStatus.OK for cell in row.cells.values())
+def has_run_error(row: GridRow) -> bool:
+    return any(cell["status"] == RunStatus.ERROR for cell in row.cells.values())
+
+
+def failed_a_check(row: GridRow, evaluators: Sequence[str]) -> bool:
+    """A check failed when a run that ran scored 0 on it (a run error is not a failed check)."""
+    ran = [cell for cell in row.cells.values() if cell["status"] == RunStatus.OK]
+    return any(cell["scores"].get(name) == 0 for cell in ran for name in evaluators)
 
 
 def variants_disagree(row: GridRow, evaluators: Sequence[str]) -> bool:
@@ -218,15 +278,54 @@ def variants_disagree(row: GridRow, evaluators: Sequence[str]) -> bool:
     return len({" ".join((cell["output"] or "").split()).casefold() for cell in cells}) > 1
 
 
-def summary_rows(summary: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[str, Any]]:
-    """Per variant, from ``exp.summary()``: runs, error rate, cost, latency and each score with its CI."""
+def without_cancelled(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that ran: a cancelled run is neither an error nor a score of 0."""
+    ran = runs[runs["status"] != RunStatus.CANCELLED]
+    ran.attrs = dict(runs.attrs)
+    return ran
+
+
+def chart_series(summary: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One bar chart per evaluator of ``summary_rows``: a bar per variant with its label, mean, CI and the
+    text written next to it (a mean of 0 is a bar too), and the top of the scale (at least 1)."""
+    names = [score["name"] for score in summary[0]["scores"]] if summary else []
+    charts = []
+    for index, name in enumerate(names):
+        bars = [_bar(variant["variant"], variant["scores"][index]) for variant in summary]
+        ends = [value for bar in bars for value in (bar["mean"], bar["high"]) if value is not None]
+        charts.append({"evaluator": name, "top": max([1.0, *ends]), "bars": bars})
+    return charts
+
+
+def _bar(variant: str, score: dict[str, Any]) -> dict[str, Any]:
+    mean, low, high = score["mean"], score["low"], score["high"]
+    if mean is None:
+        text = "no score"
+    elif low is None or high is None:
+        text = f"{mean:.2f}"
+    else:
+        text = f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+    return {"variant": variant, "mean": mean, "low": low, "high": high, "text": text}
+
+
+def summary_rows(summary: pd.DataFrame, evaluators: Sequence[str], runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per variant, from ``exp.summary()`` of the runs that ran: runs, error rate, latency and each score
+    with its CI; the runs cancelled; the cost of the answered runs with a known price, and how many
+    answered runs have no known price (a run error is no answer to pay for)."""
     scored = [name for name in evaluators if name in summary.columns]
+    by_variant = runs.groupby("variant", sort=False)
+    cancelled = by_variant["status"].apply(lambda status: int((status == RunStatus.CANCELLED).sum()))
+    ran = runs[runs["status"] == RunStatus.OK].groupby("variant", sort=False)["cost"]
+    known = ran.sum(min_count=0)
+    unpriced = ran.apply(lambda cost: int(cost.isna().sum()))
     return [
         {
             "variant": str(variant),
             "runs": int(values["runs"]),
+            "cancelled_runs": int(cancelled.get(variant, 0)),
             "error_rate": _number(values["error_rate"]),
-            "cost": _number(values["cost"]),
+            "cost": float(known.get(variant, 0.0)),
+            "unpriced": int(unpriced.get(variant, 0)),
             "latency_p50_ms": _number(values["latency_p50_ms"]),
             "scores": [
                 {
@@ -255,12 +354,25 @@ def cell_from_record(record: dict[str, Any], variant: str) -> dict[str, Any]:
         "reasons": {},
         "rating": None,
         "rating_note": None,
+        "failed_output": None,
     }
 
 
-def _cell_view(cell: dict[str, Any] | None, baseline_text: str | None) -> dict[str, Any] | None:
-    if cell is None:
+def repeat_passed(cell: dict[str, Any]) -> bool:
+    """A repeat passes when it ran and no check scored 0 on it."""
+    return cell["status"] == RunStatus.OK and not any(value == 0 for value in cell["scores"].values())
+
+
+def _repeats_view(repeats: dict[int, dict[str, Any]], baseline_text: str | None) -> dict[str, Any] | None:
+    """The first repeat of a cell as the cell, with every repeat in ``repeats`` and how many passed."""
+    if not repeats:
         return None
+    views = [_cell_view(repeats[repeat], baseline_text) for repeat in sorted(repeats)]
+    passed = sum(repeat_passed(cell) for cell in repeats.values())
+    return {**views[0], "repeats": views, "passed": passed, "repeat_count": len(views)}
+
+
+def _cell_view(cell: dict[str, Any], baseline_text: str | None) -> dict[str, Any]:
     diff = None
     if baseline_text is not None and cell["status"] == RunStatus.OK and cell["output"] is not None:
         diff = [list(segment) for segment in word_diff(baseline_text, cell["output"])]
@@ -277,6 +389,7 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
         record["reasons"] = {name: record.pop(column) for name, column in reasons.items()}
         record.setdefault(RATING, None)
         record.setdefault("rating_note", None)
+        record["failed_output"] = None
         record["row_index"] = int(record["row_index"])
     return records
 

@@ -108,6 +108,7 @@ class ExperimentSummary(BaseModel):
     errors: int
     cost: float | None
     best_variant: str | None
+    tied_variants: list[str] = Field(default_factory=list)
     created: datetime | None
 
 
@@ -126,3 +127,13 @@ class RunsPage(BaseModel):
     offset: int
     limit: int
     runs: list[dict[str, Any]]
+
+
+class StoreChoice(BaseModel):
+    name: str
+    path: str | None
+
+
+class StoreList(BaseModel):
+    stores: list[StoreChoice]
+    follows_notebook: bool

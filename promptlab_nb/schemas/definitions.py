@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from promptlab_nb.display.cards import (
     diff_html,
@@ -40,10 +40,27 @@ class Template(Definition):
     body: str
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    _unchosen_default_model: str | None = PrivateAttr(default=None)
+
+    @property
+    def unchosen_default_model(self) -> str | None:
+        """The built-in model that answers this template because no one chose one (shown on the card)."""
+        return self._unchosen_default_model
+
+    def answered_by_unchosen_default(self, model: str) -> Template:
+        """This template, its card saying that ``model`` answers it because no model is configured."""
+        marked = self.model_copy()
+        marked._unchosen_default_model = model
+        return marked
 
     @property
     def variables(self) -> list[str]:
         return compile_template(self.body, self.name).variables
+
+    @property
+    def optional_variables(self) -> list[str]:
+        """Variables only tested, as in ``{% if formal %}``: when not given they are false."""
+        return compile_template(self.body, self.name).optional_variables
 
     @property
     def roles(self) -> list[str]:

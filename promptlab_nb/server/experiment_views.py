@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from promptlab_nb.core.errors import ExperimentNotFound
 from promptlab_nb.display.records import frame_records
 from promptlab_nb.schemas.api import ExperimentDetail, ExperimentList, ExperimentSummary, RunsPage
@@ -14,15 +16,21 @@ if TYPE_CHECKING:
     from promptlab_nb._lab import Lab
 
 
-def _best_variant(summary: pd.DataFrame | None) -> str | None:
-    """The variant the first evaluator marks best, when the experiment has runs, evaluators and scores."""
+def _top_variants(summary: pd.DataFrame | None) -> list[str]:
+    """The variants with the best score of the first evaluator: one, several when they tie, none without scores."""
     if summary is None:
-        return None
+        return []
     marks = [column for column in summary.columns if str(column).endswith(" vs best")]
-    if not marks:
-        return None
-    best = summary.index[summary[marks[0]] == "best"]
-    return str(best[0]) if len(best) else None
+    if not marks or not (summary[marks[0]] == "best").any():
+        return []
+    scores = summary[marks[0].removesuffix(" vs best")]
+    return [str(variant) for variant in summary.index[np.isclose(scores, scores.max(), rtol=0.0, atol=1e-12)]]
+
+
+def _with_best(listed: dict[str, Any], top: list[str]) -> ExperimentSummary:
+    return ExperimentSummary(
+        **listed, best_variant=top[0] if len(top) == 1 else None, tied_variants=top if len(top) > 1 else []
+    )
 
 
 def _summary_of(lab: Lab, listed: dict[str, Any]) -> pd.DataFrame | None:
@@ -34,9 +42,9 @@ class BestVariants:
     the sidebar lists experiments after every executed cell."""
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[tuple[Any, ...], str | None]] = {}
+        self._known: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
 
-    def of(self, lab: Lab, listed: list[dict[str, Any]]) -> dict[str, str | None]:
+    def of(self, lab: Lab, listed: list[dict[str, Any]]) -> dict[str, list[str]]:
         from promptlab_nb.services.results import summary_versions
 
         with lab.db.connection() as connection:
@@ -45,14 +53,14 @@ class BestVariants:
         for row in listed:
             version = versions.get(row["name"], ())
             if row["name"] not in self._known or self._known[row["name"]][0] != version:
-                self._known[row["name"]] = (version, _best_variant(_summary_of(lab, row)))
-        return {name: best for name, (_, best) in self._known.items()}
+                self._known[row["name"]] = (version, _top_variants(_summary_of(lab, row)))
+        return {name: top for name, (_, top) in self._known.items()}
 
 
 def experiment_list(lab: Lab, best_variants: BestVariants) -> ExperimentList:
     listed = frame_records(lab.experiments())
-    best = best_variants.of(lab, listed)
-    return ExperimentList(experiments=[ExperimentSummary(**row, best_variant=best[row["name"]]) for row in listed])
+    top = best_variants.of(lab, listed)
+    return ExperimentList(experiments=[_with_best(row, top[row["name"]]) for row in listed])
 
 
 def experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
@@ -62,7 +70,7 @@ def experiment_detail(lab: Lab, name: str) -> ExperimentDetail:
     listed = found[0]
     summary = _summary_of(lab, listed)
     return ExperimentDetail(
-        experiment=ExperimentSummary(**listed, best_variant=_best_variant(summary)),
+        experiment=_with_best(listed, _top_variants(summary)),
         summary=frame_records(summary.reset_index()) if summary is not None else [],
     )
 

@@ -6,6 +6,7 @@ writes also pass Jupyter's XSRF check unless token-authenticated.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,6 +35,8 @@ from promptlab_nb.server.experiment_views import experiment_detail, experiment_l
 from promptlab_nb.server.lab_access import LabStore
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from promptlab_nb._lab import Lab
 
 AUTH_RESOURCE = "promptlab"
@@ -61,7 +64,18 @@ class LabHandler(APIHandler):
         self.store = store
 
     async def on_lab(self, action: Callable[[Lab], ResultT]) -> ResultT:
-        return await self.answered(self.store.call(action))
+        return await self.answered(self.store.call(action, self.store_file()))
+
+    def store_file(self) -> Path | None:
+        """The store the ``store`` query argument names (a .duckdb file relative to the server root), if any."""
+        relative = self.get_query_argument("store", None)
+        if relative is None:
+            return None
+        file = self.store.store_file(relative)
+        if file is None:
+            message = f"store must be a .duckdb file inside the server's root, not {relative!r}."
+            raise ApiError(422, "InvalidRequest", message)
+        return file
 
     async def answered(self, pending: Awaitable[ResultT]) -> ResultT:
         try:
@@ -196,7 +210,7 @@ class ExperimentsHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.on_lab(lambda lab: experiment_list(lab, self.store.best_variants)))
+        self.reply(await self.on_lab(lambda lab: experiment_list(lab, self.store.best_variants(lab))))
 
 
 class ExperimentHandler(LabHandler):
@@ -215,7 +229,15 @@ class ExperimentRunsHandler(LabHandler):
         self.reply(await self.on_lab(lambda lab: runs_page(lab, name, offset, limit)))
 
 
+class StoresHandler(LabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await asyncio.get_running_loop().run_in_executor(None, self.store.known_stores))
+
+
 ROUTES: list[tuple[str, type[LabHandler]]] = [
+    ("stores", StoresHandler),
     ("templates", TemplatesHandler),
     (f"templates/{NAME}", TemplateHandler),
     (f"templates/{NAME}/versions", TemplateVersionsHandler),

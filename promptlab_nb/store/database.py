@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 
-from promptlab_nb.core.errors import InvalidStore, StoreLocked
+from promptlab_nb.core.errors import InvalidStore, StoreLocked, StoreMissing
 from promptlab_nb.store import migrate
 
 DEFAULT_FILE = "promptlab.duckdb"
@@ -40,6 +40,23 @@ def describe(url: str) -> str:
     if parsed.get_backend_name() == "duckdb":
         return parsed.database or ":memory:"
     return parsed.render_as_string(hide_password=True)
+
+
+def duckdb_file(url: str) -> Path | None:
+    """The file of a DuckDB store URL; None for PostgreSQL and in-memory stores."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def require_existing(url: str | Path) -> str:
+    """The resolved URL of a store that exists already: opening it through the server never creates one."""
+    resolved = resolve_url(url)
+    file = duckdb_file(resolved)
+    if file is not None and not file.is_file():
+        raise StoreMissing(describe(resolved), existed=False)
+    return resolved
 
 
 def _check_duckdb_file(path: str) -> None:
@@ -108,11 +125,13 @@ class Database:
         atexit.register(self._keeper.release)
         self.engine = self._create_engine()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._opened = False
         try:
             self.revision = migrate.upgrade(self.engine, self.location)
         except BaseException:
             self.dispose()
             raise
+        self._opened = True
 
     @property
     def is_duckdb(self) -> bool:
@@ -135,7 +154,15 @@ class Database:
         self._keeper.keep(lambda: dialect.connect(*cargs, **cparams))
         return connection
 
+    def _check_still_there(self) -> None:
+        """A store deleted while this Lab uses it is not silently replaced by an empty one."""
+        file = duckdb_file(self.url)
+        if self._opened and file is not None and not file.exists():
+            self._keeper.release()
+            raise StoreMissing(self.location)
+
     def _connect_when_unlocked(self, dialect, connection_record, cargs, cparams):
+        self._check_still_there()
         started = time.monotonic()
         delay = 0.005
         while True:

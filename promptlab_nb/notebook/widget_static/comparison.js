@@ -3,7 +3,6 @@
 
 const COLLAPSED_CHARS = 280;
 const SEARCH_DELAY_MS = 250;
-const SVG = "http://www.w3.org/2000/svg";
 
 function h(tag, attributes = {}, children = []) {
   const node = document.createElement(tag);
@@ -25,8 +24,21 @@ function formatLatency(value) {
   return value < 10 ? `${Number(value).toFixed(1)} ms` : `${Math.round(value)} ms`;
 }
 
+const PRICE_UNKNOWN = "price unknown";
+
 function formatCost(value) {
-  return value === null || value === undefined ? "cost ?" : `$${Number(value).toFixed(4)}`;
+  return value === null || value === undefined ? PRICE_UNKNOWN : `$${Number(value).toFixed(4)}`;
+}
+
+function cellCost(cell) {
+  if (cell.status !== "ok" && (cell.cost === null || cell.cost === undefined)) return null;
+  return formatCost(cell.cost);
+}
+
+function summaryCost(variant) {
+  if (variant.unpriced && variant.unpriced >= variant.runs) return PRICE_UNKNOWN;
+  const known = formatCost(variant.cost);
+  return variant.unpriced ? `${known} + ${variant.unpriced} at ${PRICE_UNKNOWN}` : known;
 }
 
 function scoreBadge(name, value, reason) {
@@ -37,14 +49,23 @@ function scoreBadge(name, value, reason) {
   return badge("", `${name} ${formatNumber(value)}`);
 }
 
+const DIFF_SEGMENTS = {
+  "=": ["span", "pl-same", null],
+  "+": ["ins", "pl-added", "added"],
+  "-": ["del", "pl-removed", "removed"],
+  "~": ["span", "pl-not-compared", "Not compared: the diff covers the first 1,000 words and spaces of long outputs"],
+};
+
+function diffSegment(kind, text) {
+  const [tag, className, title] = DIFF_SEGMENTS[kind];
+  return h(tag, { class: className, text, ...(title ? { title } : {}) });
+}
+
 function outputText(cell) {
   const body = h("div", { class: "pl-output" });
   if (cell.diff) {
-    const kinds = { "=": "pl-same", "+": "pl-added", "-": "pl-removed", "~": "pl-not-compared" };
-    const notCompared = { title: "Not compared: the diff covers the first 1,000 words and spaces of long outputs" };
-    for (const [kind, text] of cell.diff) {
-      body.append(h("span", { class: kinds[kind], text, ...(kind === "~" ? notCompared : {}) }));
-    }
+    body.classList.add("pl-diff");
+    body.append(...cell.diff.map(([kind, text]) => diffSegment(kind, text)));
   } else {
     body.textContent = cell.output ?? "";
   }
@@ -66,7 +87,7 @@ function metaLine(cell) {
   const parts = [
     formatLatency(cell.latency_ms),
     cell.input_tokens === null ? null : `${cell.input_tokens}→${cell.output_tokens ?? "?"} tok`,
-    formatCost(cell.cost),
+    cellCost(cell),
     cell.cache_hit ? "cached" : null,
   ];
   return h("div", { class: "pl-meta", text: parts.filter(Boolean).join(" · ") });
@@ -90,14 +111,30 @@ function ratingControls(cell, model) {
   return h("div", { class: "pl-rating" }, [thumb(1, "▲", "up"), thumb(-1, "▼", "down"), note]);
 }
 
+function failureView(cell) {
+  if (cell.status === "cancelled") {
+    return h("div", { class: "pl-cancelled-note", text: `cancelled: ${cell.error ?? "interrupted before it finished"}` });
+  }
+  const where = cell.failed_step ? `error in step ${cell.failed_step}` : "error";
+  const error = h("div", { class: "pl-error", text: `${where}: ${cell.error ?? ""}` });
+  if (cell.failed_output === null || cell.failed_output === undefined) return error;
+  const answer = h("div", { class: "pl-output pl-failed-answer", text: cell.failed_output });
+  return h("div", {}, [error, h("div", { class: "pl-caption", text: "the model answered:" }),
+    collapsible(answer, cell.failed_output.length)]);
+}
+
+function cellClass(cell) {
+  if (cell.status === "ok") return "pl-cell";
+  return cell.status === "cancelled" ? "pl-cell pl-cancelled" : "pl-cell pl-failed";
+}
+
 function cellView(cell, evaluators, model) {
   if (!cell) return h("td", { class: "pl-cell pl-pending", text: "pending…" });
-  const failed = cell.status !== "ok";
-  const content = failed
-    ? h("div", { class: "pl-error", text: `${cell.status}: ${cell.error ?? ""}` })
+  const content = cell.status !== "ok"
+    ? failureView(cell)
     : collapsible(outputText(cell), (cell.output ?? "").length);
   const badges = h("div", { class: "pl-badges" }, evaluators.map((name) => scoreBadge(name, cell.scores[name], cell.reasons[name])));
-  return h("td", { class: failed ? "pl-cell pl-failed" : "pl-cell", "data-run-id": cell.run_id }, [
+  return h("td", { class: cellClass(cell), "data-run-id": cell.run_id }, [
     content,
     badges,
     metaLine(cell),
@@ -105,9 +142,71 @@ function cellView(cell, evaluators, model) {
   ]);
 }
 
+const REPEAT_CHOICES = new WeakMap();
+
+function repeatChoices(model) {
+  if (!REPEAT_CHOICES.has(model)) REPEAT_CHOICES.set(model, new Map());
+  return REPEAT_CHOICES.get(model);
+}
+
+function passBadge(cell) {
+  const kind = cell.passed === cell.repeat_count ? "pl-pass" : cell.passed === 0 ? "pl-fail" : "pl-partial";
+  return h("span", {
+    class: `pl-badge pl-pass-count ${kind}`,
+    title: "repeats that ran with no failed check",
+    text: `${cell.passed} of ${cell.repeat_count} pass`,
+  });
+}
+
+function repeatView(repeat, index, evaluators, model) {
+  const run = cellView(repeat, evaluators, model);
+  const label = h("div", { class: "pl-repeat-label", text: `repeat ${index + 1}` });
+  const classes = [...run.classList].filter((name) => name !== "pl-cell");
+  return h("div", { class: ["pl-repeat", ...classes].join(" "), "data-run-id": repeat.run_id }, [label, ...run.childNodes]);
+}
+
+// A cell with several repeats shows how many passed, one repeat at a time (stepped through with
+// ‹ ›) or all of them; the choice survives a redraw of the grid.
+function repeatedCellView(cell, evaluators, model) {
+  if (!cell || !(cell.repeat_count > 1)) return cellView(cell, evaluators, model);
+  const choices = repeatChoices(model);
+  const key = cell.repeats[0].run_id;
+  const choice = choices.get(key) ?? { shown: 0, all: false };
+  const td = h("td", { class: "pl-cell pl-repeated" });
+  const choose = (change) => {
+    choices.set(key, { ...choice, ...change });
+    td.replaceWith(repeatedCellView(cell, evaluators, model));
+  };
+  const shown = Math.min(choice.shown, cell.repeat_count - 1);
+  const bar = h("div", { class: "pl-repeats" }, [
+    passBadge(cell),
+    choice.all ? null : h("button", {
+      class: "pl-repeat-previous", "aria-label": "previous repeat", text: "‹", onclick: () => choose({ shown: shown - 1 }),
+    }),
+    choice.all ? null : h("span", { class: "pl-repeat-position", text: `repeat ${shown + 1} of ${cell.repeat_count}` }),
+    choice.all ? null : h("button", {
+      class: "pl-repeat-next", "aria-label": "next repeat", text: "›", onclick: () => choose({ shown: shown + 1 }),
+    }),
+    h("button", { class: "pl-link pl-repeat-all", text: choice.all ? "one at a time" : "show all", onclick: () => choose({ all: !choice.all }) }),
+  ]);
+  const previous = bar.querySelector(".pl-repeat-previous");
+  const next = bar.querySelector(".pl-repeat-next");
+  if (previous) previous.disabled = shown <= 0;
+  if (next) next.disabled = shown >= cell.repeat_count - 1;
+  if (choice.all) {
+    td.replaceChildren(bar, ...cell.repeats.map((repeat, index) => repeatView(repeat, index, evaluators, model)));
+    return td;
+  }
+  const run = cellView(cell.repeats[shown], evaluators, model);
+  td.className = `${run.className} pl-repeated`;
+  td.setAttribute("data-run-id", cell.repeats[shown].run_id);
+  td.replaceChildren(bar, ...run.childNodes);
+  return td;
+}
+
 function inputsView(inputs) {
   return h("td", { class: "pl-inputs" }, inputs.map(([name, value]) =>
-    h("div", {}, [h("b", { text: `${name}: ` }), h("span", { text: value })])));
+    h("div", {}, [h("b", { text: `${name}: ` }), collapsible(h("div", { class: "pl-input", text: value }), value.length)])));
 }
 
 function gridView(model) {
@@ -118,38 +217,59 @@ function gridView(model) {
   const rows = (view.rows ?? []).map((row) =>
     h("tr", { "data-row": String(row.row_index) }, [
       inputsView(row.inputs),
-      ...row.cells.map((cell) => cellView(cell, evaluators, model)),
+      ...row.cells.map((cell) => repeatedCellView(cell, evaluators, model)),
     ]));
+  if (view.empty_reason) {
+    rows.push(h("tr", {}, [h("td", { class: "pl-empty", colspan: String(variants.length + 1), text: view.empty_reason })]));
+  }
   return h("table", { class: "pl-grid" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
 }
 
-function svgNode(tag, attributes) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
+const CHART_CHOICES = new WeakMap();
+
+function chartBar(bar, top) {
+  const share = (value) => `${(100 * Math.min(top, Math.max(0, value))) / top}%`;
+  const track = h("div", { class: "pl-bar-track" });
+  if (bar.mean !== null) {
+    track.append(h("div", { class: bar.mean === 0 ? "pl-bar pl-bar-zero" : "pl-bar" }));
+    track.lastChild.style.width = share(bar.mean);
+  }
+  if (bar.low !== null && bar.high !== null) {
+    const whisker = h("div", { class: "pl-whisker" });
+    whisker.style.left = share(bar.low);
+    whisker.style.width = `calc(${share(bar.high)} - ${share(bar.low)})`;
+    track.append(whisker);
+  }
+  return h("div", { class: "pl-chart-row", title: `${bar.variant}: ${bar.text}` }, [
+    h("div", { class: "pl-bar-label", text: bar.variant }),
+    track,
+    h("div", { class: "pl-bar-value", text: bar.text }),
+  ]);
 }
 
-function chartView(summary) {
-  const width = 240, barHeight = 16, gap = 6;
-  const scores = summary.map((variant) => variant.scores[0]);
-  const top = Math.max(1, ...scores.map((score) => score?.mean ?? 0));
-  const x = (value) => Math.min(width, Math.max(0, (value / top) * width));
-  const chart = svgNode("svg", { class: "pl-chart", width, height: summary.length * (barHeight + gap) });
-  summary.forEach((variant, index) => {
-    const score = scores[index];
-    if (!score || score.mean === null) return;
-    const y = index * (barHeight + gap), middle = y + barHeight / 2;
-    const bar = svgNode("rect", { x: 0, y, width: Math.max(1, x(score.mean)), height: barHeight, class: "pl-bar" });
-    const whisker = svgNode("line", {
-      x1: x(score.low ?? score.mean), x2: x(score.high ?? score.mean), y1: middle, y2: middle, class: "pl-whisker",
-    });
-    const title = svgNode("title", {});
-    title.textContent = `${variant.variant}: ${score.name} ${formatNumber(score.mean)} [${formatNumber(score.low)}, ${formatNumber(score.high)}]`;
-    bar.append(title);
-    chart.append(bar, whisker);
-  });
-  const caption = h("div", { class: "pl-caption", text: `${scores[0]?.name ?? ""}: mean and 95% CI, one bar per variant` });
-  return h("div", { class: "pl-chart-box" }, [caption, chart]);
+// One bar per variant for the evaluator chosen (the first until the user picks another), each
+// labelled with its variant and its mean and interval, a mean of 0 included.
+function chartView(model) {
+  const charts = model.get("chart") ?? [];
+  if (!charts.length) return null;
+  const chosen = charts.find((chart) => chart.evaluator === CHART_CHOICES.get(model)) ?? charts[0];
+  const box = h("div", { class: "pl-chart-box" });
+  let name = h("b", { text: chosen.evaluator });
+  if (charts.length > 1) {
+    name = h("select", {
+      class: "pl-chart-evaluator",
+      "aria-label": "evaluator shown in the chart",
+      onchange: () => {
+        CHART_CHOICES.set(model, name.value);
+        box.replaceWith(chartView(model));
+      },
+    }, charts.map((chart) => h("option", { value: chart.evaluator, text: chart.evaluator })));
+    name.value = chosen.evaluator;
+  }
+  const caption = h("div", { class: "pl-caption" }, [name, document.createTextNode(": mean and 95% CI, one bar per variant")]);
+  const bars = h("div", { class: "pl-chart" }, chosen.bars.map((bar) => chartBar(bar, chosen.top)));
+  box.append(caption, bars);
+  return box;
 }
 
 function summaryView(model) {
@@ -160,15 +280,15 @@ function summaryView(model) {
   const rows = summary.map((variant) =>
     h("tr", {}, [
       h("td", { text: variant.variant }),
-      h("td", { text: String(variant.runs) }),
+      h("td", { text: variant.cancelled_runs ? `${variant.runs} (+${variant.cancelled_runs} cancelled)` : String(variant.runs) }),
       h("td", { text: `${formatNumber(100 * variant.error_rate, 0)}%` }),
       ...variant.scores.map((score) =>
         h("td", { title: score.verdict, text: `${formatNumber(score.mean)} [${formatNumber(score.low)}, ${formatNumber(score.high)}]` })),
-      h("td", { text: formatCost(variant.cost) }),
+      h("td", { text: summaryCost(variant) }),
       h("td", { text: formatLatency(variant.latency_p50_ms) ?? "–" }),
     ]));
   const table = h("table", { class: "pl-summary" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
-  return h("div", { class: "pl-header" }, [table, names.length ? chartView(summary) : null]);
+  return h("div", { class: "pl-header" }, [table, chartView(model)]);
 }
 
 function select(model, trait, optionsTrait, className) {
@@ -188,6 +308,13 @@ function checkbox(model, trait, label) {
   box.checked = model.get(trait);
   model.on(`change:${trait}`, () => { box.checked = model.get(trait); });
   return h("label", {}, [box, document.createTextNode(` ${label}`)]);
+}
+
+function shownWhen(model, trait, isShown, node) {
+  const update = () => { node.hidden = !isShown(model.get(trait)); };
+  update();
+  model.on(`change:${trait}`, update);
+  return node;
 }
 
 function searchBox(model) {
@@ -212,7 +339,9 @@ function pager(model) {
   const next = h("button", { text: "next ›", onclick: () => save(model, "page", model.get("view").page + 1) });
   const update = () => {
     const view = model.get("view");
-    label.textContent = `page ${view.page + 1} of ${view.page_count} · ${view.matching} of ${view.total} rows`;
+    const filtered = view.matching === view.total ? "" : ` (filtered from ${view.total})`;
+    const shown = view.matching ? `rows ${view.first}–${view.last} of ${view.matching}` : "no rows";
+    label.textContent = `page ${view.page + 1} of ${view.page_count} · ${shown}${filtered}`;
     previous.disabled = view.page <= 0;
     next.disabled = view.page >= view.page_count - 1;
   };
@@ -223,8 +352,10 @@ function pager(model) {
 
 function controls(model) {
   return h("div", { class: "pl-controls" }, [
-    checkbox(model, "failed_only", "failed only"),
-    checkbox(model, "disagree_only", "variants disagree"),
+    checkbox(model, "errors_only", "run errors"),
+    shownWhen(model, "check_options", (options) => options.length > 0,
+      h("label", { text: "checks " }, [select(model, "failed_check", "check_options", "pl-failed-check")])),
+    shownWhen(model, "variants", (variants) => variants.length > 1, checkbox(model, "disagree_only", "variants disagree")),
     searchBox(model),
     h("label", { text: "sort " }, [select(model, "sort_by", "sort_options", "pl-sort")]),
     checkbox(model, "descending", "descending"),
@@ -249,7 +380,7 @@ function titleView(model) {
 function render({ model, el }) {
   const summary = h("div", { class: "pl-summary-box" }, [summaryView(model)]);
   const grid = h("div", { class: "pl-grid-box" }, [gridView(model)]);
-  model.on("change:summary", () => summary.replaceChildren(summaryView(model)));
+  for (const trait of ["summary", "chart"]) model.on(`change:${trait}`, () => summary.replaceChildren(summaryView(model)));
   const redrawGrid = () => grid.replaceChildren(gridView(model));
   for (const trait of ["view", "variants", "evaluators"]) model.on(`change:${trait}`, redrawGrid);
   el.classList.add("promptlab-widget");
