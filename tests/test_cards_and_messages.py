@@ -5,21 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from magic_support import printed_error
 
 import promptlab_nb as pl
 
 FORMAL = "{% if formal %}Dear {{ name }},{% else %}Hi {{ name }}!{% endif %}"
-
-
-def error_text(shell, cell: str, capsys) -> str:
-    """Run a cell as a user would and return the error it printed (no traceback)."""
-    capsys.readouterr()
-    result = shell.run_cell(cell)
-    printed = capsys.readouterr()
-    text = (printed.out + printed.err).strip()
-    assert result.error_in_exec is not None or result.error_before_exec is not None
-    assert "Traceback" not in text, text
-    return text
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def test_an_unknown_eval_spec_lists_each_valid_form_on_its_own_line(notebook_she
     notebook_shell.run_cell_magic("prompt", "capital", "Capital of {{ country }}?")
     notebook_shell.user_ns["countries"] = [{"country": "France"}]
     # When the user misspells an evaluator
-    text = error_text(notebook_shell, "%prompt run capital --on countries --eval contain:Paris", capsys)
+    text = printed_error(notebook_shell, "%prompt run capital --on countries --eval contain:Paris", capsys)
     # Then the message names the spec and lists one valid form per line
     lines = text.splitlines()
     assert "Unknown evaluator 'contain:Paris'; write one of these forms:" in lines[0]
@@ -69,8 +59,8 @@ def test_a_misspelt_pipeline_key_is_named_with_the_key_meant(notebook_shell, cap
     # Given a saved template
     notebook_shell.run_cell_magic("prompt", "capital", "Capital of {{ country }}?")
     # When a pipeline step misspells "template", or the pipeline misspells "steps"'s neighbour "inputs"
-    step = error_text(notebook_shell, "%%pipeline p\n- templat: capital\n  output: city\n", capsys)
-    top = error_text(notebook_shell, "%%pipeline p\nsteps:\n- template: capital\ninptus: [country]\n", capsys)
+    step = printed_error(notebook_shell, "%%pipeline p\n- templat: capital\n  output: city\n", capsys)
+    top = printed_error(notebook_shell, "%%pipeline p\nsteps:\n- template: capital\ninptus: [country]\n", capsys)
     # Then each error names the key and the one meant, and nothing is saved
     assert "unknown key 'templat' (did you mean 'template'?)" in step
     assert "unknown key 'inptus' (did you mean 'inputs'?)" in top
@@ -79,8 +69,8 @@ def test_a_misspelt_pipeline_key_is_named_with_the_key_meant(notebook_shell, cap
 
 def test_template_and_yaml_errors_name_the_line_the_editor_shows(notebook_shell, capsys):
     # Given cells whose third editor line (the magic line is line 1) is wrong
-    template = error_text(notebook_shell, "%%prompt broken\nsystem:\nHello {{ name }\n", capsys)
-    pipeline = error_text(notebook_shell, "%%pipeline p\n- template: capital\n  output: [x\n", capsys)
+    template = printed_error(notebook_shell, "%%prompt broken\nsystem:\nHello {{ name }\n", capsys)
+    pipeline = printed_error(notebook_shell, "%%pipeline p\n- template: capital\n  output: [x\n", capsys)
     # When / Then the errors point at the editor's lines
     assert "Template 'broken' is not valid (line 3)" in template
     assert "at line 4, column 1" in pipeline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from magic_support import printed_error
 
 import promptlab_nb as pl
 from promptlab_nb.notebook import session
@@ -19,12 +20,7 @@ def ip(notebook_shell):
 
 def one_line_error(shell, cell: str, capsys) -> str:
     """Run a cell as a user would and return what it printed as an error (one line, no traceback)."""
-    capsys.readouterr()
-    result = shell.run_cell(cell)
-    printed = capsys.readouterr()
-    text = (printed.out + printed.err).strip()
-    assert result.error_in_exec is not None or result.error_before_exec is not None
-    assert "Traceback" not in text, text
+    text = printed_error(shell, cell, capsys)
     assert text.count("\n") == 0, text
     return text
 

@@ -19,6 +19,18 @@ class VariantPlan:
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
 
+    def stored_fields(self) -> dict[str, Any]:
+        """What a stored variant keeps of its plan."""
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "target_name": self.target_name,
+            "target_version": self.target_version,
+            "target_version_id": self.target_version_id,
+            "model": self.model,
+            "params": self.params,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Cell:

@@ -121,18 +121,7 @@ class ExperimentService:
         )
         self.session.add(experiment)
         self.session.add_all(
-            Variant(
-                id=new_id(),
-                experiment_id=experiment.id,
-                position=position,
-                label=plan.label,
-                kind=plan.kind,
-                target_name=plan.target_name,
-                target_version=plan.target_version,
-                target_version_id=plan.target_version_id,
-                model=plan.model,
-                params=plan.params,
-            )
+            Variant(id=new_id(), experiment_id=experiment.id, position=position, **plan.stored_fields())
             for position, plan in enumerate(variants)
         )
         self.session.flush()

@@ -36,17 +36,7 @@ def planned_record(
     """The experiment as it will be stored, before it is: what a start is checked on."""
     now = utcnow()
     variants = [
-        VariantRecord(
-            id=f"planned-{position}",
-            position=position,
-            label=plan.label,
-            kind=plan.kind,
-            target_name=plan.target_name,
-            target_version=plan.target_version,
-            target_version_id=plan.target_version_id,
-            model=plan.model,
-            params=plan.params,
-        )
+        VariantRecord(id=f"planned-{position}", position=position, **plan.stored_fields())
         for position, plan in enumerate(plans)
     ]
     return ExperimentRecord(
