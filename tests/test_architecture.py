@@ -129,6 +129,12 @@ def test_the_lab_the_experiment_and_the_notebook_import_one_another_in_no_cycle(
     assert not cycle, "import cycle: " + " -> ".join(cycle)
 
 
+def test_no_two_modules_of_the_package_import_each_other_even_through_others():
+    graph = {module: targets - {module} for module, targets in import_graph().items()}
+    cycle = a_cycle(graph)
+    assert not cycle, "import cycle, a boundary in the wrong place: " + " -> ".join(cycle)
+
+
 VOCABULARY = PACKAGE / "core" / "vocabulary.py"
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 

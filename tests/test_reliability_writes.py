@@ -16,7 +16,7 @@ from promptlab_nb.core import errors
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.core.vocabulary import Mode, RunStatus
 from promptlab_nb.engine.cache import ResponseCache
-from promptlab_nb.engine.runner import RunRecord
+from promptlab_nb.engine.run_rows import RunRecord
 from promptlab_nb.engine.sink import RunSink
 
 HOLDER = textwrap.dedent(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from promptlab_nb.core.vocabulary import RunStatus
 
 if TYPE_CHECKING:
-    from promptlab_nb.engine.runner import RunRecord
+    from promptlab_nb.engine.run_rows import RunRecord
 
 
 class Progress:

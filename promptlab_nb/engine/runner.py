@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.core.vocabulary import ExperimentStatus, Mode, RunStatus
 from promptlab_nb.engine.progress import Progress
+from promptlab_nb.engine.run_rows import RunRecord
 from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import Caller, RunContext, StepChain, StepFailed, StepRecord
 
@@ -29,40 +29,6 @@ class RunTask:
     inputs: dict[str, Any]
     chain: StepChain
     mode: Mode = Mode.LIVE
-
-
-@dataclass(slots=True)
-class RunRecord:
-    """One finished run, a row of the run table."""
-
-    id: str
-    experiment_id: str
-    variant_id: str
-    row_index: int
-    repeat: int
-    status: RunStatus
-    mode: Mode
-    messages: list[dict[str, str]] | None
-    output: str | None
-    parsed: Any
-    error: str | None
-    failed_step: str | None
-    latency_ms: float | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost: float | None
-    cache_hit: bool
-    request_id: str | None
-    started_at: datetime
-    finished_at: datetime
-
-    def row(self) -> dict[str, Any]:
-        """The run as the store's bulk write takes it (``asdict`` would deep-copy every message)."""
-        return dict(zip(RUN_COLUMNS, _run_values(self), strict=True))
-
-
-RUN_COLUMNS = tuple(field.name for field in fields(RunRecord))
-_run_values = attrgetter(*RUN_COLUMNS)
 
 
 def _total(values: list[Any]) -> Any:

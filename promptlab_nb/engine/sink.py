@@ -18,7 +18,7 @@ from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import Run, RunStep, Score
 
 if TYPE_CHECKING:
-    from promptlab_nb.engine.runner import RunRecord
+    from promptlab_nb.engine.run_rows import RunRecord
 
 Write = Callable[[Connection], None]
 

@@ -10,7 +10,8 @@ from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatRequest, ModelSpec
-from promptlab_nb.engine.runner import RunRecord, RunTask
+from promptlab_nb.engine.run_rows import RunRecord
+from promptlab_nb.engine.runner import RunTask
 from promptlab_nb.engine.steps import ModelCaller
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator
 from promptlab_nb.evaluation.specs import as_evaluator

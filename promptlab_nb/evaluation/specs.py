@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import promptlab_nb.evaluation.evaluators as ev
 from promptlab_nb.core.errors import InvalidEvaluator
-from promptlab_nb.evaluation import evaluators as ev
 from promptlab_nb.evaluation.judge import judge
 
 SPEC_EXAMPLES = {
