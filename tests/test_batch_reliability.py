@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from batch_support import MODELS, countries, on_the_fakes, provider_options
 from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
@@ -23,12 +24,6 @@ from promptlab_nb.store import migrate
 
 pytest_plugins = ["fakes.fixtures"]
 
-MODELS = {
-    "openai": "openai:gpt-4o-mini",
-    "anthropic": "anthropic:claude-haiku-4-5",
-    "gemini": "gemini:gemini-2.5-flash",
-}
-QUESTION = "What is the capital of {{ country }}?"
 SUBMIT_IN_A_CHILD = """
 import json, sys
 import promptlab_nb as pl
@@ -40,26 +35,10 @@ lab.run(template, [{"country": f"country {row}"} for row in range(3)], mode="bat
 """
 
 
-def provider_options(fake_server) -> dict:
-    return {
-        "openai": {"api_key": "sk-test-openai", "base_url": fake_server.openai_base_url},
-        "anthropic": {"api_key": "sk-ant-test", "base_url": fake_server.url},
-        "gemini": {"api_key": "gm-test-key", "base_url": fake_server.url},
-    }
-
-
 @pytest.fixture
 def batch_lab(lab, fake_server):
-    lab.settings.providers = provider_options(fake_server)
-    lab.settings.max_retries = 0
     lab.settings.concurrency = 1
-    for provider, model in MODELS.items():
-        lab.templates.save(f"capital_{provider}", QUESTION, model=model)
-    return lab
-
-
-def countries(count: int) -> list[dict[str, str]]:
-    return [{"country": f"country {index}"} for index in range(count)]
+    return on_the_fakes(lab, fake_server)
 
 
 def interrupting_judge(after: int) -> str:

@@ -7,6 +7,7 @@ import time
 
 import pandas as pd
 import pytest
+from batch_support import MODELS, QUESTION, countries, on_the_fakes, provider_options
 from fakes.batch_book import answer_to
 from IPython.core.error import UsageError
 from sqlalchemy import create_engine, text
@@ -22,26 +23,12 @@ from promptlab_nb.store import migrate
 
 pytest_plugins = ["fakes.fixtures"]
 
-MODELS = {
-    "openai": "openai:gpt-4o-mini",
-    "anthropic": "anthropic:claude-haiku-4-5",
-    "gemini": "gemini:gemini-2.5-flash",
-}
 BATCH_COST = {
     "openai": (12 * 0.075 + 7 * 0.30) / 1_000_000,
     "anthropic": (12 * 0.50 + 7 * 2.50) / 1_000_000,
     "gemini": (12 * 0.15 + 7 * 1.25) / 1_000_000,
 }
 ALL_PROVIDERS = list(MODELS)
-QUESTION = "What is the capital of {{ country }}?"
-
-
-def provider_options(fake_server) -> dict:
-    return {
-        "openai": {"api_key": "sk-test-openai", "base_url": fake_server.openai_base_url},
-        "anthropic": {"api_key": "sk-ant-test", "base_url": fake_server.url},
-        "gemini": {"api_key": "gm-test-key", "base_url": fake_server.url},
-    }
 
 
 def open_lab(url: str, fake_server) -> pl.Lab:
@@ -54,15 +41,7 @@ def open_lab(url: str, fake_server) -> pl.Lab:
 
 @pytest.fixture
 def batch_lab(lab, fake_server):
-    lab.settings.providers = provider_options(fake_server)
-    lab.settings.max_retries = 0
-    for provider, model in MODELS.items():
-        lab.templates.save(f"capital_{provider}", QUESTION, model=model)
-    return lab
-
-
-def countries(count: int) -> list[dict[str, str]]:
-    return [{"country": f"country {index}"} for index in range(count)]
+    return on_the_fakes(lab, fake_server)
 
 
 def expected_output(row_index: int) -> str:
