@@ -188,3 +188,24 @@ def test_a_store_with_batches_upgrades_in_place_to_record_batches_before_submitt
         (None, "submitting"),
     ]
     lab.close()
+
+
+@pytest.mark.parametrize("provider", list(MODELS))
+def test_a_batch_the_provider_refuses_stores_its_requests_as_failed_runs_with_the_reason(
+    batch_lab, fake_server, provider
+):
+    # Given a provider (on its own server address) that fails every batch it is sent
+    def refuse(batch) -> None:
+        raise RuntimeError("batch service down")
+
+    fake_server.batches.on_create = refuse
+    try:
+        # When three requests are submitted in batch mode
+        experiment = batch_lab.run(f"capital_{provider}", countries(3), mode="batch", name="refused", progress=False)
+    finally:
+        fake_server.batches.on_create = None
+    # Then each request is a failed run that gives the provider's answer, ready to be sent again
+    runs = experiment.runs
+    assert len(runs) == 3 and set(runs["status"]) == {"error"}
+    assert runs["error"].notna().all()
+    assert set(experiment.batches["status"]) == {"failed"} and experiment.batches["collected"].notna().all()

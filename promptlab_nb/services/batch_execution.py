@@ -246,7 +246,7 @@ class BatchExecution:
         await storer.store(
             tasks,
             BatchAnswers(
-                {key: error for task in tasks if (key := task_cache_key(task, storer.caller.registry))},
+                {key: error for task in tasks if (key := _answer_key(task)) is not None},
                 storer.cache,
                 storer.caller.registry,
             ),
@@ -411,6 +411,16 @@ def _answers(
             answer = error
         answers[cache_key(step.spec, request, task.repeat)] = answer
     return answers
+
+
+def _answer_key(task: RunTask) -> str | None:
+    """The key ``BatchAnswers`` finds a task's answer under (a batch holds one server's answers, so no
+    endpoint); None when its prompt no longer renders."""
+    step = task.chain.steps[0]
+    try:
+        return cache_key(step.spec, step.request(task.inputs), task.repeat)
+    except PromptLabError:
+        return None
 
 
 def _unanswered(done: FinishedBatch, cell: CellId) -> BatchOutcome:
