@@ -136,7 +136,7 @@ class BatchExecution:
             await storer.store(
                 at_once,
                 storer.caller,
-                lambda connection: BatchService.mark_batch_mode(connection, experiment.id, ExperimentStatus.SUBMITTED),
+                lambda connection: BatchService.mark_batch_mode(connection, experiment.id, ExperimentStatus.RUNNING),
             )
             for (provider_name, model), group in groups.items():
                 await self._submit_group(experiment, registry.get(provider_name), model, group, storer)

@@ -119,22 +119,19 @@ class ExperimentExecution:
         options: ExecutionOptions,
         evaluators: Sequence[Evaluator],
     ) -> ExperimentStatus:
-        scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
-        progress = Progress(
-            len(tasks), f"{experiment.name}: {estimate.describe()}", enabled=options.progress, on_run=options.on_run
-        )
         sink = RunSink(
             self.database,
             caller.cache,
             heartbeat=lambda connection: ExperimentService.heartbeat(connection, experiment.id, claim),
             heartbeat_every=self.settings.claim_stale_after / 4,
         )
-        runner = ExperimentRunner(
-            caller, sink, progress, workers=options.concurrency or self.settings.concurrency, scorer=scorer
-        )
         status = ExperimentStatus.INTERRUPTED
         try:
-            status = await runner.execute(tasks)
+            scorer = RunScorer(evaluators, caller, self.settings.default_model, experiment.id) if evaluators else None
+            description = f"{experiment.name}: {estimate.describe()}"
+            progress = Progress(len(tasks), description, enabled=options.progress, on_run=options.on_run)
+            workers = options.concurrency or self.settings.concurrency
+            status = await ExperimentRunner(caller, sink, progress, workers=workers, scorer=scorer).execute(tasks)
         finally:
             await self._store_the_rest(sink, experiment, claim, status)
         return status
