@@ -260,3 +260,66 @@ class ProviderBatch(Base):
     submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     collected_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DefinitionLabel(Base):
+    """A label (``production``, ``staging``) pointing at one version of a template or a pipeline
+    (``kind``); one row per label and definition, moved in place."""
+
+    __tablename__ = "definition_label"
+    __table_args__ = (UniqueConstraint("kind", "definition_id", "label"),)
+
+    id: Mapped[str] = _id_column()
+    kind: Mapped[str] = mapped_column(String(20))
+    definition_id: Mapped[str] = mapped_column(String(26))
+    label: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    moved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LabelMove(Base):
+    """Each move of a label, kept for the definition's history."""
+
+    __tablename__ = "label_move"
+    __table_args__ = (Index("ix_label_move_kind_definition_id", "kind", "definition_id"),)
+
+    id: Mapped[str] = _id_column()
+    kind: Mapped[str] = mapped_column(String(20))
+    definition_id: Mapped[str] = mapped_column(String(26))
+    label: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    previous_version: Mapped[int | None] = mapped_column(Integer)
+    moved_by: Mapped[str | None] = mapped_column(String(200))
+    moved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A token an application presents to `promptlab serve`; only its SHA-256 is stored, with the
+    first characters (``prefix``) to tell tokens apart."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Preference(Base):
+    """A person's pick between two outputs of one row, as they were shown (left, right);
+    ``preferred_run_id`` is None for a tie."""
+
+    __tablename__ = "preference"
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26), index=True)
+    row_index: Mapped[int] = mapped_column(Integer)
+    left_run_id: Mapped[str] = mapped_column(String(26))
+    right_run_id: Mapped[str] = mapped_column(String(26))
+    preferred_run_id: Mapped[str | None] = mapped_column(String(26))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
