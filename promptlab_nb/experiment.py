@@ -25,6 +25,7 @@ from promptlab_nb.services.execution import ExecutionOptions, ExecutionResult, E
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.provider_batches import BatchService
 from promptlab_nb.services.results import runs_frame, steps_frame, summary_frame
+from promptlab_nb.services.preferences import PreferenceService
 from promptlab_nb.services.scores import ScoreService
 from promptlab_nb.store.database import Database
 
@@ -159,6 +160,21 @@ class Experiment:
         record = self.record
         with self.database.session() as session:
             return ScoreService(session).rate(record.id, run_id, value, note)
+
+    def prefer(
+        self, left_run_id: str, right_run_id: str, preferred_run_id: str | None, note: str | None = None
+    ) -> dict[str, Any]:
+        """A person's pick between two outputs of the same row, as shown left and right; None is a tie."""
+        record = self.record
+        with self.database.session() as session:
+            return PreferenceService(session).prefer(record.id, left_run_id, right_run_id, preferred_run_id, note)
+
+    @property
+    def preferences(self) -> pd.DataFrame:
+        """Every stored preference: row, the variants shown left and right, and the one preferred."""
+        record = self.record
+        with self.database.session() as session:
+            return PreferenceService(session).frame(record.id)
 
     def summary(self, cluster: str | None = None) -> pd.DataFrame:
         """Per variant: runs, error rate, each score with its 95% CI and whether it differs from the
