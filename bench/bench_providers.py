@@ -1,6 +1,6 @@
-"""CPU and wall time of provider calls through each SDK path, against the loopback fake server.
+"""CPU and wall time of provider calls through each SDK path and the raw path, against the loopback fake server.
 
-    python bench/bench_providers.py [--calls 2000] [--concurrency 50] [--latency 0.05]
+    python bench/bench_providers.py [--calls 2000] [--concurrency 50] [--latency 0.05] [--paths raw,openai]
 
 The fake answers every call after a fixed latency, in a separate process, so the CPU time
 measured here is the client's alone: SDK, transport and promptlab_nb's provider layer. The
@@ -37,11 +37,17 @@ def openai_at(transport: str) -> Options:
     return lambda url: {"openai": {"api_key": "sk-bench", "base_url": f"{url}/v1", "transport": transport}}
 
 
+def compatible_at(url: str) -> dict[str, dict[str, Any]]:
+    return {"openai-compatible": {"base_url": f"{url}/v1"}}
+
+
 def anthropic_at(transport: str) -> Options:
     return lambda url: {"anthropic": {"api_key": "sk-ant-bench", "base_url": url, "transport": transport}}
 
 
 PATHS: dict[str, tuple[str, Options]] = {
+    "openai-compatible, raw (default)": ("openai-compatible:qwen2.5-7b-instruct", compatible_at),
+    "openai, raw": ("openai:gpt-4o-mini", openai_at("raw")),
     "openai, aiohttp (ours)": ("openai:gpt-4o-mini", openai_at("aiohttp")),
     "openai, httpx (SDK default)": ("openai:gpt-4o-mini", openai_at("httpx")),
     "anthropic, aiohttp (ours)": ("anthropic:claude-haiku-4-5", anthropic_at("aiohttp")),
@@ -133,17 +139,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the fake waits before answering")
+    parser.add_argument("--paths", default="", help="comma-separated words a path's name must contain, e.g. raw")
     arguments = parser.parse_args()
+    words = [word.strip() for word in arguments.paths.split(",") if word.strip()]
+    paths = [path for path in PATHS if not words or any(word in path for word in words)]
     with fake_server(arguments.latency) as server:
         results = [
             asyncio.run(measure(path, server, arguments.calls, arguments.concurrency, arguments.latency))
-            for path in PATHS
+            for path in paths
         ]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {machine()}; load average {load}")
     latency_ms = arguments.latency * 1000
     print(f"{arguments.calls} calls, concurrency {arguments.concurrency}, fake latency {latency_ms:.0f} ms\n")
-    print("| SDK path | calls | client CPU ms per call | fake server CPU s | wall s | ideal wall s | wall / ideal |")
+    print("| path | calls | client CPU ms per call | fake server CPU s | wall s | ideal wall s | wall / ideal |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row())

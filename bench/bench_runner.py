@@ -1,16 +1,20 @@
-"""The experiment runner end to end: real OpenAI SDK, loopback fake server, runs stored in DuckDB.
+"""The experiment runner end to end: the engine alone on the mock model, then the OpenAI wire format
+(SDK or raw path) against the loopback fake server; runs stored in DuckDB.
 
-    python bench/bench_runner.py [--rows 250] [--variants 4] [--concurrency 50] [--latency 0.05]
-                                 [--large-rows 2500] [--large-concurrency 200]
+    python bench/bench_runner.py [--mock-rows 5000] [--rows 250] [--variants 4] [--concurrency 50]
+                                 [--latency 0.05] [--large-rows 2500] [--large-concurrency 200]
+                                 [--transport aiohttp|httpx|raw]
 
-The fake server runs in its own process, so the CPU time measured is this process's alone:
-rendering, the SDK, the runner, the cache and the bulk writes. Prints a Markdown table for
-bench/README.md.
+The mock model (``mock:echo``, one ``contains`` evaluator) answers at once, so its runs per second are
+the engine's own cost: rendering, cache keys and lookups, run records, scoring and bulk writes. The fake
+server runs in its own process, so the CPU time measured is this process's alone: rendering, the
+provider path, the runner, the cache and the bulk writes. Prints Markdown tables for bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -25,21 +29,37 @@ from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.models import Run
 
 
-def open_lab(folder: Path, url: str, concurrency: int) -> pl.Lab:
+def open_lab(folder: Path, url: str, concurrency: int, transport: str) -> pl.Lab:
     lab = pl.Lab(folder / "bench.duckdb")
-    lab.settings.providers = {"openai": {"api_key": "sk-bench", "base_url": f"{url}/v1"}}
+    lab.settings.providers = {"openai": {"api_key": "sk-bench", "base_url": f"{url}/v1", "transport": transport}}
     lab.settings.concurrency = concurrency
     lab.settings.cost_limit = 0
     return lab
 
 
-def save_variants(lab: pl.Lab, count: int) -> list[str]:
-    names = [f"variant_{index}" for index in range(count)]
+def save_variants(lab: pl.Lab, count: int, model: str = "openai:gpt-4o-mini") -> list[str]:
+    names = [f"{model.partition(':')[0]}_variant_{index}" for index in range(count)]
     for index, name in enumerate(names):
-        lab.templates.save(
-            name, f"Variant {index}: what is the capital of {{{{ country }}}}?", model="openai:gpt-4o-mini"
-        )
+        lab.templates.save(name, f"Variant {index}: what is the capital of {{{{ country }}}}?", model=model)
     return names
+
+
+def mock_lines(folder: Path, rows: int, variants: int) -> list[str]:
+    """The engine alone: the mock model with one evaluator, first from scratch, then from the cache."""
+    lab = pl.Lab(folder / "mock.duckdb")
+    names = save_variants(lab, variants, "mock:echo")
+    data = [{"country": f"country {index}"} for index in range(rows)]
+    evaluators = ["contains:capital"]
+    lab.compare(names, data[:10], name="mock-warm-up", progress=False, evaluators=evaluators)
+    runs = rows * variants
+    lines = ["| mock model, one evaluator | runs | wall | runs/s | CPU per run |", "|---|---:|---:|---:|---:|"]
+    for label, name in (("first run", "mock"), ("again, from the cache", "mock-again")):
+        wall, cpu, _ = timed(
+            lambda name=name: lab.compare(names, data, name=name, progress=False, evaluators=evaluators)
+        )
+        lines.append(f"| {label} | {runs:,} | {wall:.2f} s | {runs / wall:,.0f} | {cpu * 1e6 / runs:.0f} µs |")
+    lab.close()
+    return lines
 
 
 def timed(action) -> tuple[float, float, object]:
@@ -100,10 +120,14 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--large-rows", type=int, default=2500)
     parser.add_argument("--large-concurrency", type=int, default=200)
+    parser.add_argument("--mock-rows", type=int, default=5000)
+    parser.add_argument("--transport", default="aiohttp", choices=["aiohttp", "httpx", "raw"])
     options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        mock = mock_lines(Path(folder), options.mock_rows, options.variants)
     lines = ["| experiment | runs | ideal | wall | CPU per run | provider calls |", "|---|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder, fake_server(options.latency) as fake:
-        lab = open_lab(Path(folder), fake.url, options.concurrency)
+        lab = open_lab(Path(folder), fake.url, options.concurrency, options.transport)
         names = save_variants(lab, options.variants)
         wall, cpu, _ = run_experiment(lab, names, 5, "warm-up")
         lines.append(
@@ -144,10 +168,13 @@ def main() -> None:
         )
         write = bulk_write_seconds(lab, 10_000)
         lab.close()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, load average {load}"
     )
+    print("\n".join(mock))
+    print(f"\nopenai wire format, transport {options.transport!r}:\n")
     print("\n".join(lines))
     print(f"\n10,000 runs written to DuckDB in one bulk insert: {write:.3f} s")
 

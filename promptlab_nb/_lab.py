@@ -19,18 +19,26 @@ from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.run_scoring import prepare_evaluators, storable_specs
 from promptlab_nb.experiment import Experiment, execution_options
 from promptlab_nb.notebook import views
+from promptlab_nb.schemas.definitions import Template
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
+from promptlab_nb.services.baselines import DATA_HASH, data_fingerprint
 from promptlab_nb.services.batch_execution import is_batch_mode
 from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution
 from promptlab_nb.services.experiments import ExperimentService
+from promptlab_nb.services.maintenance import CacheService, StoreMaintenance
+from promptlab_nb.services.optimization import Optimization, Optimizer
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.planning import ExperimentPlanner, parse_target, planned_record
 from promptlab_nb.services.provider_batches import BatchService
+from promptlab_nb.services.template_registry import TemplateRegistry
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.store.database import Database
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from promptlab_nb.notebook.widget import ComparisonWidget
+    from promptlab_nb.services.run_files import FileImport
 
 ServiceT = TypeVar("ServiceT")
 StartCheck = Callable[[Any, ExperimentRecord, list[dict[str, Any]], list[Evaluator]], None]
@@ -64,6 +72,19 @@ class ServiceGateway(Generic[ServiceT]):
         return f"<{self._service.__name__} on {self._database.location}>"
 
 
+class TemplateGateway(ServiceGateway[TemplateService]):
+    """``lab.templates``: ``get`` reads through the registry's cache, every other call as on ServiceGateway."""
+
+    def __init__(self, database: Database, settings: PromptLab, registry: TemplateRegistry):
+        super().__init__(database, TemplateService, settings)
+        self._registry = registry
+
+    def get(self, name: str, version: int | None = None, *, label: str | None = None) -> Template:
+        """The latest version of a live template, the version its ``label`` points at, or any stored version
+        when ``version`` is given; repeated reads come from this process's cache (``PromptLab.registry_ttl``)."""
+        return self._registry.get(name, version, label=label)
+
+
 class Lab:
     """A prompt lab on one store.
 
@@ -74,8 +95,10 @@ class Lab:
     def __init__(self, url: str | Path | None = None, *, settings: PromptLab | None = None):
         self.settings = settings if settings is not None else PromptLab()
         self.db = Database(url or self.settings.db_url or None, lock_timeout=self.settings.lock_timeout)
-        self.templates: TemplateService = ServiceGateway(self.db, TemplateService, self.settings)  # type: ignore[assignment]
+        self.registry = TemplateRegistry(self.db, self.settings)
+        self.templates: TemplateService = TemplateGateway(self.db, self.settings, self.registry)  # type: ignore[assignment]
         self.pipelines: PipelineService = ServiceGateway(self.db, PipelineService)  # type: ignore[assignment]
+        self.cache: CacheService = ServiceGateway(self.db, CacheService)  # type: ignore[assignment]
 
     @property
     def url(self) -> str:
@@ -97,6 +120,8 @@ class Lab:
         progress: bool | None = None,
         mode: Mode = Mode.LIVE,
         live: bool | ComparisonWidget | None = False,
+        prepare: Callable[[Session], Any] | None = None,
+        on_run: Callable[[dict[str, Any]], Any] | None = None,
     ) -> Experiment:
         """Run every target x model x params variant over every row of ``data``, ``repeats`` times.
 
@@ -108,9 +133,13 @@ class Lab:
         price, answered within 24 hours): the experiment is ``submitted`` until ``exp.refresh()``
         (also from another session: ``lab.experiment(name).refresh()``) has stored every answer.
         ``live=True`` shows the comparison widget filling in as runs finish (in a Jupyter kernel).
+        ``prepare(session)`` runs in the unit of work that stores the plan, before planning (an experiment
+        file saves the templates it defines there): when the plan is refused, neither is stored.
+        ``on_run(run)`` sees each finished run as stored (the command line's plain progress lines).
         """
         batch = is_batch_mode(mode)
         options = self.execution_options(cache=cache, concurrency=concurrency, confirm=confirm, progress=progress)
+        options.on_run = on_run
         execution = ExperimentExecution(self.db, self.settings)
         experiment = self._store_plan(
             targets,
@@ -123,6 +152,7 @@ class Lab:
             check_start=lambda session, planned, rows, evaluators: execution.check_start(
                 session, planned, rows, options, evaluators, batch=batch
             ),
+            prepare=prepare,
         )
         return await (experiment.asubmit(options) if batch else experiment.aexecute(options, live))
 
@@ -150,6 +180,27 @@ class Lab:
         options = self.execution_options(progress=False)
         options.stream_to = on_text
         return run_blocking(lambda: experiment.aexecute(options))
+
+    def import_file(self, path: str | Path) -> FileImport:
+        """Save the templates a .prompty file, a promptfoo config or an experiment file defines (and an
+        experiment file's pipelines), in one unit of work; what the file holds that has no counterpart
+        is listed in ``warnings``, one line per kind."""
+        from promptlab_nb.services.run_files import FileImport, definitions_in
+        from promptlab_nb.services.template_drafts import save_drafts
+
+        found = definitions_in(Path(path), self.settings)
+        with self.db.session() as session:
+            templates, pipelines = save_drafts(session, self.settings, found.templates, found.pipelines)
+        return FileImport([*templates, *pipelines], found.warnings)
+
+    def export_prompty(self, name: str, path: str | Path, version: int | None = None) -> Path:
+        """Write template ``name`` (its latest version, or ``version``) as a .prompty file."""
+        from promptlab_nb.services.prompty_files import prompty_text
+        from promptlab_nb.services.template_drafts import TemplateDraft
+
+        target = Path(path)
+        target.write_text(prompty_text(TemplateDraft.of(self.templates.get(name, version))), encoding="utf-8")
+        return target
 
     def models(self) -> pd.DataFrame:
         """Providers, whether each has credentials (never the key itself), and known models with prices."""
@@ -184,6 +235,7 @@ class Lab:
         name: str | None,
         evaluators: Sequence[Any] | None,
         check_start: StartCheck | None = None,
+        prepare: Callable[[Session], Any] | None = None,
     ) -> Experiment:
         """Plan, check and store in one unit of work; ``check_start`` refuses a plan before it is stored."""
         targets = [targets] if isinstance(targets, str) else list(targets)
@@ -194,12 +246,18 @@ class Lab:
         rows = load_rows(data)
         prepared = prepare_evaluators(evaluators, columns_of(rows))
         with self.db.session() as session:
+            if prepare is not None:
+                prepare(session)
             planner = ExperimentPlanner(session, self.settings.default_model)
             variants, steps = planner.variants(targets, list(models or []), param_sets)
             planner.check_data(variants, steps, rows)
             service = ExperimentService(session)
             experiment_name = name or service.unique_name(_default_name(targets))
-            settings = {"pipeline_steps": steps, "evaluators": storable_specs(prepared)}
+            settings = {
+                "pipeline_steps": steps,
+                "evaluators": storable_specs(prepared),
+                DATA_HASH: data_fingerprint(rows),
+            }
             if check_start is not None:
                 check_start(session, planned_record(experiment_name, variants, rows, repeats, settings), rows, prepared)
             service.create(experiment_name, variants, rows, repeats, settings)
@@ -226,6 +284,63 @@ class Lab:
             ExperimentService(session).get(name)
         return Experiment(self.db, self.settings, name)
 
+    async def aoptimize(
+        self,
+        template: str,
+        data: Any = None,
+        *,
+        evaluators: Sequence[Any],
+        optimizer_model: str | None = None,
+        rounds: int = 3,
+        candidates: int = 4,
+        holdout: float = 0.3,
+        budget: float | None = None,
+        seed: int = 0,
+        name: str | None = None,
+        confirm: bool = False,
+        cache: bool | None = None,
+        concurrency: int | None = None,
+        progress: bool | None = None,
+    ) -> Optimization:
+        """Improve ``template`` on ``data``, keeping only what is better beyond noise: each of ``rounds`` asks
+        ``optimizer_model`` (default: ``PromptLab.default_model``) for ``candidates`` rewrites through the
+        editable template ``promptlab-optimizer``, and runs them as variants of one experiment on the tuning
+        rows; the best faces the original on the ``holdout`` share of the rows (seeded by ``seed``,
+        stratified by ``expected``), and is saved as a new version only when the paired difference is
+        positive with a 95% CI above zero. The estimate of the whole optimisation is held to
+        ``PromptLab.cost_limit`` (``confirm=True`` to go beyond); it stops before spending more than
+        ``budget`` dollars. Every step is a stored experiment; ``.resume()`` goes on after an interrupt."""
+        for option, value in (("rounds", rounds), ("candidates", candidates)):
+            _check_whole_number(option, value)
+        rows = load_rows(data)
+        prepared = prepare_evaluators(evaluators, columns_of(rows))
+        optimizer = Optimizer(self.db, self.settings)
+        started, estimate = optimizer.start(
+            template,
+            rows,
+            prepared,
+            optimizer_model=optimizer_model or self.settings.default_model,
+            rounds=rounds,
+            candidates=candidates,
+            holdout=holdout,
+            budget=budget,
+            seed=seed,
+            name=name,
+            confirm=confirm,
+        )
+        if self.settings.progress if progress is None else progress:
+            limit = f", stopping at a budget of ${budget:.4f}" if budget is not None else ""
+            print(f"{started}: about {estimate.describe()} for the whole optimisation{limit}")
+        optimization = Optimization(self.db, self.settings, started, prepared)
+        return await optimization.aresume(cache=cache, concurrency=concurrency, progress=progress)
+
+    optimize = blocking(aoptimize)
+
+    def optimization(self, name: str) -> Optimization:
+        """A stored optimisation by name, e.g. to ``.resume()`` one interrupted in another session."""
+        Optimizer(self.db, self.settings).plan(name)
+        return Optimization(self.db, self.settings, name)
+
     def experiments(self) -> pd.DataFrame:
         """Every experiment, newest first: status, variants, rows, runs, errors and cost."""
         with self.db.session() as session:
@@ -249,6 +364,10 @@ class Lab:
                 return connection.connection.driver_connection.execute(query).df()
             return pd.read_sql_query(text(query), connection, params=params)
 
+    def vacuum(self) -> None:
+        """Compact the store after deleting much (``lab.cache.prune(older_than="30d")``, deleted experiments)."""
+        StoreMaintenance(self.db).vacuum()
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -262,5 +381,5 @@ def _check_whole_number(option: str, value: Any) -> None:
 
 
 def _default_name(targets: list[str]) -> str:
-    names = [parse_target(target)[0] for target in targets]
+    names = [parse_target(target).name for target in targets]
     return "-vs-".join(names)[:150]

@@ -1,4 +1,5 @@
-"""What the batch tests share: the fake providers' models and options, and the capital question."""
+"""What the batch tests share: the fake providers' models and options, the capital question, and the
+cost of one answer of the fakes (12 tokens in, 7 out) at each provider's batch price."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ MODELS = {
     "gemini": "gemini:gemini-2.5-flash",
 }
 QUESTION = "What is the capital of {{ country }}?"
+BATCH_COST = {
+    "openai": (12 * 0.075 + 7 * 0.30) / 1_000_000,
+    "anthropic": (12 * 0.50 + 7 * 2.50) / 1_000_000,
+    "gemini": (12 * 0.15 + 7 * 1.25) / 1_000_000,
+}
 
 
 def provider_options(fake_server) -> dict:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -125,8 +126,9 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 @contextmanager
-def chromium_page(user_data_dir: Path) -> Iterator:
-    """A page in a fresh headless Chromium profile."""
+def chromium_page(user_data_dir: Path, **context_options: Any) -> Iterator:
+    """A page in a fresh headless Chromium profile (``context_options`` as playwright takes them, e.g.
+    ``java_script_enabled=False``)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -136,6 +138,7 @@ def chromium_page(user_data_dir: Path) -> Iterator:
             args=CHROMIUM_ARGS,
             headless=True,
             viewport={"width": 1400, "height": 1000},
+            **context_options,
         )
         try:
             yield context.pages[0] if context.pages else context.new_page()

@@ -87,12 +87,28 @@ def a_cycle(graph: dict[str, set[str]]) -> list[str]:
     return next((cycle for module in sorted(graph) if (cycle := visit(module))), [])
 
 
-def test_data_and_logic_layers_import_nothing_from_the_notebook_or_the_server():
-    # Given the layers below the notebook and the server
+OUTER_LAYERS = ("notebook", "server", "cli", "api")
+
+
+def test_data_and_logic_layers_import_nothing_from_the_outer_layers():
+    # Given the layers below the notebook, the Jupyter server, the command line and the API service
     lower = ("schemas", "engine", "core", "store", "services", "evaluation", "display")
-    # Then none of their modules imports the notebook or the server, not even lazily or for type checking
-    crossing = imports_across(lower, ("notebook", "server"))
+    # Then none of their modules imports an outer layer, not even lazily or for type checking
+    crossing = imports_across(lower, OUTER_LAYERS)
     assert not crossing, f"move what these use into display/ or a lower layer: {crossing}"
+
+
+def test_the_outer_layers_stand_side_by_side():
+    # Given the notebook, the Jupyter server, the command line and the API service
+    # Then none imports another, except the command line starting the API service
+    crossing = {
+        layer: imports_across((layer,), tuple(other for other in OUTER_LAYERS if other != layer))
+        for layer in OUTER_LAYERS
+    }
+    crossing["cli"] = {
+        module: targets for module, targets in crossing["cli"].items() if module != "promptlab_nb.cli.serve_commands"
+    }
+    assert not any(crossing.values()), f"share what both need through a lower layer: {crossing}"
 
 
 def test_providers_import_nothing_from_the_store():
@@ -101,9 +117,7 @@ def test_providers_import_nothing_from_the_store():
 
 
 def test_the_store_imports_only_the_core():
-    crossing = imports_across(
-        ("store",), ("schemas", "engine", "services", "evaluation", "display", "notebook", "server")
-    )
+    crossing = imports_across(("store",), ("schemas", "engine", "services", "evaluation", "display", *OUTER_LAYERS))
     assert not crossing, f"the store keeps rows; what works on them belongs to a layer above: {crossing}"
 
 

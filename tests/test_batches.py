@@ -7,7 +7,7 @@ import time
 
 import pandas as pd
 import pytest
-from batch_support import MODELS, QUESTION, countries, on_the_fakes, provider_options
+from batch_support import BATCH_COST, MODELS, QUESTION, countries, on_the_fakes, provider_options
 from fakes.batch_book import answer_to
 from IPython.core.error import UsageError
 from sqlalchemy import create_engine, text
@@ -23,11 +23,6 @@ from promptlab_nb.store import migrate
 
 pytest_plugins = ["fakes.fixtures"]
 
-BATCH_COST = {
-    "openai": (12 * 0.075 + 7 * 0.30) / 1_000_000,
-    "anthropic": (12 * 0.50 + 7 * 2.50) / 1_000_000,
-    "gemini": (12 * 0.15 + 7 * 1.25) / 1_000_000,
-}
 ALL_PROVIDERS = list(MODELS)
 
 

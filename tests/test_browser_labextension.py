@@ -146,9 +146,10 @@ def highlighted_text(cell, selector: str) -> str:
     return "".join(cell.locator(selector).all_inner_texts())
 
 
-def run_experiment_as_another_notebook_would(root_dir: Path) -> None:
+def run_and_label_as_another_notebook_would(root_dir: Path) -> None:
     lab = pl.Lab(root_dir / "promptlab.duckdb")
     lab.compare(["greet"], [{"name": "Ada"}, {"name": "Grace"}], name="greetings", progress=False)
+    lab.templates.label("greet", 1, "production")
     lab.close()
 
 
@@ -207,14 +208,16 @@ def test_prompt_cells_are_highlighted_and_the_sidebar_lists_saved_templates(jupy
     template.wait_for()
     assert template.locator(".pl-Sidebar-detail").all_inner_texts() == ["v1 · mock:echo", "name"]
 
-    # When another notebook runs an experiment and the sidebar is refreshed
+    # When another notebook runs an experiment and labels the template production, and the sidebar is refreshed
     sidebar.locator(".pl-Sidebar-experiments .pl-Sidebar-empty").wait_for()
-    run_experiment_as_another_notebook_would(jupyter_lab.root_dir)
+    run_and_label_as_another_notebook_would(jupyter_lab.root_dir)
     sidebar.locator(".pl-Sidebar-refresh").click()
 
-    # Then the experiment is listed with its size
+    # Then the experiment is listed with its size, and the template with the version its label points at
     experiment = sidebar.locator(".pl-Sidebar-experiments .pl-Sidebar-entry", has_text="greetings")
     assert "1 variant × 2 rows" in experiment.locator(".pl-Sidebar-detail").first.inner_text()
+    template.locator(".pl-Sidebar-detail", has_text="production → v1").wait_for()
+    assert template.locator(".pl-Sidebar-detail").all_inner_texts() == ["v1 · mock:echo", "production → v1", "name"]
 
     # When the template is clicked with the prompt cell active, and Shift+Enter is pressed at once
     prompt_cell.locator(".cm-content").click()

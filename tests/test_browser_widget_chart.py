@@ -62,10 +62,11 @@ def test_the_chart_names_its_bars_shows_zero_offers_every_evaluator_and_fits_the
     # Given the widget of an experiment where the wrong model never gives the expected answer
     chart = widget.locator(".pl-chart-box")
 
-    # Then the bars are named after their variants and labelled with their means and intervals
+    # Then the bars are named after their variants and labelled with their means and intervals (Wilson's
+    # for a rate whose 2 rows all pass or all fail: 2 / (2 + 1.96²) from the far end)
     assert chart.locator(".pl-bar-label").all_inner_texts() == [RIGHT, FLAKY, WRONG]
     values = chart.locator(".pl-bar-value").all_inner_texts()
-    assert (values[0], values[2]) == ("1.00 [1.00, 1.00]", "0.00 [0.00, 0.00]")
+    assert (values[0], values[2]) == ("1.00 [0.34, 1.00]", "0.00 [0.00, 0.66]")
     # And the wrong model's mean of 0 is a visible mark
     assert box(chart.locator(".pl-bar-zero"))["width"] > 0
     # And the chart and its caption stay within the widget, the caption not cut
@@ -79,7 +80,7 @@ def test_the_chart_names_its_bars_shows_zero_offers_every_evaluator_and_fits_the
     chart = widget.locator(".pl-chart-box")
     assert chart.locator(".pl-chart-evaluator").input_value() == "contains:i"
     assert chart.locator(".pl-bar-label").all_inner_texts() == [RIGHT, FLAKY, WRONG]
-    assert chart.locator(".pl-bar-value").all_inner_texts()[2] == "1.00 [1.00, 1.00]"
+    assert chart.locator(".pl-bar-value").all_inner_texts()[2] == "1.00 [0.34, 1.00]"
 
 
 def test_a_cell_says_how_many_repeats_passed_and_steps_through_them(widget):

@@ -208,11 +208,95 @@ def test_plot_draws_error_bars(lab, capitals):
 
 
 def test_intervals_of_pass_rates_stay_within_zero_and_one(lab):
+    # Given three rows that all pass one check, and one row of three that passes another
     pl.mock_model("mostly-right", {"france": "Paris", "japan": "Tokyo", "*": "Lima"})
     lab.templates.save("capital", "What is the capital of {{ country }}?", model="mock:mostly-right")
+    # When summarised
     summary = lab.run("capital", QUESTIONS.head(3), evaluators=["length:1-20"], progress=False).summary()
+    # Then all passing gets the Wilson interval of 3 out of 3, not the zero-width [1, 1]
+    z2 = stats.norm.ppf(0.975) ** 2
     assert summary["length:1-20"].iloc[0] == 1.0
-    assert (summary["length:1-20 ci_low"].iloc[0], summary["length:1-20 ci_high"].iloc[0]) == (1.0, 1.0)
+    assert (summary["length:1-20 ci_low"].iloc[0], summary["length:1-20 ci_high"].iloc[0]) == pytest.approx(
+        (3 / (3 + z2), 1.0)
+    )
     low_sample = lab.run("capital", QUESTIONS.head(3), evaluators=["contains:Tokyo"], progress=False).summary()
     assert low_sample["contains:Tokyo ci_low"].iloc[0] == 0.0
     assert 0.0 < low_sample["contains:Tokyo ci_high"].iloc[0] <= 1.0
+
+
+THIRD = {"france": "Paris", "japan": "Tokyo", "peru": "Lima", "*": "no idea"}
+THIRD_VARIANT = "capital@1 | mock:third"
+
+
+def holm_by_hand(p_values: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjustment, written out: the i-th smallest of m p-values times (m - i)."""
+    ordered = sorted(p_values, key=p_values.get)
+    adjusted, running = {}, 0.0
+    for rank, variant in enumerate(ordered):
+        running = max(running, min(1.0, (len(ordered) - rank) * p_values[variant]))
+        adjusted[variant] = running
+    return adjusted
+
+
+def test_the_vs_best_column_is_holm_adjusted_and_says_so(lab, capitals):
+    # Given a third variant beside the strong and the weak one
+    pl.mock_model("third", THIRD)
+    experiment = lab.compare(
+        ["capital"],
+        QUESTIONS,
+        models=["mock:strong", "mock:weak", "mock:third"],
+        evaluators=["equals:expected"],
+        progress=False,
+    )
+    runs = experiment.runs
+    best = per_row(runs, STRONG_VARIANT, "equals:expected")
+    raw = {
+        variant: stats.ttest_rel(per_row(runs, variant, "equals:expected"), best).pvalue
+        for variant in (WEAK_VARIANT, THIRD_VARIANT)
+    }
+
+    # When summarised
+    summary = experiment.summary()
+
+    # Then each mark carries its Holm-adjusted paired t-test p-value, and the summary notes the correction
+    marks = summary["equals:expected vs best"]
+    for variant, adjusted in holm_by_hand(raw).items():
+        verdict = "worse" if adjusted < 0.05 else "not distinguishable"
+        assert marks[variant] == f"{verdict} (Holm p={adjusted:.3g})"
+    assert marks[STRONG_VARIANT] == "best"
+    assert any("Holm" in note for note in summary.attrs["notes"])
+
+
+def test_a_bootstrap_summary_is_reproducible_and_close_to_scipy(lab, capitals):
+    # Given the per-row scores of the strong variant
+    runs = capitals.runs
+    expected = per_row(runs, STRONG_VARIANT, "equals:expected").to_numpy()
+
+    # When summarised with the bootstrap twice with one seed
+    first = capitals.summary(method="bootstrap", seed=11)
+    again = capitals.summary(method="bootstrap", seed=11)
+
+    # Then both agree, and the interval is near scipy's percentile bootstrap of the per-row means
+    pd.testing.assert_frame_equal(first, again)
+    reference = stats.bootstrap((expected,), np.mean, method="percentile", n_resamples=20_000, random_state=0)
+    low, high = first.loc[STRONG_VARIANT, ["equals:expected ci_low", "equals:expected ci_high"]]
+    assert low == pytest.approx(reference.confidence_interval.low, abs=0.07)
+    assert high == pytest.approx(min(reference.confidence_interval.high, 1.0), abs=0.07)
+
+
+def test_compare_variants_with_the_bootstrap_resamples_pairs_of_rows(lab, capitals):
+    # Given the strong and weak variants on the same rows
+    runs = capitals.runs
+    differences = per_row(runs, STRONG_VARIANT, "equals:expected") - per_row(runs, WEAK_VARIANT, "equals:expected")
+
+    # When compared with the bootstrap
+    comparison = capitals.compare_variants("mock:strong", "mock:weak", "equals:expected", method="bootstrap", seed=5)
+
+    # Then the interval is close to scipy's percentile bootstrap of the per-row differences
+    reference = stats.bootstrap(
+        (differences.to_numpy(),), np.mean, method="percentile", n_resamples=20_000, random_state=0
+    )
+    assert comparison.mean_diff == pytest.approx(differences.mean())
+    assert comparison.ci_low == pytest.approx(reference.confidence_interval.low, abs=0.07)
+    assert comparison.ci_high == pytest.approx(reference.confidence_interval.high, abs=0.07)
+    assert comparison.n_pairs == 8

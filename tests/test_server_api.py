@@ -265,6 +265,42 @@ def test_unknown_templates_and_versions_are_404(api, server_lab):
     assert_error(*api("DELETE", "templates", "missing"), 404, "TemplateNotFound")
 
 
+def test_an_application_reads_a_template_by_label_and_renders_it(api, server_lab):
+    # Given a template whose version 1 is labelled production, and a later version 2
+    server_lab.templates.save("summarize", BODY, model="openai:gpt-4o-mini", params={"temperature": 0.2})
+    server_lab.templates.save("summarize", "v2 {{ text }}")
+    server_lab.templates.label("summarize", 1, "production")
+
+    # When an application reads the production version, then renders it with its variables
+    read = api("GET", "templates", "summarize", params={"label": "production"})
+    rendered = api(
+        "POST", "templates", "summarize", "render", params={"label": "production"}, body={"variables": {"text": "t"}}
+    )
+
+    # Then it gets version 1, and its chat messages with its model and params
+    assert (read[0], read[1]["version"], read[1]["labels"]) == (200, 1, ["production"])
+    assert rendered == (
+        200,
+        {
+            "name": "summarize",
+            "version": 1,
+            "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Summarize: t"}],
+            "model": "openai:gpt-4o-mini",
+            "params": {"temperature": 0.2},
+        },
+    )
+
+
+def test_rendering_without_a_variable_is_a_400_that_names_it(api, server_lab):
+    # Given a template that needs text and language
+    server_lab.templates.save("translate", "Translate {{ text }} to {{ language }}")
+    # When it is rendered with text only
+    status, body = api("POST", "templates", "translate", "render", body={"variables": {"text": "hi"}})
+    # Then the answer is 400 and names language
+    assert_error(status, body, 400, "MissingVariables")
+    assert "language" in body["message"]
+
+
 def test_invalid_input_is_422_and_the_store_is_unchanged(api, server_lab):
     # When bodies that are not valid templates or requests are sent
     broken_jinja = api("PUT", "templates", "broken", body={"body": "Hello {{ name"})

@@ -12,9 +12,11 @@ from scipy import stats
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.evaluation.statistics import (
     Estimate,
+    holm_adjusted,
     mean_ci,
     paired_difference,
     per_row_means,
+    proportion_interval,
     sample_size,
     summarize,
     wilson_interval,
@@ -424,3 +426,130 @@ class TestWilsonInterval:
         # Then it is 0.2553 to 0.3662
         low, high = wilson_interval(81, 263)
         assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
+
+
+class TestHolmAdjusted:
+    def test_a_hand_computed_case(self):
+        # Given three p-values in no particular order
+        # When Holm-adjusted
+        # Then the smallest is tripled, the next doubled, and the values are kept non-decreasing in rank
+        assert holm_adjusted([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
+
+    def test_adjusted_values_are_capped_at_one_and_missing_ones_do_not_count(self):
+        # Given two p-values and a comparison that could not be made
+        adjusted = holm_adjusted([0.6, NAN, 0.02])
+
+        # Then the missing one stays missing and m is 2
+        assert adjusted[1] != adjusted[1]
+        assert adjusted[[0, 2]].tolist() == pytest.approx([0.6, 0.04])
+        assert holm_adjusted([0.7, 0.8]).tolist() == pytest.approx([1.0, 1.0])
+
+    def test_one_comparison_is_left_as_it_is(self):
+        assert holm_adjusted([0.037]).tolist() == pytest.approx([0.037])
+
+
+def skewed_scores(size: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).lognormal(mean=0.0, sigma=1.0, size=size)
+
+
+class TestBootstrap:
+    def test_the_percentile_interval_agrees_with_scipy_bootstrap(self):
+        # Given 200 skewed scores
+        values = skewed_scores(200, seed=4)
+
+        # When the bootstrap interval of the mean is computed
+        estimate = mean_ci(values, method="bootstrap", seed=1)
+
+        # Then it agrees with scipy's percentile bootstrap (different draws: within a few percent)
+        reference = stats.bootstrap((values,), np.mean, method="percentile", n_resamples=20_000, random_state=2)
+        width = reference.confidence_interval.high - reference.confidence_interval.low
+        assert estimate.mean == pytest.approx(values.mean())
+        assert estimate.ci_low == pytest.approx(reference.confidence_interval.low, abs=0.05 * width)
+        assert estimate.ci_high == pytest.approx(reference.confidence_interval.high, abs=0.05 * width)
+        assert estimate.se == pytest.approx(reference.standard_error, rel=0.08)
+
+    def test_a_seed_gives_the_same_answer_and_another_seed_a_different_one(self):
+        values = skewed_scores(50, seed=5)
+        assert mean_ci(values, method="bootstrap", seed=3) == mean_ci(values, method="bootstrap", seed=3)
+        assert mean_ci(values, method="bootstrap", seed=3) != mean_ci(values, method="bootstrap", seed=4)
+
+    def test_a_skewed_sample_gets_an_asymmetric_interval(self):
+        # Given right-skewed scores / When bootstrapped / Then the interval reaches further above the mean
+        estimate = mean_ci(skewed_scores(40, seed=6), method="bootstrap", seed=0)
+        assert estimate.ci_high - estimate.mean > estimate.mean - estimate.ci_low
+
+    def test_clusters_are_resampled_whole(self):
+        # Given 40 topics of 5 rows whose scores move together within a topic
+        rng = np.random.default_rng(9)
+        topic_effect = np.repeat(rng.normal(size=40), 5)
+        values = topic_effect + rng.normal(scale=0.3, size=200)
+        topics = np.repeat(np.arange(40), 5)
+
+        # When bootstrapped by topic
+        estimate = mean_ci(values, topics, method="bootstrap", seed=1)
+
+        # Then the standard error is the clustered one (not the far smaller one of independent rows)
+        assert estimate.se == pytest.approx(mean_ci(values, topics).se, rel=0.1)
+        assert estimate.se > 1.5 * mean_ci(values).se
+
+    def test_summarize_bootstraps_each_variant(self):
+        # Given two variants scored on the same 60 rows
+        a, b = skewed_scores(60, seed=1), skewed_scores(60, seed=2)
+        scores = long_scores({"a": [[value] for value in a], "b": [[value] for value in b]})
+
+        # When summarised with the bootstrap
+        table = summarize(scores, method="bootstrap", seed=7)
+
+        # Then each line has the plain mean and a percentile interval close to scipy's
+        for variant, values in (("a", a), ("b", b)):
+            reference = stats.bootstrap((values,), np.mean, method="percentile", n_resamples=20_000, random_state=0)
+            width = reference.confidence_interval.high - reference.confidence_interval.low
+            assert table.loc[variant, "mean"] == pytest.approx(values.mean())
+            assert table.loc[variant, "ci_low"] == pytest.approx(reference.confidence_interval.low, abs=0.06 * width)
+            assert table.loc[variant, "ci_high"] == pytest.approx(reference.confidence_interval.high, abs=0.06 * width)
+
+    def test_the_paired_bootstrap_resamples_pairs(self):
+        # Given b scoring a little below a on the same 80 rows, with large row-to-row differences
+        rng = np.random.default_rng(12)
+        difficulty = rng.lognormal(size=80)
+        a, b = difficulty + rng.normal(scale=0.1, size=80) + 0.1, difficulty + rng.normal(scale=0.1, size=80)
+        scores = long_scores({"a": [[value] for value in a], "b": [[value] for value in b]})
+
+        # When compared with the bootstrap
+        comparison = paired_difference(scores, "a", "b", method="bootstrap", seed=3)
+
+        # Then the interval is the percentile bootstrap of the differences: narrow, since rows are paired
+        differences = a - b
+        reference = stats.bootstrap((differences,), np.mean, method="percentile", n_resamples=20_000, random_state=1)
+        width = reference.confidence_interval.high - reference.confidence_interval.low
+        assert comparison.mean_diff == pytest.approx(differences.mean())
+        assert comparison.ci_low == pytest.approx(reference.confidence_interval.low, abs=0.05 * width)
+        assert comparison.ci_high == pytest.approx(reference.confidence_interval.high, abs=0.05 * width)
+        assert comparison.distinguishable and comparison.p_value < 0.01
+        assert comparison.n_pairs == 80
+
+    def test_the_paired_bootstrap_p_value_counts_resamples_beyond_zero(self):
+        # Given identical variants / When compared with the bootstrap / Then every resample is 0 and p = 1
+        scores = long_scores({"a": [[1.0], [0.0], [1.0]], "b": [[1.0], [0.0], [1.0]]})
+        assert paired_difference(scores, "a", "b", method="bootstrap", seed=0).p_value == 1.0
+
+    def test_an_unknown_method_is_refused(self):
+        with pytest.raises(InvalidData, match="method must be one of 't', 'bootstrap'"):
+            mean_ci([1.0, 2.0], method="jackknife")
+
+
+class TestProportionInterval:
+    def test_varied_rows_get_the_t_interval_clipped_to_zero_and_one(self):
+        # Given per-row win shares / When their interval is computed / Then it is scipy's t interval, clipped
+        values = [1.0, 0.5, 1.0, 1.0, 0.0, 1.0]
+        reference = stats.ttest_1samp(values, 0.5).confidence_interval(0.95)
+        estimate = proportion_interval(values)
+        assert (estimate.ci_low, estimate.ci_high) == pytest.approx((reference.low, min(reference.high, 1.0)))
+
+    def test_rows_without_variation_get_the_wilson_interval_at_their_share(self):
+        # Given five rows all tied at one half / When the interval is computed / Then it is Wilson's at 0.5
+        z = stats.norm.ppf(0.975)
+        half_width = z / (1 + z**2 / 5) * math.sqrt(0.25 / 5 + z**2 / 100)
+        estimate = proportion_interval([0.5] * 5)
+        assert (estimate.ci_low, estimate.ci_high) == pytest.approx((0.5 - half_width, 0.5 + half_width))
+        assert proportion_interval([1.0] * 10).ci_low == pytest.approx(wilson_interval(10, 10)[0])

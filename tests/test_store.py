@@ -63,7 +63,7 @@ def test_a_store_from_an_older_version_upgrades_in_place_keeping_its_data(store_
     lab = pl.Lab(store_url)
     # Then it is upgraded and the template is still there and usable
     assert stored_revision(store_url) == HEAD
-    assert lab.templates.get("legacy").render(x="data")[0]["content"] == "Old data"
+    assert lab.templates.get("legacy").render(x="data").messages[0]["content"] == "Old data"
     assert lab.sql("select count(*) as n from runs")["n"].iloc[0] == 0
     lab.close()
 

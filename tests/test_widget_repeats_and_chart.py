@@ -131,11 +131,12 @@ def test_the_chart_has_a_labelled_bar_per_variant_for_every_evaluator_even_at_ze
     view = experiment.widget()
 
     # Then the chart has one set of bars per evaluator, each bar named after its variant and labelled
-    # with its mean and interval, and a mean of 0 is a bar with its label like any other
+    # with its mean and interval (Wilson's for a rate whose rows all pass or all fail: n / (n + 1.96²) from
+    # the far end, 3 rows here), and a mean of 0 is a bar with its label like any other
     assert [chart["evaluator"] for chart in view.chart] == ["equals:expected", "contains:i"]
     equals = view.chart[0]
     assert [bar["variant"] for bar in equals["bars"]] == ["capital@1 | mock:right", "capital@1 | mock:wrong"]
     right, wrong = equals["bars"]
-    assert (right["mean"], right["text"]) == (1.0, "1.00 [1.00, 1.00]")
-    assert (wrong["mean"], wrong["text"]) == (0.0, "0.00 [0.00, 0.00]")
+    assert (right["mean"], right["text"]) == (1.0, "1.00 [0.44, 1.00]")
+    assert (wrong["mean"], wrong["text"]) == (0.0, "0.00 [0.00, 0.56]")
     assert equals["top"] == 1.0

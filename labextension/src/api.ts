@@ -4,6 +4,7 @@ import { ServerConnection } from '@jupyterlab/services';
 export interface TemplateSummary {
   name: string;
   version: number;
+  labels: Record<string, number>;
   variables: string[];
   model: string | null;
   description: string | null;
@@ -30,6 +31,7 @@ export interface ExperimentSummary {
 export interface PipelineSummary {
   name: string;
   version: number;
+  labels: Record<string, number>;
   steps: string[];
   inputs: string[];
   outputs: string[];

@@ -10,12 +10,14 @@ export interface IExperimentFacts {
 
 export interface ITemplateFacts {
   version: number;
+  labels: Record<string, number>;
   model: string | null;
   variables: string[];
 }
 
 export interface IPipelineFacts {
   version: number;
+  labels: Record<string, number>;
   steps: string[];
   inputs: string[];
 }
@@ -27,12 +29,20 @@ export function counted(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** "production → v2 · staging → v3", or '' without labels (older servers send none). */
+export function labelsLine(labels: Record<string, number> | undefined): string {
+  return Object.entries(labels ?? {})
+    .map(([label, version]) => `${label} → v${version}`)
+    .join(' · ');
+}
+
 export function templateDetails(template: ITemplateFacts): string[] {
   const variables = template.variables.length
     ? template.variables.join(', ')
     : 'no variables';
   return [
     `v${template.version} · ${template.model ?? 'default model'}`,
+    labelsLine(template.labels),
     variables
   ];
 }
@@ -40,6 +50,7 @@ export function templateDetails(template: ITemplateFacts): string[] {
 export function pipelineDetails(pipeline: IPipelineFacts): string[] {
   return [
     `v${pipeline.version} · ${counted(pipeline.steps.length, 'step')}: ${pipeline.steps.join(' → ')}`,
+    labelsLine(pipeline.labels),
     pipeline.inputs.length ? pipeline.inputs.join(', ') : 'no inputs'
   ];
 }

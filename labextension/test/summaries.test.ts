@@ -6,7 +6,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { IPipelineSource, pipelineCellSource } from '../src/cells';
-import { experimentDetails, storeBesideNotebook } from '../src/summaries';
+import {
+  experimentDetails,
+  pipelineDetails,
+  storeBesideNotebook,
+  templateDetails
+} from '../src/summaries';
 
 const EXPERIMENT = {
   status: 'done',
@@ -38,6 +43,32 @@ describe('an experiment in the sidebar', () => {
     assert.equal(experimentDetails(tied)[1], 'tie: route@1, route@2');
     const won = { ...EXPERIMENT, best_variant: 'route@2' };
     assert.equal(experimentDetails(won)[1], 'best: route@2');
+  });
+});
+
+describe('a template or pipeline in the sidebar', () => {
+  const TEMPLATE = { version: 3, model: 'mock:echo', variables: ['text'] };
+
+  it('lists each label with the version it points at', () => {
+    // Given a template whose labels point at two versions
+    const labels = { production: 2, staging: 3 };
+    // When the sidebar describes it
+    const details = templateDetails({ ...TEMPLATE, labels });
+    // Then a line names each label and its version
+    assert.deepEqual(details, [
+      'v3 · mock:echo',
+      'production → v2 · staging → v3',
+      'text'
+    ]);
+  });
+
+  it('has no labels line without labels', () => {
+    const pipeline = { version: 1, steps: ['a', 'b'], inputs: [], labels: {} };
+    assert.deepEqual(pipelineDetails(pipeline), [
+      'v1 · 2 steps: a → b',
+      '',
+      'no inputs'
+    ]);
   });
 });
 

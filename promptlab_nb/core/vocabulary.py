@@ -36,6 +36,13 @@ class ExperimentStatus(Word):
     UNSAVED = "unsaved"
 
 
+class DefinitionKind(Word):
+    """What a variant runs and a label points at: a template or a pipeline."""
+
+    TEMPLATE = "template"
+    PIPELINE = "pipeline"
+
+
 class Mode(Word):
     """How an experiment's runs are called: one request at a time, or through provider batch APIs."""
 

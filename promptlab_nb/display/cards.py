@@ -24,6 +24,8 @@ class Versioned(Protocol):
     def deleted(self) -> bool: ...
     @property
     def description(self) -> str | None: ...
+    @property
+    def labels(self) -> list[str]: ...
 
 
 class TemplateLike(Versioned, Protocol):
@@ -46,6 +48,8 @@ class StepLike(Protocol):
     def template(self) -> str: ...
     @property
     def version(self) -> int | None: ...
+    @property
+    def label(self) -> str | None: ...
     @property
     def model(self) -> str | None: ...
     @property
@@ -97,6 +101,8 @@ def _version_label(record: Versioned) -> str:
         label += " (unchanged)"
     elif record.previous_version:
         label += f" (was v{record.previous_version})"
+    if record.labels:
+        label += f" [{', '.join(record.labels)}]"
     if record.deleted:
         label += " [deleted]"
     return label
@@ -151,9 +157,10 @@ def template_card_text(template: TemplateLike) -> str:
 def _step_label(step: StepLike) -> str:
     settings = [step.model] if step.model else []
     settings += [f"{key}={value}" for key, value in step.params.items()]
+    pin = step.version or step.label
     return (
         step.template
-        + (f"@{step.version}" if step.version else "")
+        + (f"@{pin}" if pin else "")
         + f" -> {step.output_name}"
         + (f" ({', '.join(settings)})" if settings else "")
         + (" [json]" if step.parse else "")

@@ -24,11 +24,13 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def frame_html(frame, rows: int) -> str:
+def frame_html(frame, rows: int, total: int | None = None) -> str:
     """The first ``rows`` rows as an HTML table whose text stays text: a ``$`` is written as an entity and
-    the table is marked for MathJax to skip, so "$99 ... $16.50" is not rendered as math."""
+    the table is marked for MathJax to skip, so "$99 ... $16.50" is not rendered as math. ``total`` is how
+    many rows there are when ``frame`` holds only the first of them."""
     shown = frame.head(rows)
-    more = f"<div>… {len(frame) - rows} more rows</div>" if len(frame) > rows else ""
+    total = len(frame) if total is None else total
+    more = f"<div>… {total - len(shown)} more rows</div>" if total > len(shown) else ""
     table = shown.to_html(escape=True, classes=TABLE_CLASSES, na_rep="", border=0)
     return without_math(table) + more
 

@@ -1,5 +1,6 @@
-"""Runs sent through a provider's batch API: naming each request after its cell, cutting the
-requests into batches within the provider's limits, and answering each run from its batch."""
+"""Requests sent through a provider's batch API: naming each run's request after its cell (a judge's
+after its content), cutting the requests into batches within the provider's limits, and answering
+each call from its batch."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from promptlab_nb.engine.providers.batch_api import BatchLimits, BatchLine, Batc
 from promptlab_nb.engine.providers.pricing import Price
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.providers.structured import FILTERED, parse_json_if_asked
+from promptlab_nb.engine.steps import as_cached
 
 _CUSTOM_ID = re.compile(r"^v(\d+)-r(\d+)-n(\d+)$")
+_MAX_CUSTOM_ID = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,12 @@ class CellId:
     def parse(cls, custom_id: str) -> CellId | None:
         match = _CUSTOM_ID.match(custom_id)
         return cls(*(int(part) for part in match.groups())) if match else None
+
+
+def judge_custom_id(key: str) -> str:
+    """The name in a batch of a judge's request with the cache key ``key``: the same request (two
+    pairs with the same outputs) is sent once, and a judge's request never reads as a run's cell."""
+    return f"j{key}"[:_MAX_CUSTOM_ID]
 
 
 def split_lines(lines: list[BatchLine], limits: BatchLimits) -> Iterator[list[BatchLine]]:
@@ -72,24 +81,51 @@ def response_of(outcome: BatchOutcome, request: ChatRequest, price: Price | None
 
 
 class BatchAnswers:
-    """Stands in for the model caller when runs are stored from batch results: every call is
-    answered with what its batch returned (or fails with the provider's reason), and accepted answers
-    are cached under the key of the server that answered. ``answers`` are keyed by ``cache_key``
-    without a server: one batch holds the requests of one server."""
+    """Stands in for the model caller when runs or a judge's verdicts are stored from batch results:
+    every call is answered with what its batch returned (or fails with the provider's reason), and
+    accepted answers are cached under the key of the server that answered. ``answers`` are keyed by
+    ``cache_key`` without a server: one batch holds the requests of one server. A call its batches do
+    not hold is answered from the cache (it was cached when the batch was sent), else it fails.
+    ``sent_once``: each request was sent once however often it is asked (a judge's), so asking again
+    gives the answer as a cached one, at no cost."""
 
     def __init__(
-        self, answers: Mapping[str, ChatResponse | ProviderError], cache: ResponseCache, registry: ProviderRegistry
+        self,
+        answers: Mapping[str, ChatResponse | ProviderError],
+        cache: ResponseCache,
+        registry: ProviderRegistry,
+        *,
+        sent_once: bool = False,
     ):
         self.answers, self.cache, self.registry = answers, cache, registry
+        self.sent_once = sent_once
+        self._given: set[str] = set()
 
     async def call(
-        self, spec: ModelSpec, request: ChatRequest, repeat: int, accept: Acceptance = accept_any
+        self,
+        spec: ModelSpec,
+        request: ChatRequest,
+        repeat: int,
+        accept: Acceptance = accept_any,
+        key: str | None = None,
     ) -> tuple[ChatResponse, bool]:
-        key = cache_key(spec, request, repeat)
-        answer = self.answers[key]
+        """``key``: the cache key at the server, when already computed (the answers are keyed without one)."""
+        answer_key = cache_key(spec, request, repeat)
+        key = key or cache_key(spec, request, repeat, self.registry.get(spec.provider).endpoint)
+        answer = self.answers.get(answer_key)
+        if answer is None:
+            return await self._cached(spec, key)
         if isinstance(answer, ProviderError):
             raise answer
+        if self.sent_once and answer_key in self._given:
+            return as_cached(answer), True
+        self._given.add(answer_key)
         if accept(answer):
-            endpoint = self.registry.get(spec.provider).endpoint
-            self.cache.put(cache_key(spec, request, repeat, endpoint), spec, answer)
+            self.cache.put(key, spec, answer)
         return answer, False
+
+    async def _cached(self, spec: ModelSpec, key: str) -> tuple[ChatResponse, bool]:
+        cached = await self.cache.fetch(key)
+        if cached is None:
+            raise BatchItemFailed("no batch holds this request and no answer to it is cached", provider=spec.provider)
+        return cached, True

@@ -7,19 +7,18 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.providers.base import ChatRequest, ChatResponse, ModelSpec
-from promptlab_nb.store.bulk import insert_records
+from promptlab_nb.store.bulk import insert_records, rows_where_in
 from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import CacheEntry
 
-LOOKUP_CHUNK = 1_000
+RESPONSE_FIELDS = tuple(field.name for field in fields(ChatResponse))
 Acceptance = Callable[[ChatResponse], bool]
 """Whether the one who asked takes an answer (whole, readable): only such answers are cached."""
 
@@ -31,9 +30,45 @@ def accept_any(response: ChatResponse) -> bool:
 def cache_key(spec: ModelSpec, request: ChatRequest, repeat: int, endpoint: str = "") -> str:
     """Repeats are distinct samples, so the repeat index is part of the key; so is the server that
     answers (``Provider.endpoint``, empty for the provider's default server, which keeps older keys)."""
-    parts = [spec.provider, spec.model, request.params, request.messages, request.response_format, repeat]
-    material = json.dumps([*parts, endpoint] if endpoint else parts, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(material.encode()).hexdigest()
+    return CacheKeys(spec, request.params, request.response_format, endpoint).key(request.messages, repeat)
+
+
+_MESSAGE_KEYS = {"role", "content"}
+_string = json.encoder.encode_basestring
+
+
+def _encoded(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+class CacheKeys:
+    """The cache keys of many requests to one model with the same params: the key is the SHA-256 of
+    ``[provider, model, params, messages, response_format, repeat(, endpoint)]`` as JSON, and all but
+    the messages and the repeat are encoded once here (JSON joins a list's items with ", ")."""
+
+    def __init__(self, spec: ModelSpec, params: dict[str, Any], response_format: Any, endpoint: str = ""):
+        self._head = f"[{_encoded(spec.provider)}, {_encoded(spec.model)}, {_encoded(params)}, "
+        self._middle = f", {_encoded(response_format)}, "
+        self._end = f", {_encoded(endpoint)}]" if endpoint else "]"
+
+    def key(self, messages: list[dict[str, str]], repeat: int) -> str:
+        material = f"{self._head}{_encoded_messages(messages)}{self._middle}{_encoded(repeat)}{self._end}"
+        return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _encoded_messages(messages: list[dict[str, str]]) -> str:
+    """``_encoded(messages)`` for chat messages of a role and a text, written without the generic encoder."""
+    encoded = []
+    for message in messages:
+        if message.keys() != _MESSAGE_KEYS or not all(type(value) is str for value in message.values()):
+            return _encoded(messages)
+        encoded.append(f'{{"content": {_string(message["content"])}, "role": {_string(message["role"])}}}')
+    return f"[{', '.join(encoded)}]"
+
+
+def response_payload(response: ChatResponse) -> dict[str, Any]:
+    """A response as the cache stores it (``asdict`` would deep-copy the parsed value, at several times the cost)."""
+    return {name: getattr(response, name) for name in RESPONSE_FIELDS}
 
 
 def response_from_cache(payload: dict[str, Any]) -> ChatResponse:
@@ -48,7 +83,7 @@ class ResponseCache:
     def __init__(self, database: Database, enabled: bool = True):
         self._database = database
         self.enabled = enabled
-        self._known: dict[str, dict[str, Any]] = {}
+        self._known: dict[str, dict[str, Any] | str] = {}
         self._looked_up: set[str] = set()
         self._pending: list[dict[str, Any]] = []
         self._pending_lock = threading.Lock()
@@ -68,17 +103,19 @@ class ResponseCache:
             self._look_up(session, wanted)
 
     def _look_up(self, session: Session, keys: list[str]) -> None:
-        for start in range(0, len(keys), LOOKUP_CHUNK):
-            query = select(CacheEntry.key, CacheEntry.response).where(
-                CacheEntry.key.in_(keys[start : start + LOOKUP_CHUNK])
-            )
-            self._known.update({key: response for key, response in session.execute(query)})
+        """The stored responses are kept as their JSON text, read when a run asks for one."""
+        found = rows_where_in(session.connection(), CacheEntry.__table__, "key", keys, ("key", "response"))
+        self._known.update(dict(found))
 
     def get(self, key: str) -> ChatResponse | None:
         if not self.enabled:
             return None
         payload = self._known.get(key)
-        return response_from_cache(payload) if payload is not None else None
+        if payload is None:
+            return None
+        if isinstance(payload, str):
+            payload = self._known[key] = json.loads(payload)
+        return response_from_cache(payload)
 
     async def fetch(self, key: str) -> ChatResponse | None:
         """The stored response for a key not prefetched (a pipeline's later steps, a judge's call)."""
@@ -93,7 +130,7 @@ class ResponseCache:
     def put(self, key: str, spec: ModelSpec, response: ChatResponse) -> None:
         if not self.enabled or key in self._known:
             return
-        payload = asdict(response)
+        payload = response_payload(response)
         self._known[key] = payload
         entry = {
             "key": key,

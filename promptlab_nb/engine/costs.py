@@ -34,18 +34,18 @@ class CostEstimate:
     unpriced_calls: int = 0
     unpriced_paid: dict[str, int] = field(default_factory=dict)
 
-    def add(self, call: PlannedCall, provider: Provider, batch: bool = False) -> None:
-        """Count one call at ``provider``'s price (its batch price in a batch): about four characters
-        a token in, ``max_tokens`` (or 256) out."""
+    def add(self, call: PlannedCall, provider: Provider, batch: bool = False, count: int = 1) -> None:
+        """Count ``count`` calls at ``provider``'s price (its batch price in a batch): about four characters
+        a token in (``call.input_chars`` is what they send together), ``max_tokens`` (or 256) each out."""
         model = call.spec.model
         price = provider.batch_price(model) if batch else provider.price(model)
-        self.calls += 1
+        self.calls += count
         if price is None:
-            self.unpriced_calls += 1
+            self.unpriced_calls += count
             if provider.paid:
-                self.unpriced_paid[str(call.spec)] = self.unpriced_paid.get(str(call.spec), 0) + 1
+                self.unpriced_paid[str(call.spec)] = self.unpriced_paid.get(str(call.spec), 0) + count
             return
-        output_tokens = call.max_tokens or DEFAULT_OUTPUT_TOKENS
+        output_tokens = (call.max_tokens or DEFAULT_OUTPUT_TOKENS) * count
         input_tokens = call.input_chars / CHARS_PER_TOKEN
         self.cost += (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / 1_000_000
 

@@ -9,13 +9,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from promptlab_nb.core.errors import PromptLabError
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.core.vocabulary import ExperimentStatus, Mode, RunStatus
 from promptlab_nb.engine.progress import Progress
+from promptlab_nb.engine.providers.base import Message
+from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.run_rows import RunRecord
 from promptlab_nb.engine.sink import RunSink
-from promptlab_nb.engine.steps import Caller, RunContext, StepChain, StepFailed, StepRecord
+from promptlab_nb.engine.steps import Caller, PreparedCall, RunContext, StepChain, StepFailed, StepRecord
 
+YIELD_EVERY = 64
 ScoreRun = Callable[["RunTask", "RunRecord"], Awaitable[list[dict[str, Any]]]]
 
 
@@ -29,10 +33,59 @@ class RunTask:
     inputs: dict[str, Any]
     chain: StepChain
     mode: Mode = Mode.LIVE
+    prepared: bool = False
+    first_call: PreparedCall | None = None
+    """The first step's call rendered ahead (``prepare_first_calls``); None when its prompt cannot be rendered."""
+
+
+def prepare_first_calls(tasks: list[RunTask], registry: ProviderRegistry) -> None:
+    """Render each task's first call and compute its cache key, once: a template is rendered once per
+    data row, whatever the models, params and repeats that send it. Tasks already prepared are kept."""
+    rendered: dict[tuple[int, int], list[Message] | None] = {}
+    endpoints: dict[str, str] = {}
+    for task in tasks:
+        if task.prepared:
+            continue
+        step = task.chain.steps[0]
+        provider = step.spec.provider
+        if provider not in endpoints:
+            endpoints[provider] = registry.get(provider).endpoint
+        memo = (id(step.template), id(task.inputs))
+        if memo not in rendered:
+            rendered[memo] = _rendered(step.template, task.inputs)
+        messages = rendered[memo]
+        task.first_call = step.prepared(messages, task.repeat, endpoints[provider]) if messages is not None else None
+        task.prepared = True
+
+
+def _rendered(template, variables: dict[str, Any]) -> list[Message] | None:
+    """None when the prompt cannot be rendered: the run renders it again and records why."""
+    try:
+        return template.render(variables)
+    except PromptLabError:
+        return None
 
 
 def _total(values: list[Any]) -> Any:
     return None if not values or any(value is None for value in values) else sum(values)
+
+
+_TOTALLED = ("latency_ms", "input_tokens", "output_tokens", "cost")
+
+
+def _totals(steps: list[StepRecord]) -> tuple[Any, ...]:
+    """Latency, tokens and cost over the steps, unknown (None) when a step's is."""
+    if len(steps) == 1:
+        step = steps[0]
+        return step.latency_ms, step.input_tokens, step.output_tokens, step.cost
+    return tuple(_total([getattr(step, name) for step in steps]) for name in _TOTALLED)
+
+
+def _first_failed(steps: list[StepRecord]) -> StepRecord | None:
+    for step in steps:
+        if step.status != RunStatus.OK:
+            return step
+    return None
 
 
 def run_record(
@@ -40,8 +93,9 @@ def run_record(
 ) -> RunRecord:
     steps = context.steps
     last = steps[-1] if steps else None
-    failed = next((step for step in steps if step.status != RunStatus.OK), None)
+    failed = _first_failed(steps)
     succeeded = status == RunStatus.OK
+    latency_ms, input_tokens, output_tokens, cost = _totals(steps)
     return RunRecord(
         id=new_id(),
         experiment_id=task.experiment_id,
@@ -55,10 +109,10 @@ def run_record(
         parsed=last.parsed if last and succeeded else None,
         error=error or (failed.error if failed else None),
         failed_step=failed.name if failed and task.kind == "pipeline" else None,
-        latency_ms=_total([step.latency_ms for step in steps]),
-        input_tokens=_total([step.input_tokens for step in steps]),
-        output_tokens=_total([step.output_tokens for step in steps]),
-        cost=_total([step.cost for step in steps]),
+        latency_ms=latency_ms,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=cost,
         cache_hit=bool(steps) and all(step.cache_hit for step in steps),
         request_id=last.request_id if last else None,
         started_at=started_at,
@@ -111,15 +165,20 @@ class ExperimentRunner:
             await self.sink.maybe_flush()
 
     async def _work(self, pending) -> None:
-        for task in pending:
+        """Runs tasks one after the other. Every ``YIELD_EVERY`` runs it lets the loop go round, also
+        while the runs are answered at once (the cache, an offline model): the flush due then starts
+        writing in its thread while runs go on, and a cancel (the kernel's interrupt) lands."""
+        for count, task in enumerate(pending, 1):
             await self._run_one(task)
             await self.sink.maybe_flush()
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     async def _run_one(self, task: RunTask) -> None:
         context = RunContext(variables=dict(task.inputs), repeat=task.repeat)
         started_at = utcnow()
         try:
-            await task.chain.run(context, self.caller)
+            await task.chain.run(context, self.caller, task.first_call)
             record = run_record(task, context, started_at, RunStatus.OK)
         except StepFailed:
             record = run_record(task, context, started_at, RunStatus.ERROR)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from promptlab_nb.engine.cache import ResponseCache
 from promptlab_nb.store.bulk import insert_records
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from promptlab_nb.engine.run_rows import RunRecord
 
 Write = Callable[[Connection], None]
+ANALYZE_EVERY_RUNS = 10_000
 
 
 @dataclass
@@ -79,6 +80,7 @@ class RunSink:
         self._lock = threading.Lock()
         self._flushing: asyncio.Task | None = None
         self.written = 0
+        self._unanalyzed = 0
 
     def add(self, run: RunRecord, steps: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
         with self._lock:
@@ -138,6 +140,17 @@ class RunSink:
             self._pending.remove_written(batch)
         self._last_write = time.monotonic()
         self.written += len(batch.runs)
+        self._refresh_statistics(len(batch.runs))
+
+    def _refresh_statistics(self, runs: int) -> None:
+        """On PostgreSQL, ANALYZE the run and score tables every ``ANALYZE_EVERY_RUNS`` runs written: a
+        planner that still counts a handful of runs after a bulk insert picks plans that take seconds."""
+        self._unanalyzed += runs
+        if self._database.backend != "postgresql" or self._unanalyzed < ANALYZE_EVERY_RUNS:
+            return
+        with self._database.connection() as connection:
+            connection.execute(text("analyze run, score"))
+        self._unanalyzed = 0
 
     def unsaved(self) -> RunRecords:
         """What no write has stored yet."""

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from promptlab_nb.core.errors import PromptLabError, ProviderError
 from promptlab_nb.core.vocabulary import RunStatus
-from promptlab_nb.engine.cache import Acceptance, ResponseCache, accept_any, cache_key
-from promptlab_nb.engine.limits import Limits, RetryPolicy, with_retries, within
-from promptlab_nb.engine.providers.base import GENERATION_PARAMS, ChatRequest, ChatResponse, ModelSpec
+from promptlab_nb.engine.cache import Acceptance, CacheKeys, ResponseCache, accept_any, cache_key
+from promptlab_nb.engine.limits import Deadlines, Limits, RetryPolicy, with_retries
+from promptlab_nb.engine.providers.base import GENERATION_PARAMS, ChatRequest, ChatResponse, Message, ModelSpec
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.providers.structured import FILTERED, TRUNCATED
 from promptlab_nb.engine.templating import PromptTemplate
@@ -49,6 +49,14 @@ class RunContext:
     steps: list[StepRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """A first step's request rendered before the run, with its cache key (both needed for the estimate)."""
+
+    request: ChatRequest
+    key: str
+
+
 class StepFailed(Exception):
     def __init__(self, record: StepRecord):
         super().__init__(record.error)
@@ -60,8 +68,15 @@ class Caller(Protocol):
     Only an answer ``accept`` takes is cached: a failed one is asked again next time."""
 
     async def call(
-        self, spec: ModelSpec, request: ChatRequest, repeat: int, accept: Acceptance = accept_any
-    ) -> tuple[ChatResponse, bool]: ...
+        self,
+        spec: ModelSpec,
+        request: ChatRequest,
+        repeat: int,
+        accept: Acceptance = accept_any,
+        key: str | None = None,
+    ) -> tuple[ChatResponse, bool]:
+        """``key``: the request's cache key at the provider's server, when already computed."""
+        ...
 
 
 class ModelCaller:
@@ -81,20 +96,26 @@ class ModelCaller:
         self.stream_to = stream_to
         self.calls = 0
         self._in_flight: dict[str, asyncio.Future] = {}
+        self._deadlines = Deadlines(policy.timeout)
 
     async def call(
-        self, spec: ModelSpec, request: ChatRequest, repeat: int, accept: Acceptance = accept_any
+        self,
+        spec: ModelSpec,
+        request: ChatRequest,
+        repeat: int,
+        accept: Acceptance = accept_any,
+        key: str | None = None,
     ) -> tuple[ChatResponse, bool]:
         """The response and whether it came without a new provider call (the cache, or an identical
         call already in flight, whose answer is shared). A new answer is cached when ``accept`` takes it."""
-        key = cache_key(spec, request, repeat, self.registry.get(spec.provider).endpoint)
+        if key is None:
+            key = cache_key(spec, request, repeat, self.registry.get(spec.provider).endpoint)
         cached = self.cache.get(key)
         if cached is not None:
             return cached, True
         if key in self._in_flight:
             return as_cached(await asyncio.shield(self._in_flight[key])), True
         shared = asyncio.get_running_loop().create_future()
-        shared.add_done_callback(_mark_retrieved)
         self._in_flight[key] = shared
         try:
             response, from_cache = await self._fetch_or_send(key, spec, request)
@@ -103,7 +124,7 @@ class ModelCaller:
             shared.set_result(response)
             return response, from_cache
         except BaseException as error:
-            shared.set_exception(error) if isinstance(error, Exception) else shared.cancel()
+            _share_failure(shared, error)
             raise
         finally:
             del self._in_flight[key]
@@ -121,7 +142,7 @@ class ModelCaller:
         async def attempt() -> ChatResponse:
             async with self.limits.slot(spec.provider, estimated):
                 self.calls += 1
-                return await within(send(provider, request), self.policy.timeout)
+                return await self._deadlines.within(send(provider, request))
 
         return await with_retries(attempt, self.policy, self.on_retry), False
 
@@ -150,9 +171,13 @@ def as_cached(response: ChatResponse) -> ChatResponse:
     return replace(response, latency_ms=0.0, cost=0.0)
 
 
-def _mark_retrieved(future: asyncio.Future) -> None:
-    if not future.cancelled():
-        future.exception()
+def _share_failure(shared: asyncio.Future, error: BaseException) -> None:
+    """Identical calls waiting on ``shared`` get the same failure; read here, it is never reported as unread."""
+    if isinstance(error, Exception):
+        shared.set_exception(error)
+        shared.exception()
+    else:
+        shared.cancel()
 
 
 def _estimated_tokens(request: ChatRequest) -> int:
@@ -188,19 +213,34 @@ class TemplateStep:
     ):
         self.position, self.name, self.template, self.template_ref = position, name, template, template_ref
         self.spec = ModelSpec.parse(model)
+        self._model = str(self.spec)
         self.params, self.response_format = split_params(params)
         self.output_name, self.parse = output_name, parse
+        self._keys: dict[str, CacheKeys] = {}
 
     def request(self, variables: dict[str, Any]) -> ChatRequest:
-        return ChatRequest(self.template.render(variables), self.spec.model, self.params, self.response_format)
+        return self.request_of(self.template.render(variables))
 
-    async def handle(self, context: RunContext, caller: Caller) -> None:
-        record = StepRecord(self.position, self.name, self.template_ref, str(self.spec))
+    def request_of(self, messages: list[Message]) -> ChatRequest:
+        return ChatRequest(messages, self.spec.model, self.params, self.response_format)
+
+    def prepared(self, messages: list[Message], repeat: int, endpoint: str) -> PreparedCall:
+        """The call of these rendered messages, keyed for the server at ``endpoint``."""
+        keys = self._keys.get(endpoint)
+        if keys is None:
+            keys = self._keys[endpoint] = CacheKeys(self.spec, self.params, self.response_format, endpoint)
+        return PreparedCall(self.request_of(messages), keys.key(messages, repeat))
+
+    async def handle(self, context: RunContext, caller: Caller, prepared: PreparedCall | None = None) -> None:
+        """``prepared``: this step's call rendered ahead for the variables of ``context``."""
+        record = StepRecord(self.position, self.name, self.template_ref, self._model)
         context.steps.append(record)
         try:
-            request = self.request(context.variables)
+            request = prepared.request if prepared else self.request(context.variables)
             record.messages = request.messages
-            response, record.cache_hit = await caller.call(self.spec, request, context.repeat, self.accepts)
+            response, record.cache_hit = await caller.call(
+                self.spec, request, context.repeat, self.accepts, prepared.key if prepared else None
+            )
         except PromptLabError as error:
             record.status, record.error = RunStatus.ERROR, _error_text(error)
             raise StepFailed(record) from error
@@ -249,7 +289,9 @@ class StepChain:
     def __init__(self, steps: list[TemplateStep]):
         self.steps = steps
 
-    async def run(self, context: RunContext, caller: Caller) -> RunContext:
+    async def run(self, context: RunContext, caller: Caller, first: PreparedCall | None = None) -> RunContext:
+        """``first``: the first step's call, rendered ahead."""
         for step in self.steps:
-            await step.handle(context, caller)
+            await step.handle(context, caller, first)
+            first = None
         return context

@@ -1,7 +1,9 @@
 """Prompt templates: role lines split the body into chat messages; each part is Jinja2 in a sandbox.
 
 The body is split on role lines *before* rendering, so a value from the data can never
-forge a new message by containing a line such as ``assistant:``.
+forge a new message by containing a line such as ``assistant:``. A line ``{{ history | messages }}``
+inserts the messages of the list variable ``history`` (a thread: ``{"role", "content"}`` items) in
+its place, each item one message, so a history item cannot forge a role either.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from promptlab_nb.engine.providers.base import Message
 
 ROLES = ("system", "user", "assistant")
 _ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+_THREAD_LINE = re.compile(
+    r"^[ \t]*\{\{-?[ \t]*([A-Za-z_]\w*)[ \t]*\|[ \t]*messages[ \t]*-?\}\}[ \t]*\r?$", re.MULTILINE
+)
+_BOUNDARY = re.compile(f"{_ROLE_LINE.pattern}|{_THREAD_LINE.pattern}", re.IGNORECASE | re.MULTILINE)
 MAX_NUMBER_BITS = 4096
 _OPERATORS = {"*": operator.mul, "**": operator.pow}
 
@@ -178,24 +184,68 @@ def _constant_too_large(tree: nodes.Template, limits: TemplateLimits) -> tuple[s
     return None
 
 
+class _Substitution:
+    """A part that only writes text and variables (``Hello {{ name }}``), rendered without a Jinja
+    context per render (most of a render's cost): Jinja writes ``str(value)`` for each variable,
+    and so does this, from the same parsed text."""
+
+    def __init__(self, pieces: list[tuple[bool, str]]):
+        self._pieces = pieces
+
+    @classmethod
+    def of(cls, tree: nodes.Template, sandbox: _GuardedSandbox) -> _Substitution | None:
+        """The substitution for a part that is nothing else, None for any other part."""
+        pieces: list[tuple[bool, str]] = []
+        for output in tree.body:
+            if not isinstance(output, nodes.Output):
+                return None
+            for node in output.nodes:
+                if isinstance(node, nodes.TemplateData):
+                    pieces.append((True, node.data))
+                elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in sandbox.globals:
+                    pieces.append((False, node.name))
+                else:
+                    return None
+        return cls(pieces)
+
+    def generate(self, values: Mapping[str, Any]) -> list[str]:
+        return [text if literal else str(values[text]) for literal, text in self._pieces]
+
+
 @dataclass(frozen=True)
 class _Part:
     role: str
     source: str
     first_line: int
+    thread: str | None = None
+    after_thread: bool = False
 
 
 def split_roles(body: str) -> list[_Part]:
-    """Cut the body at role lines; text before the first role line (or a body without any) is a user message."""
+    """Cut the body at role lines and thread lines; text before the first role line (or a body without
+    any) is a user message; text after a thread line continues the role before it."""
     parts: list[_Part] = []
-    role, start, line = "user", 0, 1
-    for found in _ROLE_LINE.finditer(body):
-        parts.append(_Part(role, body[start : found.start()], line))
-        role = found.group(1).lower()
+    role, start, line, after_thread = "user", 0, 1, False
+    for found in _BOUNDARY.finditer(body):
+        parts.append(_Part(role, body[start : found.start()], line, after_thread=after_thread))
+        if found.group(2):
+            parts.append(_Part(role, "", line, thread=found.group(2)))
+        else:
+            role = found.group(1).lower()
+        after_thread = bool(found.group(2))
         start = found.end() + 1
         line = body.count("\n", 0, start) + 1
-    parts.append(_Part(role, body[start:], line))
-    return [part for part in parts if part.source.strip() or part.role != "user" or len(parts) == 1]
+    parts.append(_Part(role, body[start:], line, after_thread=after_thread))
+    return [part for index, part in enumerate(parts) if _kept(part, index, parts)]
+
+
+def _kept(part: _Part, index: int, parts: list[_Part]) -> bool:
+    """Blank text is no message when it is user text (the start of a body before any role line) or
+    on either side of a thread line."""
+    if part.thread or part.source.strip() or len(parts) == 1:
+        return True
+    before_thread = index + 1 < len(parts) and parts[index + 1].thread is not None
+    return part.role != "user" and not part.after_thread and not before_thread
 
 
 class PromptTemplate:
@@ -215,9 +265,12 @@ class PromptTemplate:
         required = set().union(*(names - tested for _, names, tested in self._compiled))
         mentioned = set().union(*(names for _, names, _ in self._compiled))
         self.variables: list[str] = sorted(required)
+        self._required = frozenset(required)
         self.optional_variables: list[str] = sorted(mentioned - required)
 
     def _compile(self, part: _Part):
+        if part.thread is not None:
+            return None, {part.thread}, set()
         sandbox = _sandbox(self.limits)
         try:
             tree = sandbox.parse(part.source)
@@ -225,7 +278,8 @@ class PromptTemplate:
             if too_large:
                 raise InvalidTemplate(self.name, too_large[0], part.first_line + too_large[1] - 1)
             names = _undeclared_variables(tree, sandbox)
-            return sandbox.from_string(tree), names, _only_tested(tree, names)
+            compiled = _Substitution.of(tree, sandbox) or sandbox.from_string(tree)
+            return compiled, names, _only_tested(tree, names)
         except InvalidTemplate:
             raise
         except TemplateSyntaxError as error:
@@ -242,16 +296,38 @@ class PromptTemplate:
 
     def render(self, variables: Mapping[str, Any] | None = None, /, **kwargs: Any) -> list[Message]:
         values = {**(variables or {}), **kwargs}
-        missing = set(self.variables) - values.keys()
+        missing = self._required - values.keys()
         if missing:
             raise MissingVariables(missing, available=values.keys(), where=f"Template {self.name!r}")
-        values = {**{name: Undefined(name=name) for name in self.optional_variables}, **values}
+        if self.optional_variables:
+            values = {**{name: Undefined(name=name) for name in self.optional_variables}, **values}
         messages: list[Message] = []
         room = self.limits.rendered_chars
         for part, (compiled, _, _) in zip(self._parts, self._compiled, strict=True):
+            if part.thread is not None:
+                thread = self._thread_messages(part.thread, values[part.thread])
+                room -= sum(len(message["content"]) for message in thread)
+                messages.extend(thread)
+                continue
             content = self._render_part(compiled, values, room)
             room -= len(content)
             messages.append({"role": part.role, "content": content.strip()})
+        return messages
+
+    def _thread_messages(self, name: str, thread: Any) -> list[Message]:
+        """The messages of the thread variable ``name``: a list of ``{"role", "content"}`` items, each
+        kept whole as one message (content that reads "system: ..." stays content)."""
+        if not isinstance(thread, list | tuple):
+            raise RenderFailed(self.name, f"{name!r} is a thread: give a list of {{'role', 'content'}} messages")
+        messages: list[Message] = []
+        for position, item in enumerate(thread, start=1):
+            role = item.get("role") if isinstance(item, Mapping) else None
+            if not isinstance(role, str) or role.lower() not in ROLES or not isinstance(item.get("content"), str):
+                raise RenderFailed(
+                    self.name,
+                    f"message {position} of the thread {name!r} needs a role ({', '.join(ROLES)}) and a text content",
+                )
+            messages.append({"role": role.lower(), "content": item["content"]})
         return messages
 
     def _render_part(self, compiled, values: Mapping[str, Any], room: int) -> str:

@@ -20,6 +20,7 @@ from promptlab_nb.evaluation.evaluators import (
     similarity,
 )
 from promptlab_nb.evaluation.judge import Judge, judge
+from promptlab_nb.evaluation.pairwise import PairwiseJudge, pairwise
 from promptlab_nb.evaluation.specs import as_evaluator, parse_spec
 from promptlab_nb.evaluation.statistics import sample_size
 
@@ -27,6 +28,7 @@ __all__ = [
     "EvalResult",
     "Evaluator",
     "Judge",
+    "PairwiseJudge",
     "as_evaluator",
     "contains",
     "contains_all",
@@ -39,6 +41,7 @@ __all__ = [
     "judge",
     "length",
     "numeric_close",
+    "pairwise",
     "parse_spec",
     "regex",
     "sample_size",

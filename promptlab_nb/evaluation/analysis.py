@@ -1,6 +1,11 @@
 """From a runs DataFrame to the numbers a decision needs: per-variant summaries with confidence
 intervals, paired comparisons, and wide tables. A run that failed scores 0, so a variant that
-fails often cannot look better than it is."""
+fails often cannot look better than it is.
+
+The summary's "vs best" column compares every other variant with the best one; its p-values are
+Holm-adjusted across those comparisons (the text says so), so ten variants do not give ten
+chances of a false alarm. A pass rate whose rows all pass (or all fail) gets the Wilson interval
+of that count rather than the zero-width interval of data without variation."""
 
 from __future__ import annotations
 
@@ -11,9 +16,18 @@ import pandas as pd
 
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.core.vocabulary import RunStatus
-from promptlab_nb.evaluation.statistics import PairedComparison, paired_difference, summarize
+from promptlab_nb.evaluation.statistics import (
+    T_METHOD,
+    PairedComparison,
+    holm_adjusted,
+    paired_difference,
+    per_row_means,
+    summarize,
+    wilson_interval,
+)
 
 RATING = "rating"
+HOLM_NOTE = "vs best: p-values Holm-adjusted across the comparisons with the best variant"
 
 
 def long_scores(runs: pd.DataFrame, evaluator: str, cluster: str | None = None) -> pd.DataFrame:
@@ -37,17 +51,23 @@ def scored_columns(runs: pd.DataFrame) -> list[str]:
     return [column for column in runs.attrs.get("evaluators", []) if column in runs.columns]
 
 
-def summary_table(runs: pd.DataFrame, evaluators: Sequence[str], cluster: str | None = None) -> pd.DataFrame:
+def summary_table(
+    runs: pd.DataFrame,
+    evaluators: Sequence[str],
+    cluster: str | None = None,
+    method: str = T_METHOD,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """One row per variant: runs, error rate, each evaluator's mean with its 95% CI and whether it is
-    distinguishable from the best variant, latency p50/p95 of the calls made (cache hits have none),
-    mean tokens, total cost, cache hits."""
+    distinguishable from the best variant (Holm-adjusted), latency p50/p95 of the calls made (cache
+    hits have none), mean tokens, total cost, cache hits. ``method`` "t" or "bootstrap" (with ``seed``)."""
     variants = list(dict.fromkeys(runs["variant"]))
     grouped = runs.groupby("variant", sort=False)
     table = pd.DataFrame(index=pd.Index(variants, name="variant"))
     table["runs"] = grouped.size()
     table["error_rate"] = grouped["status"].apply(lambda status: float((status != RunStatus.OK).mean()))
     for evaluator in evaluators:
-        table = table.join(_evaluator_columns(runs, evaluator, cluster))
+        table = table.join(_evaluator_columns(runs, evaluator, cluster, method, seed))
     called = runs[~runs["cache_hit"].astype(bool)].groupby("variant", sort=False)["latency_ms"]
     table["latency_p50_ms"] = called.quantile(0.5)
     table["latency_p95_ms"] = called.quantile(0.95)
@@ -55,19 +75,35 @@ def summary_table(runs: pd.DataFrame, evaluators: Sequence[str], cluster: str | 
     table["output_tokens"] = grouped["output_tokens"].mean()
     table["cost"] = grouped["cost"].apply(lambda cost: np.nan if cost.isna().any() else float(cost.sum()))
     table["cache_hits"] = grouped["cache_hit"].sum().astype(int)
+    if len(evaluators):
+        table.attrs["notes"] = [HOLM_NOTE]
     return table
 
 
-def _evaluator_columns(runs: pd.DataFrame, evaluator: str, cluster: str | None) -> pd.DataFrame:
+def _evaluator_columns(
+    runs: pd.DataFrame, evaluator: str, cluster: str | None, method: str, seed: int | None
+) -> pd.DataFrame:
     scores = long_scores(runs, evaluator, cluster)
-    stats = summarize(scores, cluster="cluster" if cluster else None)
+    stats = summarize(scores, cluster="cluster" if cluster else None, method=method, seed=seed)
     columns = pd.DataFrame(index=stats.index)
     columns[evaluator] = stats["mean"]
     low, high = _score_range(scores["value"])
     columns[f"{evaluator} ci_low"] = stats["ci_low"].clip(lower=low)
     columns[f"{evaluator} ci_high"] = stats["ci_high"].clip(upper=high)
-    columns[f"{evaluator} vs best"] = _versus_best(scores, stats, cluster)
+    for variant, interval in _unanimous_pass_rates(scores).items():
+        columns.loc[variant, [f"{evaluator} ci_low", f"{evaluator} ci_high"]] = interval
+    columns[f"{evaluator} vs best"] = _versus_best(scores, stats, cluster, method, seed)
     return columns
+
+
+def _unanimous_pass_rates(scores: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per variant whose rows all pass or all fail (per-row means all 1 or all 0): the Wilson interval."""
+    rows = per_row_means(scores)
+    intervals = {}
+    for variant, values in rows.groupby("variant", sort=False, observed=True)["value"]:
+        if len(values) and (values.eq(1.0).all() or values.eq(0.0).all()):
+            intervals[variant] = wilson_interval(int(values.sum()), len(values))
+    return intervals
 
 
 def _score_range(values: pd.Series) -> tuple[float | None, float | None]:
@@ -79,29 +115,48 @@ def _score_range(values: pd.Series) -> tuple[float | None, float | None]:
     return None, None
 
 
-def _versus_best(scores: pd.DataFrame, stats: pd.DataFrame, cluster: str | None) -> pd.Series:
+def _versus_best(
+    scores: pd.DataFrame, stats: pd.DataFrame, cluster: str | None, method: str, seed: int | None
+) -> pd.Series:
+    """Marks the best variant "best" and each other one with its Holm-adjusted p-value against it."""
     scored = stats["mean"].dropna()
     marks = pd.Series("", index=stats.index, dtype=object)
     if len(scored) < 2:
         return marks
     best = scored.idxmax()
     marks[best] = "best"
-    for variant in scored.index.drop(best):
-        comparison = paired_difference(scores, variant, best, cluster="cluster" if cluster else None)
-        if comparison.n_pairs < 2:
-            marks[variant] = "too few rows"
-        elif comparison.distinguishable:
-            marks[variant] = f"worse (p={comparison.p_value:.3g})"
-        else:
-            marks[variant] = f"not distinguishable (p={comparison.p_value:.3g})"
+    others = list(scored.index.drop(best))
+    comparisons = [
+        paired_difference(scores, variant, best, "cluster" if cluster else None, method=method, seed=seed)
+        for variant in others
+    ]
+    testable = [comparison.n_pairs >= 2 for comparison in comparisons]
+    adjusted = holm_adjusted([c.p_value if ok else np.nan for c, ok in zip(comparisons, testable, strict=True)])
+    for variant, comparison, p_value, ok in zip(others, comparisons, adjusted, testable, strict=True):
+        marks[variant] = _versus_best_mark(comparison, p_value) if ok else "too few rows"
     return marks
 
 
-def compare_pair(runs: pd.DataFrame, a: str, b: str, evaluator: str, cluster: str | None = None) -> PairedComparison:
+def _versus_best_mark(comparison: PairedComparison, holm_p_value: float) -> str:
+    if holm_p_value < 0.05 and comparison.mean_diff < 0:
+        return f"worse (Holm p={holm_p_value:.3g})"
+    return f"not distinguishable (Holm p={holm_p_value:.3g})"
+
+
+def compare_pair(
+    runs: pd.DataFrame,
+    a: str,
+    b: str,
+    evaluator: str,
+    cluster: str | None = None,
+    method: str = T_METHOD,
+    seed: int | None = None,
+) -> PairedComparison:
     for variant in (a, b):
         if variant not in set(runs["variant"]):
             raise InvalidData(f"No variant {variant!r}; variants: {', '.join(dict.fromkeys(runs['variant']))}.")
-    return paired_difference(long_scores(runs, evaluator, cluster), a, b, cluster="cluster" if cluster else None)
+    scores = long_scores(runs, evaluator, cluster)
+    return paired_difference(scores, a, b, "cluster" if cluster else None, method=method, seed=seed)
 
 
 def wide_table(runs: pd.DataFrame, value: str = "output", input_columns: Sequence[str] = ()) -> pd.DataFrame:

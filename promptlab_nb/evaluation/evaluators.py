@@ -78,6 +78,11 @@ class Evaluator:
                 f"the data has: {', '.join(map(repr, available)) or '(no columns)'}."
             )
 
+    def applies(self, row: RowMapping) -> bool:
+        """Whether this evaluator scores runs of ``row``: an imported promptfoo assertion scores only the
+        rows of its test."""
+        return True
+
     def evaluate(self, output: str | None, row: RowMapping, parsed: Any = None) -> EvalResult:
         if output is None:
             return EvalResult(error="the run produced no output to evaluate")

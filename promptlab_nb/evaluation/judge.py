@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptlab_nb.core.errors import InvalidEvaluator
+from promptlab_nb.core.errors import BatchModeUnsupported, InvalidEvaluator
 from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatResponse, Message, ModelSpec
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator, RowMapping, shorten
@@ -27,6 +27,7 @@ SYSTEM_PROMPT = (
 _SCORE_LABEL = re.compile(r"\bscore\W{0,3}([-+]?\d*\.?\d+)", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"^\W{0,3}([-+]?\d*\.?\d+)(?![\d.])", re.IGNORECASE)
 _LEADING_VERDICT = re.compile(r"^\W{0,3}(PASS|FAIL)(?:ED)?\b", re.IGNORECASE)
+JUDGE_KIND = "judge"
 _VERDICT_SCORES = {"pass": 1.0, "passed": 1.0, "true": 1.0, "fail": 0.0, "failed": 0.0, "false": 0.0}
 
 
@@ -58,6 +59,21 @@ class Judge(Evaluator):
         spec = ModelSpec.parse(self.model or default_model)
         conversations = self.requests("x" * output_chars, row)
         return [PlannedCall(spec, sum(len(message["content"]) for message in messages)) for messages in conversations]
+
+    def definition(self) -> dict[str, Any]:
+        """What rebuilds this judge in another session (``judge_of``), e.g. to read the answers of its
+        batches; a judge built otherwise (an imported assertion) has none and is refused."""
+        if type(self) is not Judge:
+            raise BatchModeUnsupported(
+                f"{self.name!r} cannot send its requests as provider batches; score with it live (without batch=True)."
+            )
+        return {
+            "kind": JUDGE_KIND,
+            "name": self.name,
+            "rubric": self.rubric,
+            "model": self.model,
+            "threshold": self.threshold,
+        }
 
     def accepts(self, response: ChatResponse) -> bool:
         """Whether a score can be read from the judge's answer: only such answers are cached."""

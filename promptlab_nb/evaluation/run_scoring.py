@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
@@ -12,7 +13,8 @@ from promptlab_nb.engine.costs import PlannedCall
 from promptlab_nb.engine.providers.base import ChatRequest, ModelSpec
 from promptlab_nb.engine.run_rows import RunRecord
 from promptlab_nb.engine.runner import RunTask
-from promptlab_nb.engine.steps import ModelCaller
+from promptlab_nb.engine.steps import Caller
+from promptlab_nb.evaluation.assertions import RunFacts
 from promptlab_nb.evaluation.evaluators import EvalResult, Evaluator
 from promptlab_nb.evaluation.specs import as_evaluator
 
@@ -59,24 +61,36 @@ def planned_scoring_calls(
 
 
 class RunScorer:
-    def __init__(self, evaluators: Sequence[Evaluator], caller: ModelCaller, default_model: str, experiment_id: str):
+    def __init__(self, evaluators: Sequence[Evaluator], caller: Caller, default_model: str, experiment_id: str):
         self.evaluators = list(evaluators)
         self.caller = caller
         self.default_model = default_model
         self.experiment_id = experiment_id
 
-    async def score(self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
+    async def score(
+        self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any], facts: RunFacts | None = None
+    ) -> list[dict[str, Any]]:
+        """One score per evaluator that applies to ``row``; those that read the run (promptfoo's cost and
+        latency, its test verdict) see ``facts`` and the results scored before them."""
         records = []
+        results: dict[str, EvalResult] = {}
         for evaluator in self.evaluators:
+            if not evaluator.applies(row):
+                continue
             if getattr(evaluator, "needs_model", False):
                 result, cost = await self._judge(evaluator, output, row)
+            elif getattr(evaluator, "reads_run", False):
+                seen = replace(facts or RunFacts(), results=results)
+                result, cost = evaluator.evaluate_run(output, row, parsed, seen), None  # type: ignore[attr-defined]
             else:
                 result, cost = evaluator.evaluate(output, row, parsed), None
+            results[evaluator.name] = result
             records.append(self._record(run_id, evaluator.name, result, cost))
         return records
 
     async def __call__(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]:
-        return await self.score(record.id, record.output, record.parsed, task.inputs)
+        facts = RunFacts(record.latency_ms, record.cost, record.cache_hit)
+        return await self.score(record.id, record.output, record.parsed, task.inputs, facts)
 
     async def _judge(self, judge: Any, output: str | None, row: dict[str, Any]) -> tuple[EvalResult, float | None]:
         if output is None:

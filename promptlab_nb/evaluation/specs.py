@@ -1,8 +1,9 @@
 """Evaluator spec strings, as typed after ``--eval``: ``kind`` or ``kind:argument``.
 
 The name of an evaluator built here reads back as the same spec, so a stored score name
-can be parsed again; ``judge`` and ``json_schema`` are the exceptions, their names do
-not carry the rubric or the schema.
+can be parsed again; ``judge``, ``pairwise`` and ``json_schema`` are the exceptions, their names
+do not carry the rubric or the schema. A ``pairwise`` judge compares two variants' outputs: it is
+given to ``exp.pairwise`` or ``exp.ranking``, not run on each output.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 import promptlab_nb.evaluation.evaluators as ev
 from promptlab_nb.core.errors import InvalidEvaluator
+from promptlab_nb.evaluation.assertions import assertion_evaluator, test_verdict
 from promptlab_nb.evaluation.judge import judge
+from promptlab_nb.evaluation.pairwise import PairwiseJudge, pairwise
 
 SPEC_EXAMPLES = {
     "contains": "contains:Paris (case-insensitive; contains_case:Paris is case-sensitive)",
@@ -27,6 +30,9 @@ SPEC_EXAMPLES = {
     "similarity": "similarity:expected or similarity:expected:0.7",
     "numeric": "numeric:answer:0.01",
     "judge": 'judge:"The answer is polite."',
+    "pairwise": 'pairwise:"The more helpful answer wins."',
+    "assert": "assert:icontains:paris (a promptfoo assertion of the row, as imported)",
+    "test": "test (the promptfoo verdict of the row's assertions)",
 }
 
 
@@ -57,6 +63,17 @@ def as_evaluator(obj: Any) -> ev.Evaluator:
         f"{obj!r} is not an evaluator; pass a spec such as 'contains:Paris', an evaluator from "
         "promptlab_nb.evals or a function (output, row) -> bool | float | (score, reason)."
     )
+
+
+def as_pairwise_judge(obj: Any) -> PairwiseJudge:
+    """A pairwise judge as is, or parsed from a ``pairwise:"rubric"`` spec."""
+    judge_found = parse_spec(obj) if isinstance(obj, str) else obj
+    if not isinstance(judge_found, PairwiseJudge):
+        raise InvalidEvaluator(
+            f"{obj!r} is not a pairwise judge; pass pl.evals.pairwise(rubric, model=...) or a spec such as "
+            f"{SPEC_EXAMPLES['pairwise']}."
+        )
+    return judge_found
 
 
 def _known_forms() -> str:
@@ -127,6 +144,20 @@ def _judge(argument: str, case: bool) -> ev.Evaluator:
     return judge(_unquoted(_required(argument, "a rubric")))
 
 
+def _pairwise(argument: str, case: bool) -> ev.Evaluator:
+    return pairwise(_unquoted(_required(argument, "a rubric")))
+
+
+def _assert(argument: str, case: bool) -> ev.Evaluator:
+    return assertion_evaluator(argument)
+
+
+def _test(argument: str, case: bool) -> ev.Evaluator:
+    if argument:
+        raise InvalidEvaluator("it takes no argument.")
+    return test_verdict()
+
+
 def _optional_int(text: str) -> int | None:
     if not text.strip():
         return None
@@ -163,4 +194,7 @@ _BUILDERS: dict[str, Callable[[str, bool], ev.Evaluator]] = {
     "similarity": _similarity,
     "numeric": _numeric,
     "judge": _judge,
+    "pairwise": _pairwise,
+    "assert": _assert,
+    "test": _test,
 }

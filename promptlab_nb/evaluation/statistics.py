@@ -25,6 +25,20 @@ one distribution for both keeps ``distinguishable`` and ``p_value < 0.05`` in ag
 When every row passes (or every row fails) the standard error is 0: the data show no
 variation, which is not certainty. ``wilson_interval`` gives a non-degenerate interval
 for a pass rate in that case.
+
+``method="bootstrap"`` resamples rows instead (Efron & Tibshirani 1993, the percentile
+interval): suited to skewed, non-binary scores where the t interval's symmetry is wrong.
+Clustered, it resamples whole clusters and each resample's mean is its rows' mean
+(the cluster bootstrap, Cameron, Gelbach & Miller 2008). Paired, it resamples the pairs,
+i.e. the per-row differences. Its two-sided p-value is twice the share of resampled mean
+differences on the far side of zero, each count plus one (Davison & Hinkley 1997, eq.
+4.11), capped at 1. Its standard error is the standard deviation of the resampled means.
+Given a ``seed`` the answer is reproducible.
+
+``holm_adjusted`` corrects the p-values of several comparisons for their number (Holm
+1979, step-down): the k-th smallest of m p-values is multiplied by ``m - k + 1``, and the
+adjusted values are made non-decreasing. It controls the family-wise error rate at the
+nominal level under any dependence between the comparisons.
 """
 
 from __future__ import annotations
@@ -42,6 +56,10 @@ from promptlab_nb.core.errors import InvalidData
 
 KEYS = ["variant", "row_index"]
 SUMMARY_COLUMNS = ["n_rows", "mean", "se", "ci_low", "ci_high"]
+T_METHOD, BOOTSTRAP_METHOD = "t", "bootstrap"
+METHODS = (T_METHOD, BOOTSTRAP_METHOD)
+BOOTSTRAP_RESAMPLES = 2000
+_RESAMPLED_VALUES_PER_CHUNK = 2_000_000
 _NAN = float("nan")
 
 
@@ -99,15 +117,19 @@ def mean_ci(
     values: Sequence[float] | np.ndarray | pd.Series,
     clusters: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
     confidence: float = 0.95,
+    method: str = T_METHOD,
+    seed: int | None = None,
 ) -> Estimate:
-    """The mean with its standard error and t confidence interval; NaN values are ignored.
+    """The mean with its standard error and confidence interval (t, or ``method="bootstrap"``
+    percentile with ``seed``); NaN values are ignored.
 
     With ``clusters`` (one label per value; a missing label is a cluster of its own) the
-    standard error is the clustered one. With fewer than two rows (or two clusters) the
-    standard error and the interval are NaN.
+    standard error is the clustered one (the bootstrap resamples clusters). With fewer than
+    two rows (or two clusters) the standard error and the interval are NaN.
     """
     _require_confidence(confidence)
-    return _estimate(np.asarray(values, dtype=float), clusters, confidence)[0]
+    _require_method(method)
+    return _estimate(np.asarray(values, dtype=float), clusters, confidence, method, seed)[0]
 
 
 def wilson_interval(passes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -121,16 +143,50 @@ def wilson_interval(passes: int, n: int, confidence: float = 0.95) -> tuple[floa
     return float(interval.low), float(interval.high)
 
 
-def summarize(df: pd.DataFrame, cluster: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+def proportion_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> Estimate:
+    """The mean of per-row scores between 0 and 1 (a win rate, pass@k) with its t interval clipped to
+    [0, 1]; when the rows show no variation (all equal, or a single row) the Wilson score interval at
+    that mean over ``n`` rows instead, which is not zero-width."""
+    _require_confidence(confidence)
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return Estimate(_NAN, _NAN, _NAN, _NAN, 0)
+    estimate = _estimate(x, None, confidence)[0]
+    if x.size < 2 or estimate.se == 0:
+        low, high = _wilson_bounds(estimate.mean, x.size, confidence)
+        return Estimate(estimate.mean, estimate.se, low, high, estimate.n)
+    return Estimate(estimate.mean, estimate.se, max(estimate.ci_low, 0.0), min(estimate.ci_high, 1.0), estimate.n)
+
+
+def _wilson_bounds(share: float, n: int, confidence: float) -> tuple[float, float]:
+    z = float(_special().ndtri(0.5 + confidence / 2))
+    scale = 1 + z**2 / n
+    centre = (share + z**2 / (2 * n)) / scale
+    half_width = z / scale * math.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))
+    return max(centre - half_width, 0.0), min(centre + half_width, 1.0)
+
+
+def summarize(
+    df: pd.DataFrame,
+    cluster: str | None = None,
+    confidence: float = 0.95,
+    method: str = T_METHOD,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """Per variant (index, in order of appearance): n_rows, mean, se, ci_low, ci_high of the per-row means.
 
     ``cluster`` names the column of ``df`` holding each row's cluster label; a variant
-    without any scored row is listed with n_rows 0 and NaN statistics.
+    without any scored row is listed with n_rows 0 and NaN statistics. ``method`` is ``"t"``
+    or ``"bootstrap"`` (resampling rows, or clusters, with ``seed``).
     """
+    _require_method(method)
     rows = per_row_means(df, cluster)
     by_variant = {variant: group for variant, group in rows.groupby("variant", sort=False, observed=True)}
+    rng = np.random.default_rng(seed)
     estimates = {
-        variant: _estimate_rows(by_variant.get(variant), cluster, confidence) for variant in pd.unique(df["variant"])
+        variant: _estimate_rows(by_variant.get(variant), cluster, confidence, method, rng)
+        for variant in pd.unique(df["variant"])
     }
     table = pd.DataFrame(
         [[e.n, e.mean, e.se, e.ci_low, e.ci_high] for e in estimates.values()],
@@ -141,31 +197,54 @@ def summarize(df: pd.DataFrame, cluster: str | None = None, confidence: float = 
 
 
 def paired_difference(
-    df: pd.DataFrame, a: str, b: str, cluster: str | None = None, confidence: float = 0.95
+    df: pd.DataFrame,
+    a: str,
+    b: str,
+    cluster: str | None = None,
+    confidence: float = 0.95,
+    method: str = T_METHOD,
+    seed: int | None = None,
 ) -> PairedComparison:
     """Compare variant ``a`` with ``b`` on per-row means of the rows both were scored on.
 
     The standard error is that of the mean paired difference (clustered with ``cluster``);
     the p-value is the two-sided t-test of zero difference, as ``scipy.stats.ttest_rel``.
     A zero standard error gives p = 1 when the difference is 0 and p = 0 otherwise.
+    ``method="bootstrap"`` resamples the pairs (or clusters of pairs) with ``seed`` instead.
     """
+    _require_method(method)
     rows = per_row_means(df, cluster)
     pairs = _paired_rows(rows, a, b, cluster)
     _require_confidence(confidence)
     differences = (pairs["a"] - pairs["b"]).to_numpy()
-    estimate, dof = _estimate(differences, pairs["cluster"] if cluster else None, confidence)
+    estimate, dof, resampled = _estimate(differences, pairs["cluster"] if cluster else None, confidence, method, seed)
     tie = np.isclose(differences, 0.0, rtol=0.0, atol=1e-12)
+    if resampled is not None:
+        p_value = _bootstrap_p_value(resampled)
+    else:
+        p_value = _two_sided_p_value(estimate.mean, estimate.se, dof)
     return PairedComparison(
         mean_diff=estimate.mean,
         se=estimate.se,
         ci_low=estimate.ci_low,
         ci_high=estimate.ci_high,
-        p_value=_two_sided_p_value(estimate.mean, estimate.se, dof),
+        p_value=p_value,
         n_pairs=estimate.n,
         wins_a=int(((differences > 0) & ~tie).sum()),
         wins_b=int(((differences < 0) & ~tie).sum()),
         ties=int(tie.sum()),
     )
+
+
+def holm_adjusted(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values, in the order given; NaN p-values stay NaN and do not count."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, _NAN)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    factors = len(order) - np.arange(len(order))
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    return adjusted
 
 
 def sample_size(
@@ -226,10 +305,13 @@ def _pass_rate_spreads(p: float, delta: float) -> tuple[float, float]:
     return math.sqrt(p * (1 - p)), math.sqrt(other * (1 - other))
 
 
-def _estimate_rows(rows: pd.DataFrame | None, cluster: str | None, confidence: float) -> Estimate:
+def _estimate_rows(
+    rows: pd.DataFrame | None, cluster: str | None, confidence: float, method: str, rng: np.random.Generator
+) -> Estimate:
     if rows is None:
         return Estimate(_NAN, _NAN, _NAN, _NAN, 0)
-    return mean_ci(rows["value"].to_numpy(), rows[cluster] if cluster else None, confidence)
+    values = rows["value"].to_numpy(dtype=float)
+    return _estimate(values, rows[cluster] if cluster else None, confidence, method, rng)[0]
 
 
 def _paired_rows(rows: pd.DataFrame, a: str, b: str, cluster: str | None) -> pd.DataFrame:
@@ -252,19 +334,63 @@ def _two_sided_p_value(mean: float, se: float, dof: int) -> float:
     return float(2 * _special().stdtr(dof, -abs(mean / se)))
 
 
-def _estimate(x: np.ndarray, clusters: Any, confidence: float) -> tuple[Estimate, int]:
-    """The estimate of the mean of the non-NaN values of ``x`` and its degrees of freedom."""
+def _estimate(
+    x: np.ndarray,
+    clusters: Any,
+    confidence: float,
+    method: str = T_METHOD,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[Estimate, int, np.ndarray | None]:
+    """The estimate of the mean of the non-NaN values of ``x``, its degrees of freedom, and the
+    resampled means when bootstrapped."""
     present = ~np.isnan(x)
     values = x[present]
     if values.size == 0:
-        return Estimate(_NAN, _NAN, _NAN, _NAN, 0), 0
-    if clusters is None:
+        return Estimate(_NAN, _NAN, _NAN, _NAN, 0), 0, None
+    codes = None if clusters is None else _cluster_codes(clusters)[present]
+    if codes is None:
         se, dof = _plain_standard_error(values)
     else:
-        se, dof = _clustered_standard_error(values, _cluster_codes(clusters)[present])
+        se, dof = _clustered_standard_error(values, codes)
     mean = float(values.mean())
+    if method == BOOTSTRAP_METHOD and dof >= 1:
+        means = _bootstrap_means(values, codes, np.random.default_rng(seed))
+        return _percentile_estimate(mean, means, confidence, values.size), dof, means
     low, high = _t_interval(mean, se, dof, confidence)
-    return Estimate(mean, se, low, high, int(values.size)), dof
+    return Estimate(mean, se, low, high, int(values.size)), dof, None
+
+
+def _percentile_estimate(mean: float, means: np.ndarray, confidence: float, n: int) -> Estimate:
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return Estimate(mean, float(means.std(ddof=1)), float(low), float(high), n)
+
+
+def _bootstrap_means(
+    values: np.ndarray, codes: np.ndarray | None, rng: np.random.Generator, resamples: int = BOOTSTRAP_RESAMPLES
+) -> np.ndarray:
+    """The means of ``resamples`` resamples of the rows, or of whole clusters given their ``codes``;
+    drawn in chunks so that 10,000 rows never hold more than a few million indices at once."""
+    if codes is None:
+        sums, counts = values, None
+    else:
+        _, dense = np.unique(codes, return_inverse=True)
+        sums, counts = np.bincount(dense, weights=values), np.bincount(dense).astype(float)
+    units = sums.size
+    means = np.empty(resamples)
+    chunk = max(1, _RESAMPLED_VALUES_PER_CHUNK // units)
+    for start in range(0, resamples, chunk):
+        drawn = rng.integers(0, units, size=(min(chunk, resamples - start), units))
+        if counts is None:
+            means[start : start + chunk] = sums[drawn].mean(axis=1)
+        else:
+            means[start : start + chunk] = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
+    return means
+
+
+def _bootstrap_p_value(means: np.ndarray) -> float:
+    below, above = int((means <= 0).sum()), int((means >= 0).sum())
+    return min(1.0, 2 * (min(below, above) + 1) / (means.size + 1))
 
 
 def _plain_standard_error(x: np.ndarray) -> tuple[float, int]:
@@ -301,6 +427,11 @@ def _t_interval(mean: float, se: float, dof: int, confidence: float) -> tuple[fl
 def _require_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise InvalidData(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence}.")
+
+
+def _require_method(method: str) -> None:
+    if method not in METHODS:
+        raise InvalidData(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}.")
 
 
 def _require_columns(df: pd.DataFrame, columns: list[str]) -> None:

@@ -21,6 +21,8 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
+from promptlab_nb.schemas.report_records import REPORT_ROWS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -169,15 +171,37 @@ SUBCOMMANDS = {
                 argument("targets", nargs="+", metavar="NAME", help="templates or pipelines"),
                 *VARIANT_OPTIONS,
                 *RUN_OPTIONS,
+                argument(
+                    "--baseline",
+                    nargs="?",
+                    const="",
+                    metavar="EXPERIMENT",
+                    help="then compare with this experiment row by row and show the paired differences; alone: "
+                    "the latest earlier experiment on the same data with a variant of the same template",
+                ),
             ),
         ),
         Command("%prompt list", "The stored templates and pipelines."),
         Command(
             "%prompt show",
-            "A template or pipeline: its latest version, or version N.",
-            (NAME, argument("--version", type=int, metavar="N", help="a version number")),
+            "A template or pipeline: its latest version, version N, or the version LABEL points at.",
+            (
+                NAME,
+                argument("--version", type=int, metavar="N", help="a version number"),
+                argument("--label", metavar="LABEL", help="a label, e.g. production"),
+            ),
         ),
-        Command("%prompt history", "Every version of a template or pipeline.", (NAME,)),
+        Command("%prompt history", "Every version of a template or pipeline, with its labels.", (NAME,)),
+        Command(
+            "%prompt label",
+            "Point LABEL at version VERSION of a template or pipeline (moving it from where it was); "
+            "name@LABEL then runs that version.",
+            (
+                NAME,
+                argument("version", type=int, metavar="VERSION", help="a version number"),
+                argument("label", metavar="LABEL", help="letters, digits, - and _, e.g. production"),
+            ),
+        ),
         Command(
             "%prompt diff",
             "What changed in a template or pipeline between two versions.",
@@ -196,9 +220,45 @@ SUBCOMMANDS = {
         Command("%prompt restore", "Bring back a deleted template or pipeline.", (NAME,)),
         Command("%prompt experiments", "Every experiment, newest first, with its status, runs, errors and cost."),
         Command(
+            "%prompt optimize",
+            "Improve template NAME on DATA: each round an optimizer model proposes rewrites (the editable template "
+            "promptlab-optimizer) that run as variants on a tuning share of the rows; the best becomes a new "
+            "version only when it beats the original beyond noise on the held-out rows. Returns the optimisation.",
+            (
+                argument("template_name", metavar="NAME", help="a template"),
+                argument("--on", dest="data", metavar="DATA", help="as for %%prompt run"),
+                argument("--eval", dest="evaluators", action="append", default=[], metavar="SPEC", help="an evaluator"),
+                argument("--rounds", type=int, default=3, metavar="N", help="rounds of proposals (default 3)"),
+                argument("--candidates", type=int, default=4, metavar="K", help="rewrites per round (default 4)"),
+                argument("--optimizer", metavar="MODEL", help="the model that rewrites (default: the default model)"),
+                argument("--holdout", type=float, default=0.3, metavar="SHARE", help="rows kept for the final test"),
+                argument("--budget", type=float, metavar="DOLLARS", help="stop before spending more than this"),
+                argument("--seed", type=int, default=0, metavar="N", help="seed of the tuning/holdout split"),
+                argument("--name", metavar="NAME", help="the optimisation's name (its experiments start with it)"),
+                argument("--no-cache", dest="cache", action="store_false", default=None, help="call even when cached"),
+                argument("--yes", dest="confirm", action="store_true", help="run even above the cost limit"),
+            ),
+        ),
+        Command(
             "%prompt runs",
             "The runs of an experiment, one row per call, with its scores.",
             (argument("--experiment", metavar="NAME", help="default: the newest experiment"),),
+        ),
+        Command(
+            "%prompt report",
+            "Write experiment NAME as one HTML file that needs no kernel or network: summary, chart and the "
+            "grid with filters, search, sorting, diffs and pages.",
+            (
+                argument("experiment", metavar="NAME", help="an experiment"),
+                argument("--out", metavar="FILE", help="the file to write (default: NAME.html)"),
+                argument(
+                    "--max-rows",
+                    type=int,
+                    default=REPORT_ROWS,
+                    metavar="N",
+                    help=f"data rows in the grid (default {REPORT_ROWS}); the file names those left out",
+                ),
+            ),
         ),
         Command(
             "%prompt batches",
@@ -211,6 +271,20 @@ SUBCOMMANDS = {
                     default=True,
                     help="list without asking the providers",
                 ),
+            ),
+        ),
+        Command(
+            "%prompt import",
+            "Save the templates a .prompty file, a promptfoo config or an experiment file defines.",
+            (argument("file", metavar="FILE", help="a .prompty file, promptfooconfig.yaml or an experiment file"),),
+        ),
+        Command(
+            "%prompt export",
+            "Write template NAME as a .prompty file.",
+            (
+                NAME,
+                argument("--to", dest="path", required=True, metavar="FILE.prompty", help="the file to write"),
+                argument("--version", type=int, metavar="N", help="a version number (default: the latest)"),
             ),
         ),
         Command("%prompt models", "The providers and models, and whether their credentials are set."),

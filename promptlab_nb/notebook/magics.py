@@ -17,6 +17,7 @@ from promptlab_nb.core.errors import DefinitionNotFound, InvalidTemplate, Prompt
 from promptlab_nb.core.vocabulary import Mode
 from promptlab_nb.display.cards import DEFAULT_MODEL_HINT
 from promptlab_nb.notebook import arguments, session
+from promptlab_nb.schemas.references import Reference
 
 
 @contextmanager
@@ -50,17 +51,22 @@ class PromptMagics(Magics):
         self._default_model_named = False
         self._commands: dict[str, Callable[[Namespace], Any]] = {
             "run": lambda options: self._run("run", options),
-            "compare": lambda options: self._run("compare", options),
+            "compare": self._compare,
             "list": self._list,
             "show": self._show,
             "history": self._history,
+            "label": self._label,
             "diff": self._diff,
             "duplicate": self._duplicate,
             "delete": lambda options: self._lifecycle("delete", options),
             "restore": lambda options: self._lifecycle("restore", options),
             "experiments": self._experiments,
+            "optimize": self._optimize,
             "batches": self._batches,
             "runs": self._runs,
+            "report": self._report,
+            "import": self._import,
+            "export": self._export,
             "models": self._models,
             "help": self._help,
         }
@@ -169,6 +175,15 @@ class PromptMagics(Magics):
             raise UsageError(f"%prompt {command} needs --on DATA (a DataFrame, list of dicts or file path).")
         return self._execute(options.targets, options, data=self._data(options.data))
 
+    def _compare(self, options: Namespace) -> Any:
+        """The experiment; with ``--baseline``, its paired differences from the baseline shown first."""
+        if options.baseline is not None and options.batch:
+            raise UsageError("--baseline compares finished runs; after a --batch run use exp.compare_to(...).")
+        experiment = self._run("compare", options)
+        if options.baseline is not None:
+            display(experiment.compare_to(options.baseline or None))
+        return experiment
+
     def _execute(self, targets: str | list[str], options, data: Any) -> Any:
         models = arguments.split_models(getattr(options, "models", None))
         param_sets = arguments.parse_params(getattr(options, "params", None)) if isinstance(targets, list) else []
@@ -197,14 +212,15 @@ class PromptMagics(Magics):
 
     def _answered_by_default(self, target: str) -> bool:
         try:
-            service = self._definition_service(target)
-            definition = service.get(target)
+            reference = Reference.parse(target)
+            service = self._definition_service(reference.name)
+            definition = service.get(reference.name, reference.version, label=reference.label)
         except PromptLabError:
             return False
         if service is self.lab.templates:
             return definition.model is None
         return any(
-            step.model is None and self.lab.templates.get(step.template, step.version).model is None
+            step.model is None and self.lab.templates.get(step.template, step.version, label=step.label).model is None
             for step in definition.steps
         )
 
@@ -247,7 +263,10 @@ class PromptMagics(Magics):
         return pd.concat(frames, ignore_index=True) if frames else templates
 
     def _show(self, options: Namespace) -> Any:
-        return self._definition_service(options.name).get(options.name, options.version)
+        return self._definition_service(options.name).get(options.name, options.version, label=options.label)
+
+    def _label(self, options: Namespace) -> Any:
+        return self._definition_service(options.name).label(options.name, options.version, options.label)
 
     def _history(self, options: Namespace) -> Any:
         from promptlab_nb.notebook.views import history_frame
@@ -266,6 +285,26 @@ class PromptMagics(Magics):
     def _experiments(self, options: Namespace) -> Any:
         return self.lab.experiments()
 
+    def _optimize(self, options: Namespace) -> Any:
+        if options.data is None:
+            raise UsageError("%prompt optimize needs --on DATA (a DataFrame, list of dicts or file path).")
+        if not options.evaluators:
+            raise UsageError("%prompt optimize needs --eval SPEC to score the candidates, e.g. --eval equals:expected.")
+        return self.lab.optimize(
+            options.template_name,
+            self._data(options.data),
+            evaluators=options.evaluators,
+            optimizer_model=options.optimizer,
+            rounds=options.rounds,
+            candidates=options.candidates,
+            holdout=options.holdout,
+            budget=options.budget,
+            seed=options.seed,
+            name=options.name,
+            confirm=options.confirm,
+            cache=options.cache,
+        )
+
     def _batches(self, options: Namespace) -> Any:
         return self.lab.batches(refresh=options.refresh)
 
@@ -276,7 +315,25 @@ class PromptMagics(Magics):
             if listing.empty:
                 raise UsageError("No experiments yet; run one with %prompt run NAME --on DATA.")
             name = listing["name"].iloc[0]
-        return self.lab.experiment(name).runs
+        from promptlab_nb.notebook.views import runs_view
+
+        return runs_view(self.lab.experiment(name), self.settings.display_rows)
+
+    def _report(self, options: Namespace) -> Any:
+        from IPython.display import FileLink
+
+        path = self.lab.experiment(options.experiment).report(
+            options.out or f"{options.experiment}.html", max_rows=options.max_rows
+        )
+        return FileLink(str(path))
+
+    def _import(self, options: Namespace) -> Any:
+        return self.lab.import_file(options.file)
+
+    def _export(self, options: Namespace) -> Any:
+        from IPython.display import FileLink
+
+        return FileLink(str(self.lab.export_prompty(options.name, options.path, options.version)))
 
     def _models(self, options: Namespace) -> Any:
         return self.lab.models()

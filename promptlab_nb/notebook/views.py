@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from promptlab_nb.display.cards import diff_html
+from promptlab_nb.display.tables import frame_html
 from promptlab_nb.schemas.definitions import Definition, DefinitionDiff, Pipeline, Template
 
 if TYPE_CHECKING:
@@ -44,13 +45,70 @@ def saved_with_diff(service, definition: Template | Pipeline) -> SavedDefinition
 def history_frame(versions: Sequence[Definition]) -> pd.DataFrame:
     rows = []
     for record in versions:
-        row = {"version": record.version, "created": record.created_at, "description": record.description}
+        row = {
+            "version": record.version,
+            "labels": record.labels,
+            "created": record.created_at,
+            "description": record.description,
+        }
         if isinstance(record, Template):
             row.update(model=record.model, params=record.params, variables=record.variables)
         if isinstance(record, Pipeline):
             row.update(steps=[step.template for step in record.steps], inputs=record.inputs)
         rows.append({**row, "hash": record.content_hash[:12]})
     return pd.DataFrame(rows)
+
+
+class RunsView:
+    """``%prompt runs``: an experiment's runs shown a page at a time, read from the store with LIMIT and
+    OFFSET; any DataFrame attribute (``runs.groupby``, ``runs["output"]``) reads every run once, as
+    ``exp.runs`` does."""
+
+    def __init__(self, experiment: ComparedExperiment, rows: int):
+        self.database, self.experiment_id, self.rows = experiment.database, experiment.record.id, rows
+        self._frame: pd.DataFrame | None = None
+
+    def page(self, number: int = 0) -> pd.DataFrame:
+        """Runs ``number * rows`` to ``(number + 1) * rows`` of ``exp.runs``."""
+        from promptlab_nb.services.results import runs_page_frame
+
+        with self.database.connection() as connection:
+            return runs_page_frame(connection, self.experiment_id, number * self.rows, self.rows)
+
+    def frame(self) -> pd.DataFrame:
+        """Every run, as ``exp.runs``."""
+        from promptlab_nb.services.results import runs_frame
+
+        if self._frame is None:
+            with self.database.connection() as connection:
+                self._frame = runs_frame(connection, self.experiment_id)
+        return self._frame
+
+    def __len__(self) -> int:
+        from promptlab_nb.services.results import run_count
+
+        with self.database.connection() as connection:
+            return run_count(connection, self.experiment_id)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.frame(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.frame()[key]
+
+    def _repr_html_(self) -> str:
+        return frame_html(self.page(), self.rows, total=len(self))
+
+    def __repr__(self) -> str:
+        shown = self.page()
+        more = len(self) - len(shown)
+        return repr(shown) + (f"\n… {more} more runs (the whole DataFrame: exp.runs)" if more > 0 else "")
+
+
+def runs_view(experiment: ComparedExperiment, rows: int) -> RunsView:
+    return RunsView(experiment, rows)
 
 
 def kernel_has_widgets() -> bool:
@@ -60,10 +118,10 @@ def kernel_has_widgets() -> bool:
     return widget.kernel_has_widgets()
 
 
-def comparison_widget(experiment: ComparedExperiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
+def comparison_widget(experiment: ComparedExperiment) -> ComparisonWidget:
     from promptlab_nb.notebook.widget import ComparisonWidget
 
-    return ComparisonWidget.from_experiment(experiment, runs)
+    return ComparisonWidget.from_experiment(experiment)
 
 
 def live_view(live: bool | ComparisonWidget | None) -> ComparisonWidget | None:

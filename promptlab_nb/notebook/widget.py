@@ -18,23 +18,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
-import pandas as pd
 import traitlets
 
 from promptlab_nb.core.errors import PromptLabError
-from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.display.tables import experiment_header_text
-from promptlab_nb.evaluation.analysis import summary_table
+from promptlab_nb.notebook.widget_baseline import VersusBaseline
+from promptlab_nb.notebook.widget_blind import BlindRating
 from promptlab_nb.notebook.widget_state import (
     ComparisonState,
+    GridLayout,
     GridQuery,
+    GridSource,
+    StoredGrid,
     cell_from_record,
     chart_series,
     summary_rows,
-    without_cancelled,
 )
 from promptlab_nb.services.experiments import ExperimentService
-from promptlab_nb.services.results import runs_frame, steps_frame
+from promptlab_nb.services.results import runs_frame
+from promptlab_nb.services.run_summary import experiment_summary
 
 if TYPE_CHECKING:
     from promptlab_nb.core.config import PromptLab
@@ -53,6 +55,8 @@ QUERY_TRAITS = (
     "baseline",
 )
 LIVE_REFRESH_SECONDS = 0.25
+SUMMARY_AFTER_PAGE_RUNS = 20_000
+"""Runs above which the widget shows its first page before its summary (about a second a million runs)."""
 
 
 class ComparedExperiment(Protocol):
@@ -66,12 +70,17 @@ class ComparedExperiment(Protocol):
 
     def rate(self, run_id: str, value: int, note: str | None = None) -> dict[str, Any]: ...
 
+    def prefer(
+        self, left_run_id: str, right_run_id: str, preferred_run_id: str | None, note: str | None = None
+    ) -> dict[str, Any]: ...
+
 
 STATIC = Path(__file__).parent / "widget_static"
 
 
-class ComparisonWidget(anywidget.AnyWidget):
-    """``exp.widget()``: the grid, a per-variant summary with a chart, filters, diffs and ratings."""
+class ComparisonWidget(BlindRating, VersusBaseline, anywidget.AnyWidget):
+    """``exp.widget()``: the grid, a per-variant summary with a chart, filters, diffs and ratings; blind
+    rating (``widget_blind``) and the "vs baseline" view (``widget_baseline``)."""
 
     _esm = STATIC / "comparison.js"
     _css = STATIC / "comparison.css"
@@ -102,19 +111,18 @@ class ComparisonWidget(anywidget.AnyWidget):
     def __init__(self, experiment: ComparedExperiment | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.experiment = experiment
-        self.summary_frame: pd.DataFrame | None = None
-        self.state = ComparisonState([], [], [])
+        self.state: GridLayout = ComparisonState([], [], [])
         self._lock = threading.RLock()
         self._variant_labels: dict[str, str] = {}
         self._last_push = 0.0
+        self._summarizing = threading.Thread()
         self.observe(self._query_changed, names=list(QUERY_TRAITS))
         self.on_msg(self._handle_view_message)
 
     @classmethod
-    def from_experiment(cls, experiment: ComparedExperiment, runs: pd.DataFrame | None = None) -> ComparisonWidget:
-        """The widget on ``experiment``; ``runs`` saves reading them again when the caller has them."""
+    def from_experiment(cls, experiment: ComparedExperiment) -> ComparisonWidget:
         widget = cls(experiment, page_size=experiment.settings.display_rows)
-        widget.refresh(runs)
+        widget.refresh()
         return widget
 
     def _compared(self) -> ComparedExperiment:
@@ -126,29 +134,46 @@ class ComparisonWidget(anywidget.AnyWidget):
     def query(self) -> GridQuery:
         return GridQuery(**{name: getattr(self, name) for name in QUERY_TRAITS})
 
-    def refresh(self, runs: pd.DataFrame | None = None) -> None:
-        """Read the experiment from the store again: runs, scores, ratings and the summary."""
+    def refresh(self) -> None:
+        """Read the experiment from the store again: the page shown, ratings and the summary. Pages, filters
+        and the summary are computed in the store; only the runs of the visible page are read. Above
+        ``SUMMARY_AFTER_PAGE_RUNS`` runs the summary fills the header once computed, after the first page."""
         experiment = self._compared()
         record = experiment.record
-        if runs is None:
-            with experiment.database.connection() as connection:
-                runs = runs_frame(connection, record.id)
-        state = ComparisonState.from_runs(runs, [variant.label for variant in record.variants])
-        state.show_failed_answers(_failed_step_answers(experiment, runs))
-        ran = without_cancelled(runs)
-        self.summary_frame = summary_table(ran, runs.attrs["evaluators"]) if not ran.empty else None
-        summary = summary_rows(self.summary_frame, state.evaluators, runs) if self.summary_frame is not None else []
-        counts = {str(status): int(count) for status, count in runs["status"].value_counts().items()}
+        source, size = GridSource.read(experiment.database, record)
+        with experiment.database.session() as session:
+            counts = ExperimentService(session).status_counts(record.id)
         with self._lock:
-            self.state = state
+            self.state = StoredGrid(source, size)
             with self.hold_sync():
-                self.summary = summary
-                self.chart = chart_series(summary)
                 self.expected_runs = record.row_count * len(record.variants)
                 self.title = experiment_header_text(
                     record.name, record.status, len(record.variants), record.row_count, record.repeats, counts
                 )
                 self._push_state()
+        self._summarizing = threading.Thread(target=self._show_summary, args=(record.id,), daemon=True)
+        if sum(counts.values()) > SUMMARY_AFTER_PAGE_RUNS:
+            self._summarizing.start()
+        else:
+            self._summarizing.run()
+
+    def _show_summary(self, experiment_id: str) -> None:
+        try:
+            with self._compared().database.connection() as connection:
+                frame = experiment_summary(connection, experiment_id, ran_only=True)
+        except PromptLabError as error:
+            self.message = str(error)
+            return
+        summary = summary_rows(frame, self.state.evaluators) if frame is not None else []
+        with self._lock, self.hold_sync():
+            self.summary = summary
+            self.chart = chart_series(summary)
+
+    def wait_for_summary(self, timeout: float | None = None) -> bool:
+        """Wait until the summary is shown; False when ``timeout`` seconds passed first."""
+        if self._summarizing.is_alive():
+            self._summarizing.join(timeout)
+        return not self._summarizing.is_alive()
 
     def follow(self, experiment: ComparedExperiment) -> None:
         """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
@@ -175,6 +200,8 @@ class ComparisonWidget(anywidget.AnyWidget):
     def add_run(self, record: dict[str, Any]) -> None:
         """The ``on_run`` listener of a live run (called from the runner's thread)."""
         with self._lock:
+            if not isinstance(self.state, ComparisonState):
+                return
             self.state.put(cell_from_record(record, self._variant_labels.get(record["variant_id"], "?")))
             if time.monotonic() - self._last_push >= LIVE_REFRESH_SECONDS:
                 self._push_state()
@@ -215,16 +242,6 @@ class ComparisonWidget(anywidget.AnyWidget):
     def _handle_view_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("kind") == "rate":
             self.rate(str(content["run_id"]), int(content["value"]), content.get("note"))
-
-
-def _failed_step_answers(experiment: ComparedExperiment, runs: pd.DataFrame) -> dict[str, str]:
-    """What the model answered at the step each failed pipeline run stopped at (when it answered)."""
-    if runs.empty or not runs["failed_step"].notna().any():
-        return {}
-    with experiment.database.connection() as connection:
-        steps = steps_frame(connection, experiment.record.id)
-    failed = steps[(steps["status"] != RunStatus.OK) & steps["output"].notna()]
-    return dict(zip(failed["run_id"], failed["output"], strict=True))
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

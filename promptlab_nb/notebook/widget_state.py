@@ -5,9 +5,10 @@ page; and the summary chart's bars."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -15,6 +16,18 @@ from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.display.records import frame_records
 from promptlab_nb.evaluation.analysis import RATING
 from promptlab_nb.notebook.widget_diff import word_diff
+from promptlab_nb.services.results import (
+    data_keys,
+    failed_step_answers,
+    rows_runs_frame,
+    score_columns,
+    shown_data_columns,
+)
+from promptlab_nb.services.run_grid import GridFilter, GridSize, grid_page, grid_size
+
+if TYPE_CHECKING:
+    from promptlab_nb.schemas.experiment_records import ExperimentRecord
+    from promptlab_nb.store.database import Database
 
 ROW_ORDER = "row"
 SCORE_SORT = "score"
@@ -83,13 +96,135 @@ class GridRow:
             self._haystack = None
 
 
-class ComparisonState:
-    """The grid's data. Built from ``exp.runs``, or from the data rows before a live run fills it."""
+class GridLayout(ABC):
+    """What every grid shows around its rows: the variants, data columns and evaluators, the options
+    of its sort, filter and diff menus, a page's view and why a page is empty."""
 
     def __init__(self, variants: Sequence[str], input_columns: Sequence[str], evaluators: Sequence[str]):
         self.variants = list(variants)
         self.input_columns = list(input_columns)
         self.evaluators = [name for name in evaluators if name != RATING]
+
+    @property
+    @abstractmethod
+    def finished(self) -> int:
+        """How many (row, variant) cells have a run."""
+
+    @abstractmethod
+    def page(self, query: GridQuery) -> dict[str, Any]:
+        """The view of the page ``query`` asks for."""
+
+    @abstractmethod
+    def set_rating(self, run_id: str, value: int, note: str | None) -> None:
+        """Show a rating just stored."""
+
+    def sort_options(self) -> list[dict[str, str]]:
+        options = [{"key": ROW_ORDER, "label": "row order"}]
+        for evaluator_index, evaluator in enumerate(self.evaluators):
+            for variant_index, variant in enumerate(self.variants):
+                key = f"{SCORE_SORT}:{evaluator_index}:{variant_index}"
+                options.append({"key": key, "label": f"{evaluator} of {variant}"})
+        return options
+
+    def check_options(self) -> list[dict[str, str]]:
+        """What the failed-checks filter offers: nothing, any evaluator, or one of them."""
+        if not self.evaluators:
+            return []
+        options = [{"key": "", "label": "all checks"}, {"key": ANY_CHECK, "label": "failed any check"}]
+        return options + [{"key": name, "label": f"failed {name}"} for name in self.evaluators]
+
+    @property
+    def compares_variants(self) -> bool:
+        return len(self.variants) > 1
+
+    def baseline_options(self) -> list[dict[str, str]]:
+        options = [{"key": "", "label": "no diff"}]
+        if self.compares_variants:
+            options += [
+                {"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"}
+                for index, variant in enumerate(self.variants)
+            ]
+        options += [
+            {"key": f"{INPUT_BASELINE}:{column}", "label": f"vs input {column}"} for column in self.input_columns
+        ]
+        return options
+
+    def _checks(self, failed_check: str) -> list[str]:
+        if failed_check == ANY_CHECK:
+            return self.evaluators
+        return [failed_check] if failed_check in self.evaluators else []
+
+    def _filter_labels(self, query: GridQuery) -> list[str]:
+        """The words that say what each filter ``query`` turns on keeps."""
+        labels = []
+        if query.errors_only:
+            labels.append("has a run error")
+        checks = self._checks(query.failed_check)
+        if checks:
+            labels.append("failed any check" if query.failed_check == ANY_CHECK else f"failed {checks[0]}")
+        if query.disagree_only and self.compares_variants:
+            labels.append("has variants that disagree")
+        if query.search.strip():
+            labels.append(f"contains {query.search.strip()!r}")
+        return labels
+
+    def _sorted_by(self, query: GridQuery) -> tuple[str, str] | None:
+        """The (evaluator, variant) whose score ``query`` sorts by, or None for row order."""
+        if not query.sort_by.startswith(f"{SCORE_SORT}:"):
+            return None
+        _, evaluator_index, variant_index = query.sort_by.split(":")
+        return self.evaluators[int(evaluator_index)], self.variants[int(variant_index)]
+
+    def _page_view(
+        self, shown: Sequence[GridRow], page: int, page_size: int, matching: int, total: int, query: GridQuery
+    ) -> dict[str, Any]:
+        """The rows of one page, ready for the view, with where it is among all pages and, when no row
+        is left, why."""
+        return {
+            "rows": [self._row_view(row, query.baseline) for row in shown],
+            "page": page,
+            "page_count": _page_count(matching, page_size),
+            "first": page * page_size + 1 if shown else 0,
+            "last": page * page_size + len(shown),
+            "matching": matching,
+            "total": total,
+            "empty_reason": self._empty_reason(query, total) if not matching else "",
+        }
+
+    def _empty_reason(self, query: GridQuery, total: int) -> str:
+        if not total:
+            return "No rows yet."
+        filters = self._filter_labels(query)
+        return f"No row of {total} {' and '.join(filters)}." if filters else "No rows."
+
+    def _row_view(self, row: GridRow, baseline: str) -> dict[str, Any]:
+        baseline_variant, baseline_text = self._baseline(row, baseline)
+        return {
+            "row_index": row.row_index,
+            "inputs": [[column, row.inputs.get(column, "")] for column in self.input_columns],
+            "cells": [
+                _repeats_view(row.repeats.get(variant, {}), baseline_text if variant != baseline_variant else None)
+                for variant in self.variants
+            ],
+        }
+
+    def _baseline(self, row: GridRow, baseline: str) -> tuple[str | None, str | None]:
+        kind, _, name = baseline.partition(":")
+        if kind == VARIANT_BASELINE and name.isdigit() and int(name) < len(self.variants):
+            variant = self.variants[int(name)]
+            cell = row.cells.get(variant)
+            return variant, cell["output"] if cell is not None and cell["status"] == RunStatus.OK else None
+        if kind == INPUT_BASELINE and name in row.inputs:
+            return None, row.inputs[name]
+        return None, None
+
+
+class ComparisonState(GridLayout):
+    """The grid's data in memory: built from runs (a live run's, or one page of stored runs), or from the
+    data rows before a live run fills it."""
+
+    def __init__(self, variants: Sequence[str], input_columns: Sequence[str], evaluators: Sequence[str]):
+        super().__init__(variants, input_columns, evaluators)
         self.rows: dict[int, GridRow] = {}
         self._cells_by_run: dict[str, dict[str, Any]] = {}
 
@@ -135,94 +270,39 @@ class ComparisonState:
     def finished(self) -> int:
         return sum(len(row.cells) for row in self.rows.values())
 
-    def sort_options(self) -> list[dict[str, str]]:
-        options = [{"key": ROW_ORDER, "label": "row order"}]
-        for evaluator_index, evaluator in enumerate(self.evaluators):
-            for variant_index, variant in enumerate(self.variants):
-                key = f"{SCORE_SORT}:{evaluator_index}:{variant_index}"
-                options.append({"key": key, "label": f"{evaluator} of {variant}"})
-        return options
-
-    def check_options(self) -> list[dict[str, str]]:
-        """What the failed-checks filter offers: nothing, any evaluator, or one of them."""
-        if not self.evaluators:
-            return []
-        options = [{"key": "", "label": "all checks"}, {"key": ANY_CHECK, "label": "failed any check"}]
-        return options + [{"key": name, "label": f"failed {name}"} for name in self.evaluators]
-
-    @property
-    def compares_variants(self) -> bool:
-        return len(self.variants) > 1
-
-    def baseline_options(self) -> list[dict[str, str]]:
-        options = [{"key": "", "label": "no diff"}]
-        if self.compares_variants:
-            options += [
-                {"key": f"{VARIANT_BASELINE}:{index}", "label": f"vs {variant}"}
-                for index, variant in enumerate(self.variants)
-            ]
-        options += [
-            {"key": f"{INPUT_BASELINE}:{column}", "label": f"vs input {column}"} for column in self.input_columns
-        ]
-        return options
-
-    def _filters(self, query: GridQuery) -> list[tuple[str, Callable[[GridRow], bool]]]:
-        """The filters ``query`` turns on, each with the words that say what it keeps."""
-        filters: list[tuple[str, Callable[[GridRow], bool]]] = []
+    def _filters(self, query: GridQuery) -> list[Callable[[GridRow], bool]]:
+        """The filters ``query`` turns on, in the order of ``_filter_labels``."""
+        filters: list[Callable[[GridRow], bool]] = []
         if query.errors_only:
-            filters.append(("has a run error", has_run_error))
+            filters.append(has_run_error)
         checks = self._checks(query.failed_check)
         if checks:
-            label = "failed any check" if query.failed_check == ANY_CHECK else f"failed {checks[0]}"
-            filters.append((label, lambda row: failed_a_check(row, checks)))
+            filters.append(lambda row: failed_a_check(row, checks))
         if query.disagree_only and self.compares_variants:
-            filters.append(("has variants that disagree", lambda row: variants_disagree(row, self.evaluators)))
+            filters.append(lambda row: variants_disagree(row, self.evaluators))
         term = query.search.strip().casefold()
         if term:
-            filters.append((f"contains {query.search.strip()!r}", lambda row: term in row.haystack))
+            filters.append(lambda row: term in row.haystack)
         return filters
-
-    def _checks(self, failed_check: str) -> list[str]:
-        if failed_check == ANY_CHECK:
-            return self.evaluators
-        return [failed_check] if failed_check in self.evaluators else []
 
     def matching_rows(self, query: GridQuery) -> list[GridRow]:
         rows: Iterable[GridRow] = self.rows.values()
-        for _, keep in self._filters(query):
+        for keep in self._filters(query):
             rows = [row for row in rows if keep(row)]
         return self._sorted(list(rows), query)
 
     def page(self, query: GridQuery) -> dict[str, Any]:
-        """The rows of one page, ready for the view, with where it is among all pages and, when no row
-        is left, why."""
         rows = self.matching_rows(query)
         page_size = max(1, query.page_size)
-        page_count = max(1, math.ceil(len(rows) / page_size))
-        page = min(max(0, query.page), page_count - 1)
+        page = min(max(0, query.page), _page_count(len(rows), page_size) - 1)
         shown = rows[page * page_size : (page + 1) * page_size]
-        return {
-            "rows": [self._row_view(row, query.baseline) for row in shown],
-            "page": page,
-            "page_count": page_count,
-            "first": page * page_size + 1 if shown else 0,
-            "last": page * page_size + len(shown),
-            "matching": len(rows),
-            "total": len(self.rows),
-            "empty_reason": self._empty_reason(query) if not rows else "",
-        }
-
-    def _empty_reason(self, query: GridQuery) -> str:
-        if not self.rows:
-            return "No rows yet."
-        filters = [label for label, _ in self._filters(query)]
-        return f"No row of {len(self.rows)} {' and '.join(filters)}." if filters else "No rows."
+        return self._page_view(shown, page, page_size, len(rows), len(self.rows), query)
 
     def _sorted(self, rows: list[GridRow], query: GridQuery) -> list[GridRow]:
-        if not query.sort_by.startswith(f"{SCORE_SORT}:"):
+        sorted_by = self._sorted_by(query)
+        if sorted_by is None:
             return sorted(rows, key=lambda row: row.row_index, reverse=query.descending)
-        _, evaluator_index, variant_index = query.sort_by.split(":")
-        evaluator, variant = self.evaluators[int(evaluator_index)], self.variants[int(variant_index)]
+        evaluator, variant = sorted_by
 
         def score(row: GridRow) -> float | None:
             cell = row.cells.get(variant)
@@ -233,26 +313,99 @@ class ComparisonState:
         ordered = sorted(scored, key=lambda pair: pair[0], reverse=query.descending)
         return [row for _, row in ordered] + unscored
 
-    def _row_view(self, row: GridRow, baseline: str) -> dict[str, Any]:
-        baseline_variant, baseline_text = self._baseline(row, baseline)
-        return {
-            "row_index": row.row_index,
-            "inputs": [[column, row.inputs.get(column, "")] for column in self.input_columns],
-            "cells": [
-                _repeats_view(row.repeats.get(variant, {}), baseline_text if variant != baseline_variant else None)
-                for variant in self.variants
-            ],
-        }
 
-    def _baseline(self, row: GridRow, baseline: str) -> tuple[str | None, str | None]:
-        kind, _, name = baseline.partition(":")
-        if kind == VARIANT_BASELINE and name.isdigit() and int(name) < len(self.variants):
-            variant = self.variants[int(name)]
-            cell = row.cells.get(variant)
-            return variant, cell["output"] if cell is not None and cell["status"] == RunStatus.OK else None
-        if kind == INPUT_BASELINE and name in row.inputs:
-            return None, row.inputs[name]
-        return None, None
+@dataclass
+class GridSource:
+    """Where a stored grid reads its rows: the experiment in the store, its variants (labels and ids), its
+    data columns (as shown, and their keys) and its evaluators (as shown -> as stored)."""
+
+    database: Database
+    experiment_id: str
+    variants: list[str]
+    variant_ids: list[str]
+    input_columns: list[str]
+    input_keys: list[str]
+    evaluators: dict[str, str]
+
+    @classmethod
+    def read(cls, database: Database, record: ExperimentRecord) -> tuple[GridSource, GridSize]:
+        """The grid of the experiment ``record`` describes, and its size."""
+        experiment_id = record.id
+        variants = {variant.id: variant.label for variant in record.variants}
+        with database.connection() as connection:
+            evaluators = score_columns(connection, experiment_id)
+            keys = data_keys(connection, experiment_id)
+            size = grid_size(connection, experiment_id, record.row_count, len(variants), record.repeats)
+        shown = shown_data_columns(keys, set(evaluators.values()))
+        source = cls(
+            database,
+            experiment_id,
+            list(variants.values()),
+            list(variants),
+            list(shown.values()),
+            keys,
+            {column: name for name, column in evaluators.items()},
+        )
+        return source, size
+
+    def page(
+        self, grid: GridFilter, size: GridSize, page: int, page_size: int
+    ) -> tuple[ComparisonState, list[int], int, int]:
+        """The grid rows of page ``page`` (the last one when there are fewer) with every repeat of every
+        variant, ratings and failed steps; their row indexes in order, the page and how many rows match."""
+        with self.database.connection() as connection:
+            rows, matching = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
+            last_page = _page_count(matching, page_size) - 1
+            if page > last_page:
+                page = last_page
+                rows, _ = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
+            runs = rows_runs_frame(connection, self.experiment_id, rows, set(self.evaluators))
+            answers = failed_step_answers(connection, self.experiment_id, rows)
+        missing = [column for column in [*self.input_columns, *self.evaluators] if column not in runs.columns]
+        runs = runs.assign(**dict.fromkeys(missing))
+        runs.attrs.update(inputs=self.input_columns, evaluators=list(self.evaluators))
+        state = ComparisonState.from_runs(runs, self.variants)
+        state.show_failed_answers(answers)
+        return state, rows, page, matching
+
+
+class StoredGrid(GridLayout):
+    """The grid of a stored experiment, filtered, sorted and paged in the store: a page reads the runs of
+    its rows only, and word diffs are computed for them only."""
+
+    def __init__(self, source: GridSource, size: GridSize):
+        super().__init__(source.variants, source.input_columns, list(source.evaluators))
+        self.source, self.size = source, size
+
+    @property
+    def finished(self) -> int:
+        return self.size.cells
+
+    def set_rating(self, run_id: str, value: int, note: str | None) -> None:
+        """Nothing to keep: the next page is read from the store, rating included."""
+
+    def page(self, query: GridQuery) -> dict[str, Any]:
+        page_size = max(1, query.page_size)
+        state, rows, page, matching = self.source.page(
+            self._grid_filter(query), self.size, max(0, query.page), page_size
+        )
+        return self._page_view([state.rows[index] for index in rows], page, page_size, matching, self.size.rows, query)
+
+    def _grid_filter(self, query: GridQuery) -> GridFilter:
+        stored = self.source.evaluators
+        sorted_by = self._sorted_by(query)
+        return GridFilter(
+            errors_only=query.errors_only,
+            failed_checks=tuple(stored[name] for name in self._checks(query.failed_check)),
+            disagree_on=tuple(stored[name] for name in self.evaluators)
+            if query.disagree_only and self.compares_variants
+            else None,
+            search=query.search,
+            search_keys=tuple(self.source.input_keys),
+            sort_evaluator=stored[sorted_by[0]] if sorted_by else None,
+            sort_variant_id=self.source.variant_ids[self.variants.index(sorted_by[1])] if sorted_by else None,
+            descending=query.descending,
+        )
 
 
 def has_run_error(row: GridRow) -> bool:
@@ -278,13 +431,6 @@ def variants_disagree(row: GridRow, evaluators: Sequence[str]) -> bool:
     return len({" ".join((cell["output"] or "").split()).casefold() for cell in cells}) > 1
 
 
-def without_cancelled(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs that ran: a cancelled run is neither an error nor a score of 0."""
-    ran = runs[runs["status"] != RunStatus.CANCELLED]
-    ran.attrs = dict(runs.attrs)
-    return ran
-
-
 def chart_series(summary: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One bar chart per evaluator of ``summary_rows``: a bar per variant with its label, mean, CI and the
     text written next to it (a mean of 0 is a bar too), and the top of the scale (at least 1)."""
@@ -308,24 +454,20 @@ def _bar(variant: str, score: dict[str, Any]) -> dict[str, Any]:
     return {"variant": variant, "mean": mean, "low": low, "high": high, "text": text}
 
 
-def summary_rows(summary: pd.DataFrame, evaluators: Sequence[str], runs: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per variant, from ``exp.summary()`` of the runs that ran: runs, error rate, latency and each score
-    with its CI; the runs cancelled; the cost of the answered runs with a known price, and how many
+def summary_rows(summary: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[str, Any]]:
+    """Per variant, from ``experiment_summary`` of the runs that ran: runs, error rate, latency and each
+    score with its CI; the runs cancelled; the cost of the answered runs with a known price, and how many
     answered runs have no known price (a run error is no answer to pay for)."""
+    counts = summary.attrs["counts"]
     scored = [name for name in evaluators if name in summary.columns]
-    by_variant = runs.groupby("variant", sort=False)
-    cancelled = by_variant["status"].apply(lambda status: int((status == RunStatus.CANCELLED).sum()))
-    ran = runs[runs["status"] == RunStatus.OK].groupby("variant", sort=False)["cost"]
-    known = ran.sum(min_count=0)
-    unpriced = ran.apply(lambda cost: int(cost.isna().sum()))
     return [
         {
             "variant": str(variant),
             "runs": int(values["runs"]),
-            "cancelled_runs": int(cancelled.get(variant, 0)),
+            "cancelled_runs": int(counts.loc[variant, "cancelled_runs"]),
             "error_rate": _number(values["error_rate"]),
-            "cost": float(known.get(variant, 0.0)),
-            "unpriced": int(unpriced.get(variant, 0)),
+            "cost": float(counts.loc[variant, "answered_cost"]),
+            "unpriced": int(counts.loc[variant, "unpriced"]),
             "latency_p50_ms": _number(values["latency_p50_ms"]),
             "scores": [
                 {
@@ -386,9 +528,10 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
     records = frame_records(runs[columns])
     for record in records:
         record["scores"] = {name: record.pop(name) for name in evaluators}
-        record["reasons"] = {name: record.pop(column) for name, column in reasons.items()}
-        record.setdefault(RATING, None)
-        record.setdefault("rating_note", None)
+        record["reasons"] = {name: record.pop(reasons[name]) if name in reasons else None for name in evaluators}
+        rated = record.get(RATING) or None
+        record[RATING] = None if rated is None else int(rated)
+        record["rating_note"] = record.get("rating_note") if rated else None
         record["failed_output"] = None
         record["row_index"] = int(record["row_index"])
     return records
@@ -396,6 +539,10 @@ def _cell_records(runs: pd.DataFrame, evaluators: Sequence[str]) -> list[dict[st
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value.item() if hasattr(value, "item") else value for key, value in record.items()}
+
+
+def _page_count(rows: int, page_size: int) -> int:
+    return max(1, math.ceil(rows / page_size))
 
 
 def _number(value: Any) -> float | None:

@@ -1,4 +1,5 @@
-"""Request and response bodies of the REST API that the JupyterLab extension calls."""
+"""Request and response bodies of the REST API: the JupyterLab extension and applications call it through the
+Jupyter server extension, applications also through ``promptlab serve``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,21 @@ class DuplicateRequest(Request):
     new_name: str
 
 
+class RenderRequest(Request):
+    """The variables to render a template with; the version is chosen as for reading it (``?label=``, ``?version=``)."""
+
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class LabelMoveRequest(Request):
+    version: int = Field(ge=1)
+
+
+class HealthResponse(BaseModel):
+    healthy: bool
+    version: str
+
+
 class ErrorResponse(BaseModel):
     error: str
     message: str
@@ -43,6 +59,7 @@ class TemplateResponse(BaseModel):
     deleted: bool
     unchanged: bool
     previous_version: int | None
+    labels: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, template: Template) -> TemplateResponse:
@@ -52,6 +69,7 @@ class TemplateResponse(BaseModel):
 class TemplateSummary(BaseModel):
     name: str
     version: int
+    labels: dict[str, int] = Field(default_factory=dict)
     variables: list[str]
     model: str | None
     description: str | None
@@ -77,6 +95,7 @@ class PipelineResponse(BaseModel):
     content_hash: str
     created_at: datetime
     deleted: bool
+    labels: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> PipelineResponse:
@@ -86,6 +105,7 @@ class PipelineResponse(BaseModel):
 class PipelineSummary(BaseModel):
     name: str
     version: int
+    labels: dict[str, int] = Field(default_factory=dict)
     steps: list[str]
     inputs: list[str]
     outputs: list[str]

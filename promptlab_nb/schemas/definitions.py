@@ -14,8 +14,9 @@ from promptlab_nb.display.cards import (
     template_card_html,
     template_card_text,
 )
-from promptlab_nb.engine.providers.base import Message
 from promptlab_nb.engine.templating import compile_template
+from promptlab_nb.schemas.references import Reference, check_label
+from promptlab_nb.schemas.rendering import RenderedPrompt
 
 
 class Definition(BaseModel):
@@ -30,6 +31,7 @@ class Definition(BaseModel):
     deleted: bool = False
     unchanged: bool = False
     previous_version: int | None = None
+    labels: list[str] = Field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -66,8 +68,16 @@ class Template(Definition):
     def roles(self) -> list[str]:
         return compile_template(self.body, self.name).roles
 
-    def render(self, variables: dict[str, Any] | None = None, /, **kwargs: Any) -> list[Message]:
-        return compile_template(self.body, self.name).render(variables, **kwargs)
+    def render(self, variables: dict[str, Any] | None = None, /, **kwargs: Any) -> RenderedPrompt:
+        """The chat messages for these variables (``.messages``), with this version's ``.model`` and
+        ``.params``; a variable not given raises MissingVariables naming it."""
+        return RenderedPrompt(
+            name=self.name,
+            version=self.version,
+            messages=compile_template(self.body, self.name).render(variables, **kwargs),
+            model=self.model,
+            params=dict(self.params),
+        )
 
     def _repr_html_(self) -> str:
         return template_card_html(self)
@@ -81,6 +91,7 @@ class PipelineStep(BaseModel):
 
     template: str
     version: int | None = None
+    label: str | None = None
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     output: str | None = None
@@ -89,12 +100,24 @@ class PipelineStep(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _split_pinned_version(cls, data: Any) -> Any:
+        """``template: name@3`` pins version 3, ``name@production`` the version its label points at."""
         if isinstance(data, dict) and isinstance(data.get("template"), str) and "@" in data["template"]:
-            name, _, version = data["template"].partition("@")
-            if not version.isdigit():
-                raise ValueError(f"template {data['template']!r}: write a pinned version as name@3")
-            data = {**data, "template": name, "version": int(version)}
+            reference = Reference.parse(data["template"])
+            pins = {"version": reference.version, "label": reference.label}
+            data = {**data, "template": reference.name, **{key: pin for key, pin in pins.items() if pin is not None}}
         return data
+
+    @model_validator(mode="after")
+    def _one_pin(self) -> PipelineStep:
+        if self.label is not None:
+            check_label(self.label)
+            if self.version is not None:
+                raise ValueError(f"pin {self.template!r} to a version or a label, not both")
+        return self
+
+    @property
+    def reference(self) -> Reference:
+        return Reference(self.template, self.version, self.label)
 
     @property
     def output_name(self) -> str:

@@ -25,6 +25,7 @@ from promptlab_nb.schemas.api import (
     PipelineList,
     PipelineResponse,
     PipelineSummary,
+    RenderRequest,
     TemplateHistory,
     TemplateList,
     TemplateResponse,
@@ -104,6 +105,10 @@ class LabHandler(APIHandler):
             raise ApiError(422, "InvalidRequest", f"{name} must be a whole number {limits}, not {raw!r}.")
         return int(raw)
 
+    def chosen_version(self) -> tuple[int | None, str | None]:
+        """Which version to read: ``?version=N``, ``?label=production``, else the latest."""
+        return self.query_int("version", minimum=1), self.get_query_argument("label", None)
+
     def reply(self, body: BaseModel, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
@@ -135,8 +140,8 @@ class TemplateHandler(LabHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        version = self.query_int("version", minimum=1)
-        template = await self.on_lab(lambda lab: lab.templates.get(name, version))
+        version, label = self.chosen_version()
+        template = await self.on_lab(lambda lab: lab.templates.get(name, version, label=label))
         self.reply(TemplateResponse.of(template))
 
     @web.authenticated
@@ -154,6 +159,21 @@ class TemplateHandler(LabHandler):
     async def delete(self, name: str) -> None:
         template = await self.on_lab(lambda lab: lab.templates.delete(name))
         self.reply(TemplateResponse.of(template))
+
+
+class TemplateRenderHandler(LabHandler):
+    """Variables in, chat messages out with the model and params: the version is chosen as for GET."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.check_body_size(JSON_BYTES_PER_CHAR * self.store.settings.max_rendered_chars + REQUEST_OVERHEAD_BYTES)
+        request = self.parse_body(RenderRequest)
+        version, label = self.chosen_version()
+        rendered = await self.on_lab(
+            lambda lab: lab.templates.get(name, version, label=label).render(request.variables)
+        )
+        self.reply(rendered)
 
 
 class TemplateVersionsHandler(LabHandler):
@@ -240,6 +260,7 @@ ROUTES: list[tuple[str, type[LabHandler]]] = [
     ("stores", StoresHandler),
     ("templates", TemplatesHandler),
     (f"templates/{NAME}", TemplateHandler),
+    (f"templates/{NAME}/render", TemplateRenderHandler),
     (f"templates/{NAME}/versions", TemplateVersionsHandler),
     (rf"templates/{NAME}/versions/(?P<version>[0-9]{{1,9}})", TemplateVersionHandler),
     (f"templates/{NAME}/duplicate", TemplateDuplicateHandler),

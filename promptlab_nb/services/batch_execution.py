@@ -4,6 +4,7 @@ store the answers as normal runs whenever they are ready (also from another sess
 Like ExperimentExecution this takes the Database: each read or write is its own short unit of
 work. A batch is recorded before it is submitted and its id stored as soon as the provider gave it;
 one the provider accepted while the kernel died before hearing back is found again by ``refresh``.
+``refresh`` and ``cancel`` also handle the batches of the experiment's judges (``judge_batches``).
 """
 
 from __future__ import annotations
@@ -26,17 +27,21 @@ from promptlab_nb.engine.cache import ResponseCache, cache_key
 from promptlab_nb.engine.costs import CostEstimate
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.base import ChatResponse, Provider
-from promptlab_nb.engine.providers.batch_api import BatchOutcome, BatchState
+from promptlab_nb.engine.providers.batch_api import BatchState
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.runner import ExperimentRunner, RunTask
 from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import ModelCaller
 from promptlab_nb.evaluation.evaluators import Evaluator
+from promptlab_nb.evaluation.judge import JUDGE_KIND
+from promptlab_nb.evaluation.pairwise import PAIRWISE_KIND
 from promptlab_nb.evaluation.run_scoring import RunScorer
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.services.execution import ExecutionOptions, ExperimentExecution, task_cache_key
 from promptlab_nb.services.experiments import ExperimentService, claimed
-from promptlab_nb.services.provider_batches import BatchService, StoredBatch
+from promptlab_nb.services.judge_batches import JudgeBatches, JudgedJob, ScoreJudging
+from promptlab_nb.services.judging import PairwiseJudging
+from promptlab_nb.services.provider_batches import BatchService, FinishedBatch, StoredBatch
 from promptlab_nb.store.database import Database
 
 SUBMIT_GRACE = timedelta(minutes=30)
@@ -45,20 +50,16 @@ SUBMIT_GRACE = timedelta(minutes=30)
 @dataclass
 class BatchReport:
     """What one submit, refresh or cancel did: the experiment's status after it, the requests
-    sent in new batches, the runs stored now and the requests still awaited."""
+    sent in new batches, the runs stored now and the requests still awaited; ``judged``: the
+    verdicts and scores of judges stored now, ``judge_awaited`` their requests still awaited."""
 
     status: ExperimentStatus
     submitted: int = 0
     stored: int = 0
     awaited: int = 0
     estimate: CostEstimate | None = None
-
-
-@dataclass
-class FinishedBatch:
-    batch: StoredBatch
-    state: BatchState
-    outcomes: dict[str, BatchOutcome]
+    judged: int = 0
+    judge_awaited: int = 0
 
 
 class RunStorer:
@@ -174,11 +175,18 @@ class BatchExecution:
         cache = ResponseCache(self.database, enabled=options.cache)
         try:
             finished = [done for batch in batches if (done := await self._finished(batch, registry)) is not None]
-            stored = await self._collect(experiment, finished, registry, cache, options, evaluators)
+            runs_done = [done for done in finished if done.batch.judging is None]
+            stored = (
+                await self._collect(experiment, runs_done, registry, cache, options, evaluators) if runs_done else 0
+            )
+            judged = await self._collect_judged(experiment, batches, finished, registry)
         finally:
             await registry.aclose()
+        judge_awaited = self._judge_awaited(experiment)
+        if all(batch.judging is not None for batch in batches):
+            return BatchReport(experiment.status, judged=judged, judge_awaited=judge_awaited)
         awaited = self._awaited(experiment)
-        cancelled = any(done.state.status == BatchStatus.CANCELLED for done in finished)
+        cancelled = any(done.state.status == BatchStatus.CANCELLED for done in runs_done)
         status = (
             ExperimentStatus.SUBMITTED
             if awaited
@@ -187,7 +195,31 @@ class BatchExecution:
             else ExperimentStatus.COMPLETED
         )
         self._set_status(experiment.id, status)
-        return BatchReport(status, stored=stored, awaited=awaited)
+        return BatchReport(status, stored=stored, awaited=awaited, judged=judged, judge_awaited=judge_awaited)
+
+    async def _collect_judged(
+        self,
+        experiment: ExperimentRecord,
+        batches: list[StoredBatch],
+        finished: list[FinishedBatch],
+        registry: ProviderRegistry,
+    ) -> int:
+        """Store the verdicts and scores of every judge job whose batches have all finished."""
+        finished_ids = {done.batch.id for done in finished}
+        waiting = {batch.judging["job"] for batch in batches if batch.judging and batch.id not in finished_ids}
+        jobs: dict[str, list[FinishedBatch]] = defaultdict(list)
+        for done in finished:
+            if done.batch.judging is not None and done.batch.judging["job"] not in waiting:
+                jobs[done.batch.judging["job"]].append(done)
+        judges = JudgeBatches(self.database, self.settings)
+        kinds = self._judge_jobs()
+        return sum([await judges.collect(experiment, done, registry, kinds) for done in jobs.values()])
+
+    def _judge_jobs(self) -> dict[str, JudgedJob]:
+        return {
+            PAIRWISE_KIND: PairwiseJudging(self.database, self.settings),
+            JUDGE_KIND: ScoreJudging(self.database, self.settings),
+        }
 
     async def cancel(self, name: str, options: ExecutionOptions, evaluators: Sequence[Evaluator] = ()) -> BatchReport:
         """Cancel every batch still running, then store what they answered before they stopped."""
@@ -334,6 +366,11 @@ class BatchExecution:
         with self.database.session() as session:
             return len(BatchService(session).awaited_cells(experiment))
 
+    def _judge_awaited(self, experiment: ExperimentRecord) -> int:
+        with self.database.session() as session:
+            batches = BatchService(session).uncollected(experiment.id)
+        return sum(len(batch.custom_ids) for batch in batches if batch.judging is not None)
+
     def _claimed(self, experiment: ExperimentRecord) -> AbstractContextManager[str]:
         """No two sessions submit, collect or cancel the batches of one experiment at once."""
         return claimed(self.database, experiment.id, self.settings.claim_stale_after)
@@ -401,7 +438,7 @@ def _answers(
             continue
         cell = _cell_of(task, positions)
         done = answered[cell.custom_id]
-        outcome = done.outcomes.get(cell.custom_id) or _unanswered(done, cell)
+        outcome = done.outcome_of(cell.custom_id)
         provider = registry.get(done.batch.provider)
         try:
             answer: ChatResponse | ProviderError = response_of(
@@ -421,9 +458,3 @@ def _answer_key(task: RunTask) -> str | None:
         return cache_key(step.spec, step.request(task.inputs), task.repeat)
     except PromptLabError:
         return None
-
-
-def _unanswered(done: FinishedBatch, cell: CellId) -> BatchOutcome:
-    batch, reason = done.batch, f": {done.state.error}" if done.state.error else ""
-    ended = f"{batch.provider} batch {batch.provider_batch_id or '(never submitted)'} {done.state.status}"
-    return BatchOutcome(cell.custom_id, error=f"{ended} without an answer to this request{reason}")

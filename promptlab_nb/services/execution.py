@@ -15,15 +15,15 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.core.errors import CostLimitExceeded, PromptLabError, RunsNotStored, StoreLocked, UnpricedModels
+from promptlab_nb.core.errors import CostLimitExceeded, RunsNotStored, StoreLocked, UnpricedModels
 from promptlab_nb.core.vocabulary import ExperimentStatus
-from promptlab_nb.engine.cache import ResponseCache, cache_key
+from promptlab_nb.engine.cache import ResponseCache
 from promptlab_nb.engine.costs import CostEstimate, PlannedCall, expected_output_chars
 from promptlab_nb.engine.limits import Limits, RetryPolicy
 from promptlab_nb.engine.matrix import cells
 from promptlab_nb.engine.progress import Progress
 from promptlab_nb.engine.providers.registry import ProviderRegistry
-from promptlab_nb.engine.runner import ExperimentRunner, RunTask
+from promptlab_nb.engine.runner import ExperimentRunner, RunTask, prepare_first_calls
 from promptlab_nb.engine.sink import RunRecords, RunSink
 from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import compile_template
@@ -169,7 +169,7 @@ class ExperimentExecution:
 
         async def score(run: dict[str, Any]) -> list[dict[str, Any]]:
             async with limit:
-                return await scorer.score(run["id"], run["output"], run["parsed"], run["inputs"])
+                return await scorer.score(run["id"], run["output"], run["parsed"], run["inputs"], run["facts"])
 
         try:
             scored = await asyncio.gather(*(score(run) for run in runs))
@@ -274,21 +274,27 @@ class ExperimentExecution:
         """Calls still to make and their estimated cost. Single-template runs are looked up in the cache
         first; a pipeline's later steps depend on earlier outputs, so each of its steps counts as a call.
         Every run adds the calls its evaluators make to score it (a judge's, always live). ``batch``:
-        the runs' calls go through batch APIs, at batch prices."""
-        keys = {id(task): task_cache_key(task, registry) for task in tasks if task.kind == "template"}
-        cache.prefetch((key for key in keys.values() if key), session)
+        the runs' calls go through batch APIs, at batch prices. Each task's first call is rendered
+        here, once, and kept for the run (``prepare_first_calls``)."""
+        prepare_first_calls(tasks, registry)
+        cache.prefetch((task.first_call.key for task in tasks if task.first_call and task.kind == "template"), session)
         estimate = CostEstimate()
+        calling = [evaluator for evaluator in evaluators if getattr(evaluator, "planned_calls", None) is not None]
+        per_step: dict[TemplateStep, list[int]] = {}
         for task in tasks:
-            for call in self._scoring_calls(task, evaluators) if evaluators else ():
+            for call in self._scoring_calls(task, calling) if calling else ():
                 estimate.add(call, registry.get(call.spec.provider))
-            key = keys.get(id(task))
-            if key and cache.has(key):
+            if task.kind == "template" and task.first_call and cache.has(task.first_call.key):
                 estimate.cached += 1
                 continue
             input_chars = sum(len(part["content"]) for part in _first_messages(task))
             for step in task.chain.steps:
-                call = PlannedCall(step.spec, input_chars, step.params.get("max_tokens"))
-                estimate.add(call, registry.get(step.spec.provider), batch=batch)
+                counted = per_step.setdefault(step, [0, 0])
+                counted[0] += 1
+                counted[1] += input_chars
+        for step, (calls, input_chars) in per_step.items():
+            call = PlannedCall(step.spec, input_chars, step.params.get("max_tokens"))
+            estimate.add(call, registry.get(step.spec.provider), batch=batch, count=calls)
         return estimate
 
     def _scoring_calls(self, task: RunTask, evaluators: Sequence[Evaluator]) -> list[PlannedCall]:
@@ -311,7 +317,7 @@ class ExperimentExecution:
         chains = self._chains(session, planned)
         registry = ProviderRegistry(self.settings.providers)
         _check_providers_configured(chains, registry)
-        if self.settings.cost_limit and not options.confirm:
+        if self.settings.cost_limit and not options.confirm and _may_cost(chains, registry, evaluators):
             tasks = self._tasks(planned, rows, set(), chains)
             cache = ResponseCache(self.database, enabled=options.cache)
             estimate = self.estimate(tasks, cache, registry, session, evaluators, batch=batch)
@@ -348,19 +354,25 @@ class ExperimentExecution:
 def task_cache_key(task: RunTask, registry: ProviderRegistry) -> str | None:
     """The cache key of a single-template run at the server ``registry`` reaches, None when its
     prompt cannot be rendered."""
-    step = task.chain.steps[0]
-    endpoint = registry.get(step.spec.provider).endpoint
-    try:
-        return cache_key(step.spec, step.request(task.inputs), task.repeat, endpoint)
-    except PromptLabError:
-        return None
+    prepare_first_calls([task], registry)
+    return task.first_call.key if task.first_call else None
 
 
 def _first_messages(task: RunTask) -> list[dict[str, str]]:
-    try:
-        return task.chain.steps[0].request(task.inputs).messages
-    except PromptLabError:
-        return []
+    return task.first_call.request.messages if task.first_call else []
+
+
+def _may_cost(chains: list[StepChain], registry: ProviderRegistry, evaluators: Sequence[Evaluator]) -> bool:
+    """Whether any call of these runs may be charged: a paid provider, a price above zero, or an evaluator
+    that calls a model. Runs that cannot cost anything (offline or local models) need no estimate to start."""
+    if any(getattr(evaluator, "planned_calls", None) is not None for evaluator in evaluators):
+        return True
+    for step in {step for chain in chains for step in chain.steps}:
+        provider = registry.get(step.spec.provider)
+        price = provider.price(step.spec.model)
+        if provider.paid or (price is not None and (price.input_per_million or price.output_per_million)):
+            return True
+    return False
 
 
 def _check_providers_configured(chains: Iterable[StepChain], registry: ProviderRegistry) -> None:

@@ -10,13 +10,14 @@ import yaml
 from pydantic import ValidationError
 
 from promptlab_nb.core import errors
+from promptlab_nb.core.vocabulary import DefinitionKind
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.schemas.definitions import Pipeline, PipelineStep
 from promptlab_nb.services.templates import TemplateService
 from promptlab_nb.services.versioning import VersionedDefinitions
 from promptlab_nb.store.models import PipelineVersion, StoredPipeline
 
-LIST_COLUMNS = ["name", "version", "steps", "inputs", "outputs", "description", "updated"]
+LIST_COLUMNS = ["name", "version", "labels", "steps", "inputs", "outputs", "description", "updated"]
 
 
 def _parse_steps(name: str, steps: Sequence[Any]) -> list[PipelineStep]:
@@ -37,6 +38,7 @@ def _parse_steps(name: str, steps: Sequence[Any]) -> list[PipelineStep]:
 
 class PipelineService(VersionedDefinitions[Pipeline]):
     kind = "Pipeline"
+    definition_kind = DefinitionKind.PIPELINE
     entity_model = StoredPipeline
     version_model = PipelineVersion
     owner_column = "pipeline_id"
@@ -74,7 +76,7 @@ class PipelineService(VersionedDefinitions[Pipeline]):
                 raise errors.InvalidPipeline(
                     name, f"step {position} output {step.output_name!r} hides the input of that name"
                 )
-            for variable in templates.get(step.template, step.version).variables:
+            for variable in templates.get(step.template, step.version, label=step.label).variables:
                 if variable in produced:
                     continue
                 if variable in outputs:
@@ -118,17 +120,20 @@ class PipelineService(VersionedDefinitions[Pipeline]):
         )
 
     def list(self) -> pd.DataFrame:
-        """Live pipelines, one row each, with their steps, inputs and outputs."""
+        """Live pipelines, one row each, with their labels (label -> version), steps, inputs and outputs."""
+        latest = self._latest_rows()
+        labels = self._labels_of([entity for entity, _ in latest])
         rows = [
             {
                 "name": record.name,
                 "version": record.version,
+                "labels": labels[entity.id],
                 "steps": [step.template for step in record.steps],
                 "inputs": record.inputs,
                 "outputs": record.outputs,
                 "description": record.description,
                 "updated": record.created_at,
             }
-            for record in self.records()
+            for entity, record in ((entity, self._to_record(entity, row)) for entity, row in latest)
         ]
         return pd.DataFrame(rows, columns=LIST_COLUMNS)

@@ -7,7 +7,7 @@ from typing import Any
 
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import utcnow
-from promptlab_nb.core.vocabulary import ExperimentStatus, Mode
+from promptlab_nb.core.vocabulary import DefinitionKind, ExperimentStatus, Mode
 from promptlab_nb.engine.data import columns_of
 from promptlab_nb.engine.matrix import VariantPlan, label_variants
 from promptlab_nb.engine.providers.base import ModelSpec
@@ -19,15 +19,14 @@ from promptlab_nb.schemas.experiment_records import (
     VariantRecord,
     storable_settings,
 )
+from promptlab_nb.schemas.references import Reference
 from promptlab_nb.services.pipelines import PipelineService
 from promptlab_nb.services.templates import TemplateService
 
 
-def parse_target(target: str) -> tuple[str, int | None]:
-    name, sep, version = target.strip().partition("@")
-    if sep and not version.isdigit():
-        raise errors.InvalidData(f"Target {target!r}: pin a version as name@3.")
-    return name, int(version) if sep else None
+def parse_target(target: str) -> Reference:
+    """``name``, ``name@3``, ``name@production`` or ``name@latest``."""
+    return Reference.parse(target)
 
 
 def planned_record(
@@ -58,24 +57,26 @@ class ExperimentPlanner:
         self.templates = TemplateService(session)
         self.pipelines = PipelineService(session)
         self.default_model = default_model
-        self._templates: dict[tuple[str, int | None], Template] = {}
+        self._templates: dict[Reference, Template] = {}
 
-    def _template(self, name: str, version: int | None) -> Template:
-        """A template version, read once per plan."""
-        if (name, version) not in self._templates:
-            self._templates[(name, version)] = self.templates.get(name, version)
-        return self._templates[(name, version)]
+    def _template(self, reference: Reference) -> Template:
+        """A template version, read once per plan; a label is read once, so every use agrees on its version."""
+        if reference not in self._templates:
+            self._templates[reference] = self.templates.get(reference.name, reference.version, label=reference.label)
+        return self._templates[reference]
 
     def resolve(self, target: str) -> Template | Pipeline:
-        name, version = parse_target(target)
+        """The template or pipeline version a target names; a label resolves to the version it points at now."""
+        reference = parse_target(target)
         try:
-            return self._template(name, version)
-        except errors.TemplateNotFound:
-            pass
+            return self._template(reference)
+        except errors.TemplateNotFound as missing:
+            if missing.version is not None and missing.name == reference.name:
+                raise
         try:
-            return self.pipelines.get(name, version)
+            return self.pipelines.get(reference.name, reference.version, label=reference.label)
         except errors.PipelineNotFound:
-            raise errors.TargetNotFound(name) from None
+            raise errors.TargetNotFound(reference.name) from None
 
     def variants(
         self,
@@ -104,7 +105,7 @@ class ExperimentPlanner:
     def _plan(self, definition: Template | Pipeline, model: str | None, params: dict[str, Any]) -> VariantPlan:
         if isinstance(definition, Template):
             return VariantPlan(
-                kind="template",
+                kind=DefinitionKind.TEMPLATE,
                 target_name=definition.name,
                 target_version=definition.version,
                 target_version_id=definition.version_id,
@@ -112,7 +113,7 @@ class ExperimentPlanner:
                 params={**definition.params, **params},
             )
         return VariantPlan(
-            kind="pipeline",
+            kind=DefinitionKind.PIPELINE,
             target_name=definition.name,
             target_version=definition.version,
             target_version_id=definition.version_id,
@@ -124,7 +125,7 @@ class ExperimentPlanner:
         """Each step pinned to a template version with its final model and params."""
         steps = []
         for position, step in enumerate(pipeline.steps, start=1):
-            template = self._template(step.template, step.version)
+            template = self._template(step.reference)
             steps.append(
                 PinnedStep(
                     position=position,
@@ -140,12 +141,12 @@ class ExperimentPlanner:
         return steps
 
     def needed_variables(self, plan: VariantPlan, steps: list[PinnedStep] | None) -> set[str]:
-        if plan.kind == "template":
-            return set(self._template(plan.target_name, plan.target_version).variables)
+        if plan.kind == DefinitionKind.TEMPLATE:
+            return set(self._template(Reference(plan.target_name, plan.target_version)).variables)
         produced: set[str] = set()
         needed: set[str] = set()
         for step in steps or []:
-            needed |= set(self._template(step.template, step.version).variables) - produced
+            needed |= set(self._template(Reference(step.template, step.version)).variables) - produced
             produced.add(step.output)
         return needed
 

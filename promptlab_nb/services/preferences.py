@@ -57,6 +57,16 @@ class PreferenceService:
         frame = pd.DataFrame([tuple(row) for row in rows], columns=PREFERENCE_COLUMNS, dtype=object)
         return frame.astype({"row_index": "int64"})
 
+    def picks(self, experiment_id: str, row_indexes: list[int]) -> dict[frozenset[str], str | None]:
+        """The latest pick between each pair of runs of ``row_indexes`` (either side order): the preferred
+        run id, or None for a tie."""
+        query = (
+            select(Preference.left_run_id, Preference.right_run_id, Preference.preferred_run_id)
+            .where(Preference.experiment_id == experiment_id, Preference.row_index.in_(row_indexes))
+            .order_by(Preference.created_at, Preference.id)
+        )
+        return {frozenset((left, right)): preferred for left, right, preferred in self.session.execute(query)}
+
     def _runs(self, experiment_id: str, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         query = select(Run.id, Run.row_index, Run.variant_id).where(
             Run.experiment_id == experiment_id, Run.id.in_(run_ids)

@@ -1,5 +1,5 @@
 """Provider batches in the store: what was submitted for an experiment, where each batch stands,
-and which cells still await an answer."""
+and which cells still await an answer. A batch carries runs, or a judge's requests (``judging``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.core.vocabulary import BatchStatus, ExperimentStatus, Mode
 from promptlab_nb.engine.batch_answers import CellId
-from promptlab_nb.engine.providers.batch_api import BatchIntent, BatchState
+from promptlab_nb.engine.providers.batch_api import BatchIntent, BatchOutcome, BatchState
 from promptlab_nb.schemas.experiment_records import ExperimentRecord
 from promptlab_nb.store.models import ProviderBatch, Run, StoredExperiment
 
@@ -21,6 +21,7 @@ LIST_COLUMNS = [
     "experiment",
     "provider",
     "model",
+    "judge",
     "batch_id",
     "status",
     "requests",
@@ -44,6 +45,12 @@ class StoredBatch:
     custom_ids: list[str]
     submitted_at: datetime
     collected_at: datetime | None
+    judging: dict[str, Any] | None = None
+
+    @property
+    def judge(self) -> str | None:
+        """The name of the judge whose requests this batch carries; None for a batch of runs."""
+        return self.judging["judge"]["name"] if self.judging else None
 
     @property
     def cells(self) -> list[CellId]:
@@ -53,13 +60,38 @@ class StoredBatch:
         return BatchIntent(self.id, self.experiment_id, len(self.custom_ids), self.submitted_at, claimed)
 
 
+@dataclass
+class FinishedBatch:
+    """A batch the provider finished with, and its answer to each request by custom id."""
+
+    batch: StoredBatch
+    state: BatchState
+    outcomes: dict[str, BatchOutcome]
+
+    def outcome_of(self, custom_id: str) -> BatchOutcome:
+        """The answer to one request, or why the batch ended without one."""
+        return self.outcomes.get(custom_id) or self._unanswered(custom_id)
+
+    def _unanswered(self, custom_id: str) -> BatchOutcome:
+        batch, reason = self.batch, f": {self.state.error}" if self.state.error else ""
+        ended = f"{batch.provider} batch {batch.provider_batch_id or '(never submitted)'} {self.state.status}"
+        return BatchOutcome(custom_id, error=f"{ended} without an answer to this request{reason}")
+
+
 class BatchService:
     def __init__(self, session):
         self.session = session
 
-    def record_intent(self, experiment_id: str, provider: str, model: str, custom_ids: list[str]) -> StoredBatch:
+    def record_intent(
+        self,
+        experiment_id: str,
+        provider: str,
+        model: str,
+        custom_ids: list[str],
+        judging: dict[str, Any] | None = None,
+    ) -> StoredBatch:
         """Record a batch about to be submitted, so that it is found again should the kernel die
-        before the provider's answer is recorded (see ``confirm``)."""
+        before the provider's answer is recorded (see ``confirm``); ``judging`` for a judge's requests."""
         batch = ProviderBatch(
             id=new_id(),
             experiment_id=experiment_id,
@@ -71,6 +103,7 @@ class BatchService:
             succeeded=0,
             failed=0,
             custom_ids=custom_ids,
+            judging=judging,
             submitted_at=utcnow(),
         )
         self.session.add(batch)
@@ -168,6 +201,7 @@ class BatchService:
                 StoredExperiment.name.label("experiment"),
                 ProviderBatch.provider,
                 ProviderBatch.model,
+                ProviderBatch.judging,
                 ProviderBatch.provider_batch_id.label("batch_id"),
                 ProviderBatch.status,
                 ProviderBatch.request_count.label("requests"),
@@ -183,7 +217,8 @@ class BatchService:
         )
         if experiment_id is not None:
             query = query.where(ProviderBatch.experiment_id == experiment_id)
-        return pd.DataFrame([dict(row._mapping) for row in self.session.execute(query)], columns=LIST_COLUMNS)
+        listed = [_listed(dict(row._mapping)) for row in self.session.execute(query)]
+        return pd.DataFrame(listed, columns=LIST_COLUMNS)
 
 
 def _stored(batch: ProviderBatch) -> StoredBatch:
@@ -197,7 +232,14 @@ def _stored(batch: ProviderBatch) -> StoredBatch:
         custom_ids=list(batch.custom_ids or []),
         submitted_at=batch.submitted_at,
         collected_at=batch.collected_at,
+        judging=batch.judging,
     )
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    """A batch as listed: ``judge`` names the judge whose requests it carries (None: runs)."""
+    judging = row.pop("judging")
+    return {**row, "judge": judging["judge"]["name"] if judging else None}
 
 
 def _state_values(state: BatchState) -> dict[str, Any]:

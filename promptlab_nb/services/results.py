@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence, Set
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import text
 
-from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.core.vocabulary import RunStatus
+from promptlab_nb.evaluation.analysis import RATING
 from promptlab_nb.evaluation.evaluators import RESERVED_NAMES
 
 RUN_COLUMNS = [
@@ -44,15 +45,6 @@ RUNS_QUERY = f"""
 select r.id as run_id, v.position as variant_position, r.row_index, r."repeat", r.status, r.output, r.parsed,
        r.error, r.failed_step, r.latency_ms, r.input_tokens, r.output_tokens, r.cost, r.cache_hit, r.mode,
        r.started_at, r.finished_at
-from run r
-join variant v on v.id = r.variant_id
-where r.experiment_id = :experiment_id
-order by {RUN_ORDER}
-"""
-
-SUMMARY_RUNS_QUERY = f"""
-select v.position as variant_position, r.row_index, r."repeat", r.status, r.latency_ms, r.input_tokens,
-       r.output_tokens, r.cost, r.cache_hit
 from run r
 join variant v on v.id = r.variant_id
 where r.experiment_id = :experiment_id
@@ -118,6 +110,15 @@ def query_frame(connection, query: str, **params: Any) -> pd.DataFrame:
     return pd.read_sql_query(text(query), connection, params=params)
 
 
+def planned_for_whole_experiments(connection) -> None:
+    """On PostgreSQL, plan the rest of this transaction's joins as hash or merge joins. Right after a bulk
+    insert the planner's statistics can say that a table of 100,000 runs holds 17, and it then picks a
+    nested loop that probes an index once per run: seconds instead of a tenth of one. The queries run
+    after this read whole experiments, where a hash join is the right plan whatever the statistics say."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("set local enable_nestloop = off"))
+
+
 def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
@@ -139,27 +140,6 @@ def runs_frame(connection, experiment_id: str) -> pd.DataFrame:
     ratings = query_frame(connection, RATINGS_QUERY, experiment_id=experiment_id)
     runs = _with_ratings(_with_scores(runs, scores), ratings)
     runs.attrs["inputs"] = input_columns
-    runs.attrs["evaluators"] = _evaluator_columns(scores, ratings)
-    return runs
-
-
-def summary_frame(connection, experiment_id: str, cluster: str | None = None) -> pd.DataFrame:
-    """What a summary needs and no more: variant, row, repeat, status, latency, tokens, cost, cache
-    hit, the scores (and ratings), and the ``cluster`` data column (named as in ``runs_frame``) when asked."""
-    runs = query_frame(connection, SUMMARY_RUNS_QUERY, experiment_id=experiment_id)
-    if runs.empty:
-        return runs
-    runs["cache_hit"] = runs["cache_hit"].astype(bool)
-    labels = query_frame(connection, VARIANTS_QUERY, experiment_id=experiment_id).set_index("variant_position")[
-        "variant"
-    ]
-    runs.insert(0, "variant", labels.loc[runs.pop("variant_position")].to_numpy())
-    scores = _shown_scores(query_frame(connection, SCORES_QUERY, experiment_id=experiment_id))
-    if cluster:
-        rows = query_frame(connection, ROWS_QUERY, experiment_id=experiment_id)
-        runs[cluster] = _cluster_values(rows, cluster, set(scores["evaluator"])).loc[runs["row_index"]].to_numpy()
-    ratings = query_frame(connection, RATINGS_QUERY, experiment_id=experiment_id)
-    runs = _with_ratings(_with_scores(runs, scores), ratings)
     runs.attrs["evaluators"] = _evaluator_columns(scores, ratings)
     return runs
 
@@ -190,20 +170,79 @@ def _shown_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return scores.assign(evaluator=scores["evaluator"].map(shown))
 
 
-def _data_columns(keys: Sequence[str], evaluators: Set[str]) -> dict[str, str]:
+def shown_data_columns(keys: Sequence[str], evaluators: Set[str]) -> dict[str, str]:
     """Data column -> its column in the runs: input_<name> where it would hide a run column or a score."""
     return _shown_names(keys, RESERVED_NAMES | evaluators, "input_")
 
 
-def _cluster_values(rows: pd.DataFrame, cluster: str, evaluators: Set[str]) -> pd.Series:
-    """The value of the data column shown as ``cluster`` in the runs, per row index."""
-    inputs = [_loads(value) or {} for value in rows["inputs"]]
-    shown = _data_columns(list(dict.fromkeys(key for row in inputs for key in row)), evaluators)
-    if cluster in RESERVED_NAMES | evaluators:
-        hint = f"; the data column {cluster!r} is {shown[cluster]!r} in exp.runs" if cluster in shown else ""
-        raise InvalidData(f"Cluster by a data column, not the run or score column {cluster!r}{hint}.")
-    key = {column: name for name, column in shown.items()}.get(cluster, cluster)
-    return pd.Series([row.get(key) for row in inputs], index=rows["row_index"])
+EVALUATORS_QUERY = """
+select evaluator, min(created_at) as first_scored from score where experiment_id = :experiment_id group by evaluator
+"""
+
+FIRST_SCORED_RUN_QUERY = """
+select evaluator from score
+where experiment_id = :experiment_id
+  and run_id = (select run_id from score where experiment_id = :experiment_id order by created_at limit 1)
+"""
+
+HAS_RATINGS_QUERY = "select count(*) as ratings from rating where experiment_id = :experiment_id"
+
+DATA_KEYS_QUERIES = {
+    "duckdb": "select json_keys(inputs) as key_set, min(row_index) as first_row from experiment_row "
+    "where experiment_id = :experiment_id group by 1 order by 2",
+    "postgresql": "select array(select json_object_keys(inputs::json)) as key_set, min(row_index) as first_row "
+    "from experiment_row where experiment_id = :experiment_id and json_typeof(inputs::json) = 'object' "
+    "group by 1 order by 2",
+}
+
+
+def score_columns(connection, experiment_id: str) -> dict[str, str]:
+    """Evaluator -> the column its scores are shown as (in the order they were first stored, those stored
+    together in the order they were written for one run), then
+    ``rating`` when the experiment has ratings: the columns ``exp.runs.attrs["evaluators"]`` lists."""
+    first_scored = query_frame(connection, EVALUATORS_QUERY, experiment_id=experiment_id)
+    in_first_run = list(query_frame(connection, FIRST_SCORED_RUN_QUERY, experiment_id=experiment_id)["evaluator"])
+    first_scored["in_first_run"] = [
+        in_first_run.index(name) if name in in_first_run else len(in_first_run) for name in first_scored["evaluator"]
+    ]
+    names = list(first_scored.sort_values(["first_scored", "in_first_run"], kind="stable")["evaluator"])
+    shown = _shown_names(names, RESERVED_NAMES, "score_")
+    ratings = query_frame(connection, HAS_RATINGS_QUERY, experiment_id=experiment_id)["ratings"].iloc[0]
+    return shown | ({RATING: RATING} if ratings else {})
+
+
+def data_keys(connection, experiment_id: str) -> list[str]:
+    """The keys of the experiment's data rows, in order of first appearance, read without parsing every row."""
+    key_sets = query_frame(connection, DATA_KEYS_QUERIES[connection.dialect.name], experiment_id=experiment_id)
+    return list(dict.fromkeys(str(key) for keys in key_sets["key_set"] if keys is not None for key in keys))
+
+
+class RunColumns(NamedTuple):
+    inputs: list[str]
+    evaluators: list[str]
+
+
+def run_columns(connection, experiment_id: str) -> RunColumns:
+    """The data columns and the score columns of ``runs_frame`` (its ``attrs``), read without the runs."""
+    evaluators = list(score_columns(connection, experiment_id).values())
+    inputs = shown_data_columns(data_keys(connection, experiment_id), set(evaluators))
+    return RunColumns(list(inputs.values()), evaluators)
+
+
+def input_text(connection, column: str, parameter: str) -> str:
+    """SQL for the text of one data column of a data row's JSON ``column``; the key is bound as
+    ``parameter`` in the form ``input_path`` gives."""
+    if connection.dialect.name == "duckdb":
+        return f"json_extract_string({column}, :{parameter})"
+    return f"({column}::json ->> :{parameter})"
+
+
+def input_path(connection, key: str) -> str:
+    """A data column's key as ``input_text`` binds it: a JSON pointer on DuckDB (whose ``->>`` reads
+    keys starting with $ or / as paths), the key itself on PostgreSQL."""
+    if connection.dialect.name == "duckdb":
+        return "/" + key.replace("~", "~0").replace("/", "~1")
+    return key
 
 
 def _with_variants(runs: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +256,7 @@ def _with_inputs(runs: pd.DataFrame, rows: pd.DataFrame, evaluators: Set[str]) -
     (prefixed input_ where it would hide a run column or a score)."""
     inputs = [_loads(value) or {} for value in rows["inputs"]]
     columns = pd.DataFrame(inputs, index=rows["row_index"])
-    renamed = _data_columns([str(column) for column in columns.columns], evaluators)
+    renamed = shown_data_columns([str(column) for column in columns.columns], evaluators)
     columns = columns.set_axis(list(renamed.values()), axis=1)
     columns.insert(0, "inputs", inputs)
     runs = runs[[column for column in RUN_COLUMNS[:-1] if column in runs.columns]]
@@ -250,6 +289,77 @@ def _with_ratings(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     latest = ratings.drop_duplicates("position", keep="last").set_index("position")
     placed = _placed(latest.rename(columns={"value": "rating", "note": "rating_note"}), len(runs))
     return pd.concat([runs, placed], axis=1)
+
+
+ROWS_RUNS_QUERY = RUNS_QUERY.replace(
+    "where r.experiment_id = :experiment_id", "where r.experiment_id = :experiment_id and r.row_index in ({rows})"
+)
+
+ROWS_RUN_IDS = "select r.id from run r where r.experiment_id = :experiment_id and r.row_index in ({rows})"
+
+ROWS_SCORES_QUERY = f"""
+select s.run_id, s.evaluator, s.value, s.reason, s.error
+from score s
+where s.experiment_id = :experiment_id and s.run_id in ({ROWS_RUN_IDS})
+order by s.created_at
+"""
+
+ROWS_RATINGS_QUERY = f"""
+select g.run_id, g.value, g.note
+from rating g
+where g.experiment_id = :experiment_id and g.run_id in ({ROWS_RUN_IDS})
+order by g.created_at
+"""
+
+ROWS_DATA_QUERY = """
+select row_index, inputs from experiment_row
+where experiment_id = :experiment_id and row_index in ({rows})
+order by row_index
+"""
+
+FAILED_STEP_ANSWERS_QUERY = f"""
+select st.run_id, st.output
+from run_step st join run r on r.id = st.run_id
+where r.experiment_id = :experiment_id and r.row_index in ({{rows}}) and st.status <> '{RunStatus.OK}'
+  and st.output is not null
+order by st.position
+"""
+
+
+def _in_rows(query: str, row_indexes: Sequence[int]) -> str:
+    """``query`` limited to the data rows ``row_indexes`` (whole numbers, written into the SQL)."""
+    return query.replace("{rows}", ", ".join(str(int(index)) for index in row_indexes))
+
+
+def rows_runs_frame(
+    connection, experiment_id: str, row_indexes: Sequence[int], evaluators: Set[str] = frozenset()
+) -> pd.DataFrame:
+    """Every run of the data rows ``row_indexes``, as ``runs_frame`` shows them (data columns named as
+    among ``evaluators``, the experiment's score columns): what one page of the grid reads."""
+    if not row_indexes:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    runs = query_frame(connection, _in_rows(ROWS_RUNS_QUERY, row_indexes), experiment_id=experiment_id)
+    if runs.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    runs["parsed"] = [_loads(value) for value in runs["parsed"]]
+    runs["cache_hit"] = runs["cache_hit"].astype(bool)
+    positions = pd.Series(range(len(runs)), index=runs["run_id"])
+    runs = _with_variants(runs, query_frame(connection, VARIANTS_QUERY, experiment_id=experiment_id))
+    scores = query_frame(connection, _in_rows(ROWS_SCORES_QUERY, row_indexes), experiment_id=experiment_id)
+    scores = _shown_scores(scores.assign(position=positions.loc[scores.pop("run_id")].to_numpy()))
+    rows = query_frame(connection, _in_rows(ROWS_DATA_QUERY, row_indexes), experiment_id=experiment_id)
+    runs, _ = _with_inputs(runs, rows, set(evaluators) | set(scores["evaluator"]))
+    ratings = query_frame(connection, _in_rows(ROWS_RATINGS_QUERY, row_indexes), experiment_id=experiment_id)
+    ratings = ratings.assign(position=positions.loc[ratings.pop("run_id")].to_numpy())
+    return _with_ratings(_with_scores(runs, scores), ratings)
+
+
+def failed_step_answers(connection, experiment_id: str, row_indexes: Sequence[int]) -> dict[str, str]:
+    """What the model answered at the step each failed pipeline run of these data rows stopped at."""
+    if not row_indexes:
+        return {}
+    answers = query_frame(connection, _in_rows(FAILED_STEP_ANSWERS_QUERY, row_indexes), experiment_id=experiment_id)
+    return dict(zip(answers["run_id"], answers["output"], strict=True))
 
 
 def steps_frame(connection, experiment_id: str) -> pd.DataFrame:

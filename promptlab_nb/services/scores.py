@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from promptlab_nb.core.errors import InvalidData, RunNotFound
 from promptlab_nb.core.ids import new_id, utcnow
 from promptlab_nb.core.vocabulary import RunStatus
+from promptlab_nb.evaluation.assertions import RunFacts
 from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.models import ExperimentRow, Rating, Run, Score
 
@@ -21,9 +22,9 @@ class ScoreService:
         self.session = session
 
     def finished_runs(self, experiment_id: str) -> list[dict[str, Any]]:
-        """Successful runs with their output and the data row they used."""
+        """Successful runs with their output, the data row they used, and their latency, cost and cache hit."""
         query = (
-            select(Run.id, Run.output, Run.parsed, ExperimentRow.inputs)
+            select(Run.id, Run.output, Run.parsed, ExperimentRow.inputs, Run.latency_ms, Run.cost, Run.cache_hit)
             .join(
                 ExperimentRow,
                 (ExperimentRow.experiment_id == Run.experiment_id) & (ExperimentRow.row_index == Run.row_index),
@@ -31,8 +32,14 @@ class ScoreService:
             .where(Run.experiment_id == experiment_id, Run.status == RunStatus.OK)
         )
         return [
-            {"id": run_id, "output": output, "parsed": parsed, "inputs": inputs or {}}
-            for run_id, output, parsed, inputs in self.session.execute(query)
+            {
+                "id": run_id,
+                "output": output,
+                "parsed": parsed,
+                "inputs": inputs or {},
+                "facts": RunFacts(latency_ms, cost, bool(cache_hit)),
+            }
+            for run_id, output, parsed, inputs, latency_ms, cost, cache_hit in self.session.execute(query)
         ]
 
     def replace(self, experiment_id: str, evaluators: Sequence[str], records: list[dict[str, Any]]) -> None:

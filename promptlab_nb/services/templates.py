@@ -1,4 +1,4 @@
-"""Templates: save (a new version only when something changed), get, list, history, diff."""
+"""Templates: save (a new version only when something changed), get, label, list, history, diff, scores."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
 from promptlab_nb.core.config import PromptLab
+from promptlab_nb.core.vocabulary import DefinitionKind
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.engine.templating import TemplateLimits, compile_template
+from promptlab_nb.evaluation.score_trend import ScoreHistory
 from promptlab_nb.schemas.definitions import Template
+from promptlab_nb.services.template_scores import score_history
 from promptlab_nb.services.versioning import VersionedDefinitions
 from promptlab_nb.store.models import StoredTemplate, TemplateVersion
 
-LIST_COLUMNS = ["name", "version", "variables", "model", "description", "updated"]
+LIST_COLUMNS = ["name", "version", "labels", "variables", "model", "description", "updated"]
 
 
 class TemplateService(VersionedDefinitions[Template]):
     kind = "Template"
+    definition_kind = DefinitionKind.TEMPLATE
     entity_model = StoredTemplate
     version_model = TemplateVersion
     owner_column = "template_id"
@@ -70,19 +74,30 @@ class TemplateService(VersionedDefinitions[Template]):
         )
 
     def list(self) -> pd.DataFrame:
-        """Live templates, one row each: name, latest version, variables, model, description, updated."""
+        """Live templates, one row each: name, latest version, labels (label -> version), variables, model,
+        description, updated."""
+        latest = self._latest_rows()
+        labels = self._labels_of([entity for entity, _ in latest])
         rows = [
             {
                 "name": entity.name,
                 "version": row.version,
+                "labels": labels[entity.id],
                 "variables": compile_template(row.body, entity.name).variables,
                 "model": row.model,
                 "description": row.description,
                 "updated": entity.updated_at,
             }
-            for entity, row in self._latest_rows()
+            for entity, row in latest
         ]
         return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+    def scores(self, name: str, evaluator: str) -> ScoreHistory:
+        """``evaluator``'s score in every experiment that ran a version of ``name``, oldest first: version,
+        labels on it now, date, n (rows), mean and 95% CI. ``.plot()`` draws the trend with error bars."""
+        entity = self._entity(name)
+        labels = self._labels.of_definitions([entity.id])[entity.id]
+        return score_history(self.session.connection(), entity.name, evaluator, labels)
 
     def _text(self, record: Template) -> str:
         return record.body

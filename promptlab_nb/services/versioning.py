@@ -7,13 +7,17 @@ import json
 import re
 from typing import Any, ClassVar, Generic, TypeVar
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import utcnow
+from promptlab_nb.core.vocabulary import DefinitionKind
 from promptlab_nb.engine.diffing import changed_settings, unified_text_diff
 from promptlab_nb.schemas.definitions import Definition, DefinitionDiff
+from promptlab_nb.schemas.references import check_label, is_latest
+from promptlab_nb.services.labels import LabelService, labels_at
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 RecordT = TypeVar("RecordT", bound=Definition)
@@ -28,6 +32,7 @@ class VersionedDefinitions(Generic[RecordT]):
     """Base of TemplateService and PipelineService; subclasses name their tables and record type."""
 
     kind: ClassVar[str]
+    definition_kind: ClassVar[DefinitionKind]
     entity_model: ClassVar[Any]
     version_model: ClassVar[Any]
     owner_column: ClassVar[str]
@@ -37,6 +42,7 @@ class VersionedDefinitions(Generic[RecordT]):
 
     def __init__(self, session: Session):
         self.session = session
+        self._labels = LabelService(session, self.definition_kind)
 
     def check_name(self, name: str) -> str:
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -75,6 +81,11 @@ class VersionedDefinitions(Generic[RecordT]):
     def _content(self, row) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _record(self, entity, row, **extra: Any) -> RecordT:
+        """The record of one version, with the labels that point at it."""
+        labels = self._labels.of_definitions([entity.id])[entity.id]
+        return self._to_record(entity, row, labels=labels_at(labels, row.version), **extra)
+
     def _save_content(self, name: str, content: dict[str, Any], description: str | None) -> RecordT:
         self.check_name(name)
         digest = content_hash(content)
@@ -89,7 +100,7 @@ class VersionedDefinitions(Generic[RecordT]):
         else:
             latest = self._version_row(entity, None)
             if latest.content_hash == digest:
-                return self._to_record(entity, latest, unchanged=True, previous_version=latest.version)
+                return self._record(entity, latest, unchanged=True, previous_version=latest.version)
         row = self.version_model(
             version=(latest.version + 1) if latest else 1,
             description=description if description is not None else (latest.description if latest else None),
@@ -102,29 +113,64 @@ class VersionedDefinitions(Generic[RecordT]):
         self.session.flush()
         return self._to_record(entity, row, previous_version=latest.version if latest else None)
 
-    def get(self, name: str, version: int | None = None) -> RecordT:
-        """The latest version of a live definition, or any stored version when ``version`` is given."""
+    def get(self, name: str, version: int | None = None, *, label: str | None = None) -> RecordT:
+        """The latest version of a live definition, the version its ``label`` points at, or any stored
+        version when ``version`` is given. ``label="latest"`` is the latest version."""
+        if label is not None and version is not None:
+            raise errors.InvalidData(f"Give {name!r} a version or a label, not both.")
+        if label is not None and not is_latest(label):
+            entity = self._live_entity(name)
+            return self._record(entity, self._version_row(entity, self._labelled_version(entity, label)))
         entity = self._entity(name) if version is not None else self._live_entity(name)
-        return self._to_record(entity, self._version_row(entity, version))
+        return self._record(entity, self._version_row(entity, version))
+
+    def _labelled_version(self, entity, label: str) -> int:
+        version = self._labels.version_of(entity.id, check_label(label))
+        if version is None:
+            raise errors.LabelNotFound(self.kind, self.not_found.collection, entity.name, label)
+        return version
+
+    def label(self, name: str, version: int, label: str) -> RecordT:
+        """Point ``label`` (e.g. ``"production"``) at ``version``; the move is kept in ``label_history``."""
+        check_label(label)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise errors.InvalidData(
+                f"Give the version to label as a number, e.g. lab.{self.not_found.collection}.label({name!r}, 3, "
+                f"{label!r}); not {version!r}."
+            )
+        entity = self._live_entity(name)
+        row = self._version_row(entity, version)
+        self._labels.move(entity.id, label, version)
+        return self._record(entity, row)
+
+    def labels(self, name: str) -> dict[str, int]:
+        """The labels of a definition and the version each points at."""
+        entity = self._entity(name)
+        return self._labels.of_definitions([entity.id])[entity.id]
+
+    def label_history(self, name: str) -> pd.DataFrame:
+        """Every move of the definition's labels, oldest first: label, version, previous_version, who, when."""
+        return self._labels.moves(self._entity(name).id)
 
     def history(self, name: str) -> list[RecordT]:
-        """Every version, oldest first, also for a deleted definition."""
+        """Every version, oldest first, also for a deleted definition, with the labels on each."""
         entity = self._entity(name)
         rows = self.session.scalars(
             select(self.version_model).where(self._owner() == entity.id).order_by(self.version_model.version)
-        )
-        return [self._to_record(entity, row) for row in rows]
+        ).all()
+        labels = self._labels.of_definitions([entity.id])[entity.id]
+        return [self._to_record(entity, row, labels=labels_at(labels, row.version)) for row in rows]
 
     def delete(self, name: str) -> RecordT:
         entity = self._live_entity(name)
         entity.deleted_at = utcnow()
-        return self._to_record(entity, self._version_row(entity, None))
+        return self._record(entity, self._version_row(entity, None))
 
     def restore(self, name: str) -> RecordT:
         entity = self._entity(name)
         entity.deleted_at = None
         entity.updated_at = utcnow()
-        return self._to_record(entity, self._version_row(entity, None))
+        return self._record(entity, self._version_row(entity, None))
 
     def duplicate(self, name: str, new_name: str) -> RecordT:
         source = self._version_row(self._live_entity(name), None)
@@ -134,6 +180,10 @@ class VersionedDefinitions(Generic[RecordT]):
             raise self.deleted_error(new_name) if existing.deleted_at else self.name_taken(new_name)
         description = source.description or f"Duplicated from {name}@{source.version}"
         return self._save_content(new_name, self._content(source), description)
+
+    def _labels_of(self, entities: list[Any]) -> dict[str, dict[str, int]]:
+        """The labels of each definition, by id, in one query."""
+        return self._labels.of_definitions([entity.id for entity in entities])
 
     def _latest_rows(self) -> list[tuple[Any, Any]]:
         """(entity, latest version row) for every live definition, in one query."""
@@ -172,4 +222,6 @@ class VersionedDefinitions(Generic[RecordT]):
         raise NotImplementedError
 
     def records(self) -> list[RecordT]:
-        return [self._to_record(entity, row) for entity, row in self._latest_rows()]
+        rows = self._latest_rows()
+        labels = self._labels_of([entity for entity, _ in rows])
+        return [self._to_record(entity, row, labels=labels_at(labels[entity.id], row.version)) for entity, row in rows]

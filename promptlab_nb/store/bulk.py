@@ -4,16 +4,57 @@ PostgreSQL takes one executemany through psycopg's pipeline."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
+import orjson
 import pyarrow as pa
-from sqlalchemy import Connection, FromClause, Table, delete, insert
+from sqlalchemy import Connection, FromClause, String, Table, Text, any_, bindparam, delete, insert, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from promptlab_nb.store.models import JSONText
 
 CHUNK = 5_000
+LOOKUP_CHUNK = 20_000
+
+
+_PLAIN_JSON_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _not_plain(value: Any) -> NoReturn:
+    raise TypeError(type(value).__name__)
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a NaN or an infinity hides in ``value`` (orjson writes them as null, json as NaN)."""
+    kind = type(value)
+    if kind is float:
+        return not math.isfinite(value)
+    if kind is not dict and kind is not list:
+        return False
+    for item in value.values() if kind is dict else value:
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return True
+        elif (kind is dict or kind is list) and _has_non_finite(item):
+            return True
+    return False
+
+
+def json_text(value: Any) -> str:
+    """``value`` as the JSON columns store it (``JSONText``: ``json.dumps(value, ensure_ascii=False,
+    default=str)``), read back alike. Plain JSON values go through orjson, a tenth of the cost; any
+    other type, a non-string key or a non-finite number (orjson writes null) through json."""
+    try:
+        text = orjson.dumps(value, default=_not_plain, option=_PLAIN_JSON_ONLY)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if b"null" in text and _has_non_finite(value):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return text.decode()
 
 
 def _json_columns(table: Table) -> set[str]:
@@ -42,7 +83,7 @@ def _arrow_batch(table: Table, records: Sequence[Record]) -> pa.Table:
     for column in table.columns:
         values = _column(records, column.name)
         if column.name in json_columns:
-            values = [None if value is None else json.dumps(value, ensure_ascii=False, default=str) for value in values]
+            values = [None if value is None else json_text(value) for value in values]
         columns[column.name] = values
     return pa.table(columns)
 
@@ -94,3 +135,36 @@ def delete_where_in(connection: Connection, table: FromClause, column: str, valu
     table = _as_table(table)
     for start in range(0, len(values), CHUNK):
         connection.execute(delete(table).where(table.c[column].in_(values[start : start + CHUNK])))
+
+
+def rows_where_in(
+    connection: Connection, table: FromClause, column: str, values: Sequence[str], wanted: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The ``wanted`` columns of the rows whose ``column`` is one of ``values`` (text keys), JSON columns
+    as their text: one query per ``LOOKUP_CHUNK`` values (DuckDB joins them as an Arrow table,
+    PostgreSQL takes them as one array parameter)."""
+    table = _as_table(table)
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = list(values[start : start + LOOKUP_CHUNK])
+        if connection.dialect.name == "duckdb":
+            found.extend(_rows_where_in_duckdb(connection, table, column, chunk, wanted))
+        else:
+            statement = select(*(type_coerce(table.c[name], Text) for name in wanted)).where(
+                table.c[column] == any_(bindparam("values", chunk, type_=ARRAY(String)))
+            )
+            found.extend(tuple(row) for row in connection.execute(statement))
+    return found
+
+
+def _rows_where_in_duckdb(
+    connection: Connection, table: Table, column: str, values: list[str], wanted: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    names = ", ".join(f'stored."{name}"' for name in wanted)
+    raw: Any = connection.connection.driver_connection
+    raw.register("promptlab_lookup", pa.table({"value": pa.array(values, pa.string())}))
+    joined = f'"{table.name}" stored join promptlab_lookup on stored."{column}" = promptlab_lookup.value'
+    try:
+        return raw.execute(f"select {names} from {joined}").fetchall()
+    finally:
+        raw.unregister("promptlab_lookup")

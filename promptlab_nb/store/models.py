@@ -241,7 +241,8 @@ class CacheEntry(Base):
 class ProviderBatch(Base):
     """One batch submitted to a provider's batch API: which cells of the experiment it carries
     (``custom_ids``) and where it stands. ``collected_at`` is set once its results are stored.
-    It is recorded before it is submitted: ``provider_batch_id`` is None while it is ``submitting``."""
+    It is recorded before it is submitted: ``provider_batch_id`` is None while it is ``submitting``.
+    A judge's batch carries its requests instead of runs: ``judging`` names the judge and what it judges."""
 
     __tablename__ = "provider_batch"
     __table_args__ = (UniqueConstraint("provider", "provider_batch_id"),)
@@ -256,6 +257,7 @@ class ProviderBatch(Base):
     succeeded: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     custom_ids: Mapped[list] = mapped_column(JSONText)
+    judging: Mapped[dict | None] = mapped_column(JSONText)
     error: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -322,4 +324,29 @@ class Preference(Base):
     right_run_id: Mapped[str] = mapped_column(String(26))
     preferred_run_id: Mapped[str | None] = mapped_column(String(26))
     note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PairwiseVerdict(Base):
+    """A pairwise judge's verdict between the runs of two variants on one row, asked in both orders:
+    ``a_first`` is its pick (A, B or tie) with run a shown first, ``b_first`` with run b first;
+    ``winner_run_id`` is None for a tie (the orders disagreed, or both said tie) and when it failed."""
+
+    __tablename__ = "pairwise_verdict"
+    __table_args__ = (Index("ix_pairwise_verdict_experiment_id_judge", "experiment_id", "judge"),)
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26))
+    judge: Mapped[str] = mapped_column(String(200))
+    row_index: Mapped[int] = mapped_column(Integer)
+    variant_a_id: Mapped[str] = mapped_column(String(26))
+    variant_b_id: Mapped[str] = mapped_column(String(26))
+    run_a_id: Mapped[str] = mapped_column(String(26))
+    run_b_id: Mapped[str] = mapped_column(String(26))
+    a_first: Mapped[str | None] = mapped_column(String(10))
+    b_first: Mapped[str | None] = mapped_column(String(10))
+    winner_run_id: Mapped[str | None] = mapped_column(String(26))
+    reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    cost: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

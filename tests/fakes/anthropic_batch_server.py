@@ -18,7 +18,6 @@ from fakes.batch_book import (
     UNREADABLE,
     BatchBook,
     FakeBatch,
-    answer_to,
     book_of,
 )
 from fakes.script import Script, script_of
@@ -79,7 +78,7 @@ async def batch_results(request: web.Request) -> web.Response:
     batch = book.batches.get(request.match_info["batch_id"])
     if batch is None or not batch.finished:
         return _not_found()
-    lines = [_result_line(script_of(request), batch, line, fate) for line, fate in book.fates(batch)]
+    lines = [_result_line(script_of(request), book, batch, line, fate) for line, fate in book.fates(batch)]
     return web.Response(body="\n".join(lines).encode() + b"\n", content_type="application/binary")
 
 
@@ -125,14 +124,14 @@ def _count_name(batch: FakeBatch, fate: str) -> str:
     return "errored" if fate == FAILED else "succeeded"
 
 
-def _result_line(script: Script, batch: FakeBatch, line: dict[str, Any], fate: str) -> str:
+def _result_line(script: Script, book: BatchBook, batch: FakeBatch, line: dict[str, Any], fate: str) -> str:
     custom_id = line["custom_id"]
     if fate == UNREADABLE:
         return '{"custom_id": "' + custom_id + '", "result": {"type": "succ'
-    return json.dumps({"custom_id": custom_id, "result": _result(script, batch, line, fate)})
+    return json.dumps({"custom_id": custom_id, "result": _result(script, book, batch, line, fate)})
 
 
-def _result(script: Script, batch: FakeBatch, line: dict[str, Any], fate: str) -> dict[str, Any]:
+def _result(script: Script, book: BatchBook, batch: FakeBatch, line: dict[str, Any], fate: str) -> dict[str, Any]:
     if fate == STOPPED:
         return {"type": "canceled" if batch.status == CANCELLED else "expired"}
     if fate == FAILED:
@@ -146,7 +145,7 @@ def _result(script: Script, batch: FakeBatch, line: dict[str, Any], fate: str) -
         "type": "message",
         "role": "assistant",
         "model": params["model"],
-        "content": [{"type": "text", "text": answer_to(params["messages"])}],
+        "content": [{"type": "text", "text": book.reply(params["messages"])}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": script.input_tokens, "output_tokens": script.output_tokens},

@@ -23,6 +23,9 @@ IN_PROGRESS, ENDED, EXPIRED, CANCELLING, CANCELLED, INVALID = (
 )
 
 
+Replier = Callable[[list[dict[str, Any]]], str]
+
+
 @dataclass
 class FakeBatch:
     id: str
@@ -44,6 +47,7 @@ class BatchBook:
     only the first ``answered_before_stop`` lines answered (also what a cancelled batch answered);
     ``failing``, ``malformed`` and ``unreadable`` name custom ids answered with an error, a result
     line of the wrong shape, or a line that is not JSON; ``invalid`` fails the whole batch.
+    ``answer`` gives the text of each answer from the request's messages (by default ``answer_to``).
     ``on_create`` is called with each new batch before the client hears of it (to kill the client)."""
 
     polls_to_finish: int = 1
@@ -54,6 +58,7 @@ class BatchBook:
     malformed: set[str] = field(default_factory=set)
     unreadable: set[str] = field(default_factory=set)
     on_create: Callable[[FakeBatch], None] | None = None
+    answer: Replier | None = None
     batches: dict[str, FakeBatch] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     submitted_lines: int = 0
@@ -114,6 +119,9 @@ class BatchBook:
             if custom_id in custom_ids:
                 return fate
         return OK
+
+    def reply(self, messages: list[dict[str, Any]]) -> str:
+        return (self.answer or answer_to)(messages)
 
     @property
     def polls(self) -> int:

@@ -52,6 +52,9 @@ PROVIDER_CASES = [
     ProviderCase(
         "openai-httpx", "openai:gpt-4o-mini", openai_style(FAKE_KEYS["openai"], transport="httpx"), cost(0.15, 0.60)
     ),
+    ProviderCase(
+        "openai-raw", "openai:gpt-4o-mini", openai_style(FAKE_KEYS["openai"], transport="raw"), cost(0.15, 0.60)
+    ),
     ProviderCase("anthropic", "anthropic:claude-haiku-4-5", at_root(FAKE_KEYS["anthropic"]), cost(1.00, 5.00)),
     ProviderCase(
         "anthropic-httpx",

@@ -21,7 +21,6 @@ from fakes.batch_book import (
     STOPPED,
     BatchBook,
     FakeBatch,
-    answer_to,
     book_of,
 )
 from fakes.script import Script, script_of
@@ -105,7 +104,7 @@ def _job(book: BatchBook, script: Script, batch: FakeBatch) -> dict[str, Any]:
         "createTime": created,
     }
     if batch.finished and batch.status != INVALID:
-        answered = [_inlined(script, line, fate) for line, fate in book.fates(batch) if fate != STOPPED]
+        answered = [_inlined(script, book, line, fate) for line, fate in book.fates(batch) if fate != STOPPED]
         metadata["output"] = {"inlinedResponses": {"inlinedResponses": answered}}
     job: dict[str, Any] = {"name": f"batches/{batch.id}", "metadata": metadata, "done": batch.finished}
     if batch.status == INVALID:
@@ -113,12 +112,12 @@ def _job(book: BatchBook, script: Script, batch: FakeBatch) -> dict[str, Any]:
     return job
 
 
-def _inlined(script: Script, line: dict[str, Any], fate: str) -> dict[str, Any]:
+def _inlined(script: Script, book: BatchBook, line: dict[str, Any], fate: str) -> dict[str, Any]:
     metadata = {"custom_id": line["custom_id"]}
     if fate == FAILED:
         return {"error": {"code": 400, "message": "contents must not be empty"}, "metadata": metadata}
     question = {"content": line["request"]["contents"][-1]["parts"][0]["text"]}
-    candidate = {"content": {"role": "model", "parts": [{"text": answer_to([question])}]}, "finishReason": "STOP"}
+    candidate = {"content": {"role": "model", "parts": [{"text": book.reply([question])}]}, "finishReason": "STOP"}
     usage = {
         "promptTokenCount": script.input_tokens,
         "candidatesTokenCount": script.output_tokens,

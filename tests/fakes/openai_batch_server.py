@@ -22,7 +22,7 @@ from fakes.batch_book import (
     UNREADABLE,
     BatchBook,
     FakeBatch,
-    answer_to,
+    Replier,
     book_of,
 )
 from fakes.script import Script, script_of
@@ -160,7 +160,9 @@ def _result_files(book: BatchBook, script: Script, batch: FakeBatch) -> tuple[st
     output_file_id, error_file_id = f"{batch.id}_output", f"{batch.id}_errors"
     fates = book.fates(batch)
     if output_file_id not in book.files:
-        outputs = [_output_line(script, line, fate) for line, fate in fates if fate in (OK, MALFORMED, UNREADABLE)]
+        outputs = [
+            _output_line(script, line, fate, book.reply) for line, fate in fates if fate in (OK, MALFORMED, UNREADABLE)
+        ]
         errors = [_error_line(batch, line, fate) for line, fate in fates if fate in (FAILED, STOPPED)]
         book.files[output_file_id] = "\n".join(outputs).encode()
         book.files[error_file_id] = "\n".join(errors).encode()
@@ -168,17 +170,17 @@ def _result_files(book: BatchBook, script: Script, batch: FakeBatch) -> tuple[st
     return output_file_id, error_file_id, completed, len(fates) - completed
 
 
-def _output_line(script: Script, line: dict[str, Any], fate: str) -> str:
+def _output_line(script: Script, line: dict[str, Any], fate: str, reply: Replier) -> str:
     if fate == UNREADABLE:
         return '{"custom_id": "' + line["custom_id"] + '", "response": {'
-    body = {"unexpected": True} if fate == MALFORMED else _completion(script, line)
+    body = {"unexpected": True} if fate == MALFORMED else _completion(script, line, reply)
     response = {"status_code": 200, "request_id": f"req_{line['custom_id']}", "body": body}
     return json.dumps(
         {"id": f"batch_req_{line['custom_id']}", "custom_id": line["custom_id"], "response": response, "error": None}
     )
 
 
-def _completion(script: Script, line: dict[str, Any]) -> dict[str, Any]:
+def _completion(script: Script, line: dict[str, Any], reply: Replier) -> dict[str, Any]:
     body = line["body"]
     return {
         "id": f"chatcmpl-{line['custom_id']}",
@@ -188,7 +190,7 @@ def _completion(script: Script, line: dict[str, Any]) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer_to(body["messages"]), "refusal": None},
+                "message": {"role": "assistant", "content": reply(body["messages"]), "refusal": None},
                 "finish_reason": "stop",
             }
         ],

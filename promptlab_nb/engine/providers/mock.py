@@ -125,9 +125,14 @@ class MockProvider(Provider):
     def __init__(self, latency: float | None = None, batch_delay: float = 0.0):
         self._latency = latency
         self._batch_delay = float(batch_delay)
+        self._builtins: dict[str, MockModel | None] = {}
 
     def _model(self, name: str) -> MockModel:
-        model = _MODELS.get(name) or _builtin(name)
+        model = _MODELS.get(name)
+        if model is None:
+            if name not in self._builtins:
+                self._builtins[name] = _builtin(name)
+            model = self._builtins[name]
         if model is None:
             known = ", ".join(sorted({"echo", "json", *_MODELS}))
             raise BadRequest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from promptlab_nb.core.errors import ProviderError, ProviderNotConfigured
 from promptlab_nb.core.vocabulary import BatchStatus
@@ -25,7 +25,6 @@ from promptlab_nb.engine.providers.remote import (
     Chunk,
     RemoteProvider,
     Reply,
-    Transport,
     given_params,
     is_local_url,
     sdk_http_client,
@@ -39,9 +38,14 @@ from promptlab_nb.engine.providers.structured import (
     schema_name,
 )
 
+if TYPE_CHECKING:
+    from promptlab_nb.engine.providers.raw_chat import RawChatCompletions
+
 _FINISH_REASONS = {"stop": FINISHED, "length": TRUNCATED, "content_filter": FILTERED, "tool_calls": CALLED_TOOL}
 _UNUSED_KEY = "unused"
 CHAT_COMPLETIONS = "/v1/chat/completions"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OpenAITransport = Literal["aiohttp", "httpx", "raw"]
 _BATCH_STATES = {
     "validating": BatchStatus.IN_PROGRESS,
     "in_progress": BatchStatus.IN_PROGRESS,
@@ -56,7 +60,11 @@ _BATCH_STATES = {
 
 class OpenAIProvider(RemoteProvider):
     """``openai:<model>``. Key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL, or the options.
-    ``transport`` is ``"aiohttp"`` (default) or ``"httpx"``."""
+    ``transport``: ``"aiohttp"`` (default) or ``"httpx"`` under the official SDK, or ``"raw"``: chat
+    calls sent as plain JSON on one pooled aiohttp session, without the SDK (``raw_chat``), for fast
+    local servers; batches still go through the SDK."""
+
+    default_transport: OpenAITransport = "aiohttp"
 
     name = "openai"
     env_var: str | None = "OPENAI_API_KEY"
@@ -73,10 +81,18 @@ class OpenAIProvider(RemoteProvider):
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         prices: Mapping[str, Any] | None = None,
-        transport: Transport = "aiohttp",
+        transport: OpenAITransport | None = None,
     ):
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, prices=prices)
-        self._transport = transport
+        self._transport = transport or self.default_transport
+        if self._transport not in get_args(OpenAITransport):
+            choices = ", ".join(map(repr, get_args(OpenAITransport)))
+            raise ValueError(f"transport is one of {choices}, not {self._transport!r}")
+        self._raw: RawChatCompletions | None = None
+
+    @property
+    def transport(self) -> OpenAITransport:
+        return self._transport
 
     def _create_client(self, api_key: ApiKey | None) -> Any:
         import openai
@@ -86,13 +102,37 @@ class OpenAIProvider(RemoteProvider):
             base_url=self._base_url,
             timeout=self._timeout,
             max_retries=0,
-            http_client=sdk_http_client(openai, self._transport),
+            http_client=sdk_http_client(openai, "httpx" if self._transport == "httpx" else "aiohttp"),
         )
 
+    async def _ready_client(self) -> Any:
+        """The raw client for chat calls on the raw transport (no SDK imported), else the SDK's."""
+        if self._transport != "raw":
+            return await super()._ready_client()
+        if self._raw is None:
+            self.check_configured()
+            from promptlab_nb.engine.providers.raw_chat import RawChatCompletions
+
+            self._raw = RawChatCompletions(self._base_url or OPENAI_BASE_URL, self._api_key, self._timeout)
+        return self._raw
+
+    async def _batch_client(self) -> Any:
+        """Batches go through the SDK whatever the transport of chat calls."""
+        return await super()._ready_client()
+
+    async def aclose(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            await raw.close()
+        await super().aclose()
+
     async def _send(self, client: Any, request: ChatRequest) -> Reply:
-        """One completion through the SDK's client (auth, transport, errors) with the JSON body as is:
-        the typed request transform and response models cost about 0.45 ms of CPU a call."""
-        completion = await client.post("/chat/completions", body=self._body(request), cast_to=object)
+        """One completion with the JSON body as is, through the raw client or the SDK's (auth, transport,
+        errors): the SDK's typed request transform and response models cost about 0.45 ms of CPU a call."""
+        if self._raw is not None and client is self._raw:
+            completion = await client.send(self._body(request))
+        else:
+            completion = await client.post("/chat/completions", body=self._body(request), cast_to=object)
         choice = completion["choices"][0]
         message = choice.get("message") or {}
         usage = completion.get("usage") or {}
@@ -105,6 +145,13 @@ class OpenAIProvider(RemoteProvider):
         )
 
     async def _stream_chunks(self, client: Any, request: ChatRequest) -> AsyncIterator[Chunk]:
+        if self._raw is not None and client is self._raw:
+            async for event in client.events(self._body(request)):
+                if event.get("choices"):
+                    choice = event["choices"][0]
+                    content = (choice.get("delta") or {}).get("content") or ""
+                    yield Chunk(content, _FINISH_REASONS.get(choice.get("finish_reason") or ""))
+            return
         async with await client.chat.completions.create(**self._arguments(request), stream=True) as events:
             async for event in events:
                 if event.choices:
@@ -204,6 +251,14 @@ class OpenAIProvider(RemoteProvider):
         return f"{self.name} batch request failed{status}: {error.get('message') or 'no reason given'}{code}"
 
     def _domain_error(self, error: Exception) -> ProviderError | None:
+        if self._raw is not None:
+            from promptlab_nb.engine.providers.raw_chat import raw_domain_error
+
+            translated = raw_domain_error(error, self.name, self.key_hint, self._raw.base_url)
+            if translated is not None:
+                return translated
+        if self._client is None:
+            return None
         import openai
 
         if isinstance(error, openai.APIStatusError):
@@ -258,6 +313,7 @@ class OllamaProvider(OpenAIProvider):
     default_base_url = "http://localhost:11434/v1"
     needs_api_key = False
     max_tokens_param = "max_tokens"
+    default_transport: OpenAITransport = "raw"
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
@@ -271,6 +327,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     base_url_env_vars = ()
     needs_api_key = False
     max_tokens_param = "max_tokens"
+    default_transport: OpenAITransport = "raw"
 
     def __init__(self, *, paid: bool | None = None, **options: Any):
         super().__init__(**options)

@@ -130,13 +130,17 @@ class RemoteProvider(Provider):
 
     async def _batch_call(self, operation: Callable[[Any], Awaitable[Result]]) -> Result:
         """One call of the SDK's batch API with the SDK client; its failures are translated like a chat call's."""
-        client = await self._ready_client()
+        client = await self._batch_client()
         try:
             return await operation(client)
         except ProviderError:
             raise
         except Exception as error:
             raise self._translated(error) from error
+
+    async def _batch_client(self) -> Any:
+        """The client batch calls go through: the SDK client of chat calls."""
+        return await self._ready_client()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

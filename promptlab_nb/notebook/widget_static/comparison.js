@@ -1,5 +1,6 @@
-// The comparison grid's view. Every value from the kernel is set with textContent or as an
-// attribute value, never parsed as HTML, so model output shows as text.
+// The comparison grid's view, shared by the widget (its model is the kernel's) and the report
+// (report_boot.js gives it a model computed in the page by local_view.js). Every value is set with
+// textContent or as an attribute value, never parsed as HTML, so model output shows as text.
 
 const COLLAPSED_CHARS = 280;
 const SEARCH_DELAY_MS = 250;
@@ -72,6 +73,21 @@ function outputText(cell) {
   return body;
 }
 
+// Characters that show nothing or reorder the text around them (zero-width, direction overrides and
+// isolates, byte order mark): an output holding them says so, so that a reader is not misled.
+const HIDDEN_CHARACTERS = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/gu;
+
+function hiddenCharacters(text) {
+  const found = [...new Set((text ?? "").match(HIDDEN_CHARACTERS) ?? [])];
+  if (!found.length) return null;
+  const codes = found.map((character) => `U+${character.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+  return h("div", {
+    class: "pl-hidden-characters",
+    title: "invisible or text-direction characters in this output",
+    text: `hidden characters: ${codes.join(", ")}`,
+  });
+}
+
 function collapsible(body, length) {
   if (length <= COLLAPSED_CHARS) return body;
   body.classList.add("pl-collapsed");
@@ -93,7 +109,16 @@ function metaLine(cell) {
   return h("div", { class: "pl-meta", text: parts.filter(Boolean).join(" · ") });
 }
 
+const RATING_WORDS = { 1: "▲ rated good", [-1]: "▼ rated bad" };
+
+function ratingView(cell) {
+  if (!cell.rating) return null;
+  const note = cell.rating_note ? `: ${cell.rating_note}` : "";
+  return h("div", { class: "pl-rating pl-rated", text: `${RATING_WORDS[cell.rating] ?? cell.rating}${note}` });
+}
+
 function ratingControls(cell, model) {
+  if (model.get("read_only")) return ratingView(cell);
   const note = h("input", { class: "pl-note", type: "text", placeholder: "note", value: cell.rating_note ?? "" });
   const send = (value) => model.send({ kind: "rate", run_id: cell.run_id, value, note: note.value });
   const thumb = (value, symbol, name) =>
@@ -136,6 +161,7 @@ function cellView(cell, evaluators, model) {
   const badges = h("div", { class: "pl-badges" }, evaluators.map((name) => scoreBadge(name, cell.scores[name], cell.reasons[name])));
   return h("td", { class: cellClass(cell), "data-run-id": cell.run_id }, [
     content,
+    hiddenCharacters(cell.output),
     badges,
     metaLine(cell),
     ratingControls(cell, model),
@@ -209,20 +235,111 @@ function inputsView(inputs) {
     h("div", {}, [h("b", { text: `${name}: ` }), collapsible(h("div", { class: "pl-input", text: value }), value.length)])));
 }
 
+const PICKS = [
+  ["left", "A is better", "pl-prefer-left"],
+  ["tie", "tie", "pl-prefer-tie"],
+  ["right", "B is better", "pl-prefer-right"],
+];
+
+// Blind mode: the better of outputs A and B of a row (the first two shown), or a tie; the pick stored
+// for this pair is pressed.
+function pickView(pair, model) {
+  if (!pair) return h("td", { class: "pl-pick" });
+  const preferred = { left: pair.left_run_id, right: pair.right_run_id, tie: null };
+  const send = (side) => model.send({
+    kind: "prefer", left_run_id: pair.left_run_id, right_run_id: pair.right_run_id, preferred_run_id: preferred[side],
+  });
+  return h("td", { class: "pl-pick" }, PICKS.map(([side, text, className]) => h("button", {
+    class: `pl-prefer ${className}`,
+    "aria-pressed": String(pair.picked === side),
+    text,
+    onclick: () => send(side),
+  })));
+}
+
 function gridView(model) {
   const view = model.get("view");
   const variants = model.get("variants");
   const evaluators = model.get("evaluators");
-  const head = h("tr", {}, [h("th", { text: "input" }), ...variants.map((variant) => h("th", { text: variant }))]);
+  const blind = Boolean(model.get("blind")) && variants.length > 1;
+  const head = h("tr", {}, [
+    h("th", { text: "input" }),
+    ...variants.map((variant) => h("th", { text: variant })),
+    blind ? h("th", { text: "which is better?" }) : null,
+  ]);
   const rows = (view.rows ?? []).map((row) =>
     h("tr", { "data-row": String(row.row_index) }, [
       inputsView(row.inputs),
       ...row.cells.map((cell) => repeatedCellView(cell, evaluators, model)),
+      blind ? pickView(row.pair, model) : null,
     ]));
   if (view.empty_reason) {
-    rows.push(h("tr", {}, [h("td", { class: "pl-empty", colspan: String(variants.length + 1), text: view.empty_reason })]));
+    const columns = variants.length + (blind ? 2 : 1);
+    rows.push(h("tr", {}, [h("td", { class: "pl-empty", colspan: String(columns), text: view.empty_reason })]));
   }
   return h("table", { class: "pl-grid" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
+}
+
+const VERDICT_WORDS = { true: "pass", false: "fail" };
+const CHANGE_WORDS = { regressed: "regressed", improved: "improved", unchanged: "unchanged" };
+
+function verdictText(passed, score) {
+  return VERDICT_WORDS[passed] ?? formatNumber(score);
+}
+
+function baselineOutput(text, diff) {
+  const body = outputText({ output: text, diff });
+  return collapsible(body, (text ?? "").length);
+}
+
+function verdictRowView(row) {
+  const change = `${verdictText(row.baseline_passed, row.baseline_score)} → ${verdictText(row.passed, row.score)}`;
+  return h("tr", { class: `pl-verdict-row pl-${row.change}`, "data-row": String(row.row_index) }, [
+    inputsView(row.inputs),
+    h("td", {}, [
+      h("div", { class: "pl-verdict-variant", text: row.variant }),
+      h("div", { class: "pl-caption", text: `baseline: ${row.baseline_variant}` }),
+      h("span", { class: "pl-badge", text: row.evaluator }),
+    ]),
+    h("td", { class: "pl-cell" }, [baselineOutput(row.baseline_output, null)]),
+    h("td", { class: "pl-cell" }, [baselineOutput(row.output, row.diff)]),
+    h("td", { class: "pl-verdict-change" }, [
+      h("b", { text: CHANGE_WORDS[row.change] ?? row.change }),
+      h("div", { text: change }),
+    ]),
+  ]);
+}
+
+function baselinePager(model, view) {
+  const go = (page) => save(model, "baseline_page", page);
+  const previous = h("button", { text: "‹ previous", onclick: () => go(view.page - 1) });
+  const next = h("button", { text: "next ›", onclick: () => go(view.page + 1) });
+  previous.disabled = view.page <= 0;
+  next.disabled = view.page >= view.page_count - 1;
+  const shown = view.total ? `rows ${view.first}–${view.last} of ${view.total}` : "no rows";
+  return h("span", { class: "pl-pager" }, [
+    previous, h("span", { class: "pl-baseline-page", text: `page ${view.page + 1} of ${view.page_count} · ${shown}` }), next,
+  ]);
+}
+
+// The experiment against its baseline, row by row: changed verdicts first, both outputs side by side,
+// the experiment's output diffed against the baseline's.
+function baselineView(model) {
+  const view = model.get("baseline_view") ?? {};
+  if (view.error) return h("div", { class: "pl-message pl-baseline-error", text: view.error });
+  if (!view.rows) return h("div", { class: "pl-caption", text: "comparing with the baseline…" });
+  const counts = view.counts;
+  const caption = h("div", { class: "pl-baseline-caption" }, [
+    h("b", { text: `vs baseline ${view.baseline}: ` }),
+    document.createTextNode(`${counts.regressed} regressed, ${counts.improved} improved, ${counts.unchanged} unchanged`),
+  ]);
+  const head = h("tr", {}, ["input", "variant", "baseline output", "output", "verdict"].map((text) => h("th", { text })));
+  const rows = view.rows.map(verdictRowView);
+  if (!rows.length) {
+    rows.push(h("tr", {}, [h("td", { class: "pl-empty", colspan: "5", text: "No row both experiments ran." })]));
+  }
+  const table = h("table", { class: "pl-grid pl-verdicts" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
+  return h("div", {}, [caption, baselinePager(model, view), table]);
 }
 
 const CHART_CHOICES = new WeakMap();
@@ -350,6 +467,33 @@ function pager(model) {
   return h("span", { class: "pl-pager" }, [previous, label, next]);
 }
 
+function textBox(model, trait, className, placeholder) {
+  const box = h("input", { type: "text", class: className, placeholder, "aria-label": placeholder });
+  box.value = model.get(trait);
+  box.addEventListener("change", () => save(model, trait, box.value));
+  model.on(`change:${trait}`, () => { box.value = model.get(trait); });
+  return box;
+}
+
+// The widget's modes (the report has neither): blind rating, and the "vs baseline" view with the
+// experiment it compares with; a blind grid offers no baseline view, which names variants.
+function modeControls(model) {
+  if (model.get("blind") === undefined) return null;
+  const baseline = h("span", { class: "pl-baseline-mode" }, [
+    checkbox(model, "show_baseline", "vs baseline"),
+    shownWhen(model, "show_baseline", Boolean,
+      h("span", {}, [textBox(model, "compared_to", "pl-compared-to", "baseline experiment (empty: the latest earlier)")])),
+  ]);
+  return h("div", { class: "pl-controls pl-modes" }, [
+    checkbox(model, "blind", "blind"),
+    shownWhen(model, "blind", (blind) => !blind, baseline),
+    shownWhen(model, "blind", Boolean, h("span", {
+      class: "pl-caption pl-blind-note",
+      text: "blind: variant names and the summary are hidden, each row shows its outputs in an order of its own",
+    })),
+  ]);
+}
+
 function controls(model) {
   return h("div", { class: "pl-controls" }, [
     checkbox(model, "errors_only", "run errors"),
@@ -371,6 +515,7 @@ function titleView(model) {
     const message = model.get("message");
     title.replaceChildren(h("b", { text: model.get("title") }), h("span", { class: "pl-progress", text: ` · ${progress}` }));
     if (message) title.append(h("div", { class: "pl-message", text: message }));
+    if (model.get("notice")) title.append(h("div", { class: "pl-notice", text: model.get("notice") }));
   };
   update();
   for (const trait of ["title", "finished", "expected_runs", "message"]) model.on(`change:${trait}`, update);
@@ -382,9 +527,17 @@ function render({ model, el }) {
   const grid = h("div", { class: "pl-grid-box" }, [gridView(model)]);
   for (const trait of ["summary", "chart"]) model.on(`change:${trait}`, () => summary.replaceChildren(summaryView(model)));
   const redrawGrid = () => grid.replaceChildren(gridView(model));
-  for (const trait of ["view", "variants", "evaluators"]) model.on(`change:${trait}`, redrawGrid);
+  for (const trait of ["view", "variants", "evaluators", "blind"]) model.on(`change:${trait}`, redrawGrid);
   el.classList.add("promptlab-widget");
-  el.append(titleView(model), summary, controls(model), grid);
+  el.append(...[titleView(model), summary, modeControls(model)].filter(Boolean));
+  const gridMode = h("div", { class: "pl-grid-mode" }, [controls(model), grid]);
+  if (model.get("show_baseline") === undefined) {
+    el.append(gridMode);
+    return;
+  }
+  const verdicts = h("div", { class: "pl-grid-box pl-baseline-box" }, [baselineView(model)]);
+  model.on("change:baseline_view", () => verdicts.replaceChildren(baselineView(model)));
+  el.append(shownWhen(model, "show_baseline", (shown) => !shown, gridMode), shownWhen(model, "show_baseline", Boolean, verdicts));
 }
 
 export default { render };

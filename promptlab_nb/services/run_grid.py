@@ -1,0 +1,237 @@
+"""The comparison grid computed in the store: one grid row per data row, filtered, searched, sorted and cut
+into pages in SQL, so that only the runs of the visible page are read. A grid row's cell for a variant
+is that variant's lowest repeat on the row (the one the widget shows first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from promptlab_nb.core.vocabulary import RunStatus
+from promptlab_nb.services.results import input_path, input_text, planned_for_whole_experiments, query_frame
+
+SHOWN_TEXT = "coalesce(nullif(c.output, ''), c.error, '')"
+SPACED_OUTPUT = r"lower(trim(regexp_replace(coalesce(c.output, ''), '\s+', ' ', 'g')))"
+
+
+@dataclass(frozen=True)
+class GridFilter:
+    """Which data rows the grid keeps and how it orders them. ``failed_checks``: evaluators a run that ran
+    scored 0 on; ``disagree_on``: None (off), () to compare outputs, or the evaluators whose scores are
+    compared; ``search``: text looked for in the inputs (``search_keys``), outputs and errors, any case;
+    ``sort_evaluator`` and ``sort_variant_id``: order by that score (unscored rows last), else by row."""
+
+    errors_only: bool = False
+    failed_checks: tuple[str, ...] = ()
+    disagree_on: tuple[str, ...] | None = None
+    search: str = ""
+    search_keys: tuple[str, ...] = ()
+    sort_evaluator: str | None = None
+    sort_variant_id: str | None = None
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class GridSize:
+    """How many data rows have a run, how many (row, variant) cells, and the most runs in one cell;
+    ``every_row`` when each data row of the experiment has a run."""
+
+    rows: int
+    cells: int
+    repeats: int
+    every_row: bool
+
+    @property
+    def repeated(self) -> bool:
+        return self.repeats > 1
+
+
+RUN_COUNT_QUERY = "select count(*) as runs from run where experiment_id = :experiment_id"
+
+SIZE_QUERY = """
+select count(distinct row_index) as rows, count(*) as cells, max(runs) as repeats
+from (select variant_id, row_index, count(*) as runs from run where experiment_id = :experiment_id group by 1, 2) cells
+"""
+
+
+def grid_size(connection, experiment_id: str, rows: int, variants: int, repeats: int) -> GridSize:
+    """The grid's size for an experiment planned as ``rows`` x ``variants`` x ``repeats``. A run per
+    planned cell and repeat (each stored once) fills the plan: then only the runs are counted."""
+    runs = int(query_frame(connection, RUN_COUNT_QUERY, experiment_id=experiment_id)["runs"].iloc[0])
+    if runs and runs == rows * variants * repeats:
+        return GridSize(rows, rows * variants, repeats, every_row=True)
+    size = query_frame(connection, SIZE_QUERY, experiment_id=experiment_id).iloc[0]
+    counted = int(size["rows"])
+    return GridSize(counted, int(size["cells"]), int(size["repeats"] or 0), every_row=counted == rows)
+
+
+CELL_COLUMNS = "r.id, r.experiment_id, r.variant_id, r.row_index, r.status, r.output, r.error"
+
+
+def _shown_cells(repeated: bool) -> str:
+    """The cell shown for each (variant, row): its lowest repeat (the only run without repeats)."""
+    if not repeated:
+        return f"select {CELL_COLUMNS} from run r where r.experiment_id = :experiment_id"
+    return f"""
+select {CELL_COLUMNS} from run r
+join (select variant_id, row_index, min("repeat") as first_repeat from run
+      where experiment_id = :experiment_id group by variant_id, row_index) f
+  on f.variant_id = r.variant_id and f.row_index = r.row_index and f.first_repeat = r."repeat"
+where r.experiment_id = :experiment_id"""
+
+
+class _Query:
+    """A grid query's SQL and its parameters. A filter that keeps rows with some cell matching (errors,
+    failed checks, search) selects those rows before the cells are grouped by row; disagreement, which
+    compares the cells of a row, and the sort key are computed per row. The cells are not materialized:
+    each use reads the run table's columns it needs (a million outputs held at once weigh 700 MB)."""
+
+    def __init__(self, connection, grid: GridFilter):
+        self.connection, self.grid = connection, grid
+        self.parameters: dict[str, object] = {}
+        self.evaluators = list(
+            dict.fromkeys([*grid.failed_checks, *(grid.disagree_on or ()), *_present(grid.sort_evaluator)])
+        )
+        for index, name in enumerate(self.evaluators):
+            self.parameters[f"evaluator_{index}"] = name
+
+    def bind(self, name: str, value: object) -> str:
+        self.parameters[name] = value
+        return f":{name}"
+
+    def score(self, evaluator: str) -> str:
+        return f"s{self.evaluators.index(evaluator)}.value"
+
+    def joins(self, evaluators: Sequence[str]) -> str:
+        """Each evaluator's score of cell ``c`` as ``s<index>.value`` (index in ``self.evaluators``)."""
+        joins = []
+        for name in evaluators:
+            index = self.evaluators.index(name)
+            joins.append(
+                f"left join score s{index} on s{index}.run_id = c.id and s{index}.experiment_id = c.experiment_id "
+                f"and s{index}.evaluator = :evaluator_{index}"
+            )
+        return " ".join(joins)
+
+    def row_filters(self) -> list[str]:
+        """Conditions on a cell's row: it has a cell that failed to run, failed a check, or shows the text."""
+        grid, filters = self.grid, []
+        if grid.errors_only:
+            filters.append(f"c.row_index in (select c.row_index from c where c.status = '{RunStatus.ERROR}')")
+        if grid.failed_checks:
+            failed = " or ".join(f"{self.score(name)} = 0" for name in grid.failed_checks)
+            filters.append(
+                f"c.row_index in (select c.row_index from c {self.joins(grid.failed_checks)} "
+                f"where c.status = '{RunStatus.OK}' and ({failed}))"
+            )
+        if grid.search.strip():
+            filters.append(self._search(grid.search.strip()))
+        return filters
+
+    def row_conditions(self) -> list[str]:
+        if self.grid.disagree_on is None:
+            return []
+        return [self._disagreement(self.grid.disagree_on)]
+
+    def filters_rows(self) -> bool:
+        return bool(self.row_filters() or self.row_conditions())
+
+    def _disagreement(self, evaluators: Sequence[str]) -> str:
+        """Cells that differ in status, in a score (one scored and one not differ too) or, without
+        evaluators, in their outputs once case and spacing are ignored."""
+        differences = ["count(distinct c.status) > 1"]
+        for name in evaluators:
+            value = self.score(name)
+            differences.append(f"count(distinct {value}) > 1 or (count({value}) > 0 and count({value}) < count(*))")
+        if not evaluators:
+            differences.append(f"count(distinct {SPACED_OUTPUT}) > 1")
+        return f"(count(*) > 1 and ({' or '.join(differences)}))"
+
+    def _search(self, term: str) -> str:
+        pattern = self.bind("pattern", "%" + _escaped(term) + "%")
+        found = f"c.row_index in (select c.row_index from c where {SHOWN_TEXT} ilike {pattern} escape '\\')"
+        in_inputs = " or ".join(
+            f"{self._input(index, key)} ilike {pattern} escape '\\'" for index, key in enumerate(self.grid.search_keys)
+        )
+        if not in_inputs:
+            return found
+        return (
+            f"({found} or c.row_index in (select er.row_index from experiment_row er "
+            f"where er.experiment_id = :experiment_id and ({in_inputs})))"
+        )
+
+    def _input(self, index: int, key: str) -> str:
+        self.bind(f"key_{index}", input_path(self.connection, key))
+        return input_text(self.connection, "er.inputs", f"key_{index}")
+
+    def order(self) -> tuple[str, str]:
+        """The sort key column to select and the ORDER BY that uses it."""
+        direction = "desc" if self.grid.descending else "asc"
+        if self.grid.sort_evaluator is None:
+            return "", f"row_index {direction}"
+        variant = self.bind("sort_variant_id", self.grid.sort_variant_id)
+        key = f", max(case when c.variant_id = {variant} then {self.score(self.grid.sort_evaluator)} end) as sort_value"
+        return key, f"case when sort_value is null then 1 else 0 end, sort_value {direction}, row_index"
+
+    def rows(self, repeated: bool) -> str:
+        """The matching data rows with their sort key."""
+        sort_key, _ = self.order()
+        per_row = [*(self.grid.disagree_on or ()), *_present(self.grid.sort_evaluator)]
+        filters = self.row_filters()
+        where = f"where {' and '.join(filters)}" if filters else ""
+        conditions = self.row_conditions()
+        having = f"having {' and '.join(conditions)}" if conditions else ""
+        return f"""
+with c as not materialized ({_shown_cells(repeated)})
+select c.row_index{sort_key}
+from c {self.joins(list(dict.fromkeys(per_row)))}
+{where}
+group by c.row_index
+{having}"""
+
+
+ROW_PAGE_QUERY = """
+select row_index from experiment_row where experiment_id = :experiment_id
+order by row_index {direction} limit :limit offset :offset
+"""
+
+
+def grid_page(
+    connection, experiment_id: str, grid: GridFilter, size: GridSize, offset: int, limit: int
+) -> tuple[list[int], int]:
+    """The data rows ``offset`` to ``offset + limit`` that ``grid`` keeps, in its order, and how many it
+    keeps in all. Without a filter or a sort, when every data row has a run, the page is read from the
+    data rows alone."""
+    planned_for_whole_experiments(connection)
+    query = _Query(connection, grid)
+    if size.every_row and not query.filters_rows() and grid.sort_evaluator is None:
+        direction = "desc" if grid.descending else "asc"
+        page = query_frame(
+            connection,
+            ROW_PAGE_QUERY.replace("{direction}", direction),
+            experiment_id=experiment_id,
+            limit=limit,
+            offset=offset,
+        )
+        return [int(index) for index in page["row_index"]], size.rows
+    rows = query.rows(size.repeated)
+    _, order = query.order()
+    page_sql = f"select row_index, count(*) over () as matching from ({rows}) matched order by {order} "
+    page_sql += "limit :limit offset :offset"
+    page = query_frame(
+        connection, page_sql, experiment_id=experiment_id, limit=limit, offset=offset, **query.parameters
+    )
+    if not page.empty:
+        return [int(index) for index in page["row_index"]], int(page["matching"].iloc[0])
+    count_sql = f"select count(*) as matching from ({rows}) matched"
+    matching = query_frame(connection, count_sql, experiment_id=experiment_id, **query.parameters)
+    return [], int(matching["matching"].iloc[0])
+
+
+def _escaped(term: str) -> str:
+    """``term`` matched literally by LIKE: its wildcards and the escape character escaped."""
+    return term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _present(value: str | None) -> list[str]:
+    return [] if value is None else [value]

@@ -1,0 +1,183 @@
+"""``exp.summary()`` computed in the store: counts, error rates, latency percentiles, tokens and cost are
+aggregated in SQL per variant, and the statistics get one mean per (variant, data row) of each score,
+never the runs themselves. A million runs become a few megabytes of numbers.
+
+The queries join on the experiment's id in every table they read, so that a planner with stale
+statistics (PostgreSQL right after a bulk insert) still has a selective filter on each side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.core.vocabulary import RunStatus
+from promptlab_nb.evaluation.analysis import RATING, summary_table
+from promptlab_nb.evaluation.evaluators import RESERVED_NAMES
+from promptlab_nb.evaluation.statistics import T_METHOD
+from promptlab_nb.services.results import (
+    data_keys,
+    input_path,
+    input_text,
+    planned_for_whole_experiments,
+    query_frame,
+    score_columns,
+    shown_data_columns,
+)
+
+RUN_STATISTICS = [
+    "runs",
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cache_hits",
+]
+
+RAN = f"and r.status <> '{RunStatus.CANCELLED}'"
+
+VARIANT_STATISTICS_QUERY = f"""
+select v.position as variant_position, v.label as variant, count(*) as runs,
+       avg(case when r.status <> '{RunStatus.OK}' then 1.0 else 0.0 end) as error_rate,
+       percentile_cont(0.5) within group (order by r.latency_ms) filter (where not r.cache_hit) as latency_p50_ms,
+       percentile_cont(0.95) within group (order by r.latency_ms) filter (where not r.cache_hit) as latency_p95_ms,
+       avg(r.input_tokens) as input_tokens, avg(r.output_tokens) as output_tokens,
+       case when count(r.cost) < count(*) then null else sum(r.cost) end as cost,
+       sum(case when r.cache_hit then 1 else 0 end) as cache_hits,
+       sum(case when r.status = '{RunStatus.CANCELLED}' then 1 else 0 end) as cancelled_runs,
+       coalesce(sum(case when r.status = '{RunStatus.OK}' then r.cost end), 0.0) as answered_cost,
+       sum(case when r.status = '{RunStatus.OK}' and r.cost is null then 1 else 0 end) as unpriced
+from run r join variant v on v.id = r.variant_id and v.experiment_id = r.experiment_id
+where r.experiment_id = :experiment_id {{ran}}
+group by v.position, v.label
+order by v.position
+"""
+
+REPEATS_QUERY = "select repeats from experiment where id = :experiment_id"
+
+LATEST_RATINGS = """
+latest_rating as (
+    select run_id, value from (
+        select g.run_id, g.value, row_number() over (partition by g.run_id order by g.created_at desc) as newest
+        from rating g where g.experiment_id = :experiment_id
+    ) ranked where newest = 1
+)"""
+
+
+def _row_means_query(connection, evaluators: int, ratings: bool, cluster: bool, ran_only: bool, averaged: bool) -> str:
+    """Per (variant, data row): the mean over repeats (``averaged``; without repeats a row has one run) of
+    each evaluator's score (a run that did not run scores 0) and of the ratings, with the row's cluster
+    label. One score per run and evaluator is stored (the runner writes one, re-scoring replaces them);
+    ratings keep their history, the newest counts."""
+    mean = "avg" if averaged else ""
+    columns = [
+        f"{mean}(case when r.status <> '{RunStatus.OK}' then 0.0 else s{index}.value end) as e{index}"
+        for index in range(evaluators)
+    ]
+    joins = [
+        f"left join score s{index} on s{index}.run_id = r.id and s{index}.experiment_id = r.experiment_id "
+        f"and s{index}.evaluator = :evaluator_{index}"
+        for index in range(evaluators)
+    ]
+    if ratings:
+        columns.append(f"{mean}(g.value) as rating")
+        joins.append("left join latest_rating g on g.run_id = r.id")
+    if cluster:
+        label = input_text(connection, "er.inputs", "cluster_key")
+        columns.append(f"min({label}) as cluster" if averaged else f"{label} as cluster")
+        joins.append("join experiment_row er on er.experiment_id = r.experiment_id and er.row_index = r.row_index")
+    return (
+        ("with " + LATEST_RATINGS if ratings else "")
+        + f"""
+select v.position as variant_position, r.row_index, {", ".join(["0 as repeat_", *columns])}
+from run r join variant v on v.id = r.variant_id and v.experiment_id = r.experiment_id
+{" ".join(joins)}
+where r.experiment_id = :experiment_id {RAN if ran_only else ""}
+{"group by v.position, r.row_index" if averaged else ""}
+"""
+    )
+
+
+def experiment_summary(
+    connection,
+    experiment_id: str,
+    cluster: str | None = None,
+    *,
+    ran_only: bool = False,
+    method: str = T_METHOD,
+    seed: int | None = None,
+) -> pd.DataFrame | None:
+    """``exp.summary()`` of an experiment (None before it has runs); ``ran_only`` leaves cancelled runs out,
+    as the widget does; ``method`` and ``seed`` choose the intervals (see ``summary_table``). Besides
+    the summary's columns it carries ``cancelled_runs``, ``answered_cost`` and
+    ``unpriced`` in ``attrs["counts"]`` (a frame by variant)."""
+    planned_for_whole_experiments(connection)
+    statistics = variant_statistics(connection, experiment_id, ran_only=ran_only)
+    if statistics.empty:
+        return None
+    every_run = variant_statistics(connection, experiment_id) if ran_only else statistics
+    evaluators = score_columns(connection, experiment_id)
+    has_ratings = RATING in evaluators
+    scored = {shown: name for name, shown in evaluators.items() if shown != RATING}
+    cluster_key = _cluster_key(connection, experiment_id, cluster, set(evaluators.values())) if cluster else None
+    rows = row_means(connection, experiment_id, list(scored.values()), has_ratings, cluster_key, ran_only)
+    rows = rows.rename(columns=dict(zip([f"e{index}" for index in range(len(scored))], scored, strict=True)))
+    if cluster:
+        if rows["cluster"].isna().all():
+            raise InvalidData(f"No data column {cluster!r} to cluster by; see exp.runs for the columns.")
+        rows = rows.rename(columns={"cluster": cluster})
+    rows["variant"] = pd.Categorical.from_codes(rows.pop("variant_position"), list(statistics["variant"]))
+    table = summary_table(_as_runs(rows), list(evaluators.values()), cluster, method, seed)
+    described = statistics.set_index("variant")
+    for column in RUN_STATISTICS:
+        table[column] = described[column].reindex(table.index)
+    table = table.astype({"runs": "int64", "cache_hits": "int64"})
+    table.attrs["counts"] = every_run.set_index("variant")[["cancelled_runs", "answered_cost", "unpriced"]]
+    return table
+
+
+def _as_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Row means shaped as the runs ``summary_table`` reads: each one a run that ran, whose run columns
+    (latency, tokens, cost) are replaced afterwards by the figures aggregated over the real runs."""
+    ran = pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), [RunStatus.OK])
+    return rows.rename(columns={"repeat_": "repeat"}).assign(
+        status=ran, cache_hit=False, latency_ms=float("nan"), input_tokens=0, output_tokens=0, cost=0.0
+    )
+
+
+def variant_statistics(connection, experiment_id: str, *, ran_only: bool = False) -> pd.DataFrame:
+    """Per variant, in position order: runs, error rate, latency percentiles of the calls made, mean
+    tokens, total cost (unknown when a run has no price), cache hits, and the widget's counts."""
+    query = VARIANT_STATISTICS_QUERY.replace("{ran}", RAN if ran_only else "")
+    statistics = query_frame(connection, query, experiment_id=experiment_id)
+    return statistics.astype({column: float for column in RUN_STATISTICS if column not in ("runs", "cache_hits")})
+
+
+def row_means(
+    connection,
+    experiment_id: str,
+    evaluators: Sequence[str],
+    ratings: bool,
+    cluster_key: str | None,
+    ran_only: bool,
+) -> pd.DataFrame:
+    averaged = query_frame(connection, REPEATS_QUERY, experiment_id=experiment_id)["repeats"].iloc[0] > 1
+    query = _row_means_query(connection, len(evaluators), ratings, cluster_key is not None, ran_only, averaged)
+    names = {f"evaluator_{index}": name for index, name in enumerate(evaluators)}
+    keys = {"cluster_key": input_path(connection, cluster_key)} if cluster_key is not None else {}
+    rows = query_frame(connection, query, experiment_id=experiment_id, **names, **keys)
+    return rows.sort_values("variant_position", kind="stable", ignore_index=True)
+
+
+def _cluster_key(connection, experiment_id: str, cluster: str, evaluators: set[str]) -> str:
+    """The data column shown as ``cluster`` in the runs (named ``input_<name>`` where it would hide a run
+    column or a score); a run or score column is refused."""
+    shown = shown_data_columns(data_keys(connection, experiment_id), evaluators)
+    if cluster in RESERVED_NAMES | evaluators:
+        hint = f"; the data column {cluster!r} is {shown[cluster]!r} in exp.runs" if cluster in shown else ""
+        raise InvalidData(f"Cluster by a data column, not the run or score column {cluster!r}{hint}.")
+    return {column: name for name, column in shown.items()}.get(cluster, cluster)

@@ -1,0 +1,95 @@
+"""Templates as applications read them: from a process-local cache, so a read per request costs microseconds.
+
+A read by label or of the latest version is kept ``PromptLab.registry_ttl`` seconds, so a label moved by
+another process shows within that time; a pinned version never changes, so it is kept for good. Only found
+templates are kept: a name not found yet is looked up again on the next read. A unit of work of this process
+that writes templates or labels empties the cache when it commits, whichever service wrote them, so this
+process sees its own changes at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Session
+
+from promptlab_nb.core.config import PromptLab
+from promptlab_nb.schemas.definitions import Template
+from promptlab_nb.services.templates import TemplateService
+from promptlab_nb.store.database import Database
+from promptlab_nb.store.models import DefinitionLabel, StoredTemplate, TemplateVersion
+
+ReadKey = tuple[str, int | None, str | None]
+WATCHED_TABLES = frozenset(model.__tablename__ for model in (StoredTemplate, TemplateVersion, DefinitionLabel))
+TEMPLATES_WRITTEN = "promptlab_templates_written"
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    template: Template
+    read_at: float
+    pinned: bool
+
+
+class TemplateRegistry:
+    """Cached reads of one store's templates; ``clock`` (seconds, monotonic) is injectable for tests."""
+
+    def __init__(self, database: Database, settings: PromptLab, clock: Callable[[], float] = time.monotonic):
+        self._database = database
+        self._settings = settings
+        self._clock = clock
+        self._kept: dict[ReadKey, _Kept] = {}
+        event.listen(database.engine, "after_cursor_execute", _note_template_writes, named=True)
+        event.listen(database.engine, "commit", self._forget_after_template_writes)
+        event.listen(database.engine, "rollback", _drop_note)
+
+    def get(
+        self, name: str, version: int | None = None, *, label: str | None = None, session: Session | None = None
+    ) -> Template:
+        """As ``TemplateService.get``, from the cache when fresh; a miss reads in ``session``, else in a
+        unit of work of its own."""
+        key = (name, version, label)
+        now = self._clock()
+        kept = self._kept.get(key)
+        if kept is not None and (kept.pinned or now - kept.read_at < self._settings.registry_ttl):
+            return kept.template
+        template = self._read(name, version, label, session)
+        self._kept[key] = _Kept(template, now, pinned=version is not None)
+        return template
+
+    def _read(self, name: str, version: int | None, label: str | None, session: Session | None) -> Template:
+        if session is not None:
+            return TemplateService(session, self._settings).get(name, version, label=label)
+        with self._database.session() as own_session:
+            return TemplateService(own_session, self._settings).get(name, version, label=label)
+
+    def forget(self) -> None:
+        """Drop every kept read: the next reads come from the store."""
+        self._kept.clear()
+
+    def _forget_after_template_writes(self, connection: Connection) -> None:
+        if connection.info.pop(TEMPLATES_WRITTEN, False):
+            self.forget()
+
+
+def _note_template_writes(**statement: Any) -> None:
+    context: DefaultExecutionContext | None = statement["context"]
+    if context is not None and _written_table(context) in WATCHED_TABLES:
+        statement["conn"].info[TEMPLATES_WRITTEN] = True
+
+
+def _written_table(context: DefaultExecutionContext) -> str | None:
+    """The table an ORM or Core insert, update or delete writes; None for anything else."""
+    if not (context.isinsert or context.isupdate or context.isdelete):
+        return None
+    table = getattr(getattr(context.compiled, "statement", None), "table", None)
+    return getattr(table, "name", None)
+
+
+def _drop_note(connection: Connection) -> None:
+    connection.info.pop(TEMPLATES_WRITTEN, None)

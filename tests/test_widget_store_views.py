@@ -1,0 +1,205 @@
+"""Views computed in the store: the widget's pages, filters, search and sort, and the summary, read with SQL
+on DuckDB and PostgreSQL, agree with the same views computed from every run in memory."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+import promptlab_nb as pl
+from promptlab_nb.core import errors
+from promptlab_nb.engine import sink
+from promptlab_nb.evaluation.analysis import summary_table
+from promptlab_nb.notebook import views
+from promptlab_nb.notebook import widget as widget_module
+from promptlab_nb.notebook.widget import ComparisonWidget
+from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery
+
+COUNTRIES = pd.DataFrame(
+    {
+        "country": ["France", "Japan", "Peru", "Kenya", "Chile", "Spain", "Italy"],
+        "expected": ["Paris", "Tokyo", "Lima", "Nairobi", "Santiago", "Madrid", "Rome"],
+        "region": ["europe", "asia", "america", "africa", "america", "europe", "europe"],
+    }
+)
+STEADY = {"france": "Paris", "japan": "Tokyo", "peru": "Lima", "kenya": "Nairobi", "*": "I do not know"}
+
+
+def answers_in_turn(answers: dict[str, list[str]]) -> Callable[[list[dict[str, str]]], str]:
+    """The n-th answer about a country is the n-th of its answers; ``"error"`` fails that call."""
+    calls: Counter[str] = Counter()
+
+    def respond(messages: list[dict[str, str]]) -> str:
+        country = next(name for name in answers if name in messages[-1]["content"])
+        answer = answers[country][calls[country] % len(answers[country])]
+        calls[country] += 1
+        if answer == "error":
+            raise errors.BadRequest("the model refused", provider="mock")
+        return answer
+
+    return respond
+
+
+@pytest.fixture
+def mixed(lab):
+    """Two variants x 7 rows x 2 repeats: answers that differ by repeat, run errors, two evaluators,
+    literal % and _ in outputs, and one rating."""
+    pl.mock_model("steady", STEADY)
+    pl.mock_model(
+        "flaky",
+        answers_in_turn(
+            {
+                "France": ["Paris", "Lyon"],
+                "Japan": ["Tokyo", "tokyo  "],
+                "Peru": ["error", "Lima"],
+                "Kenya": ["Nairobi 100%", "Nairobi"],
+                "Chile": ["error", "error"],
+                "Spain": ["Madrid_city", "Madrid"],
+                "Italy": ["Rome", "Rome"],
+            }
+        ),
+    )
+    lab.templates.save("capital", "What is the capital of {{ country }}?")
+    experiment = lab.compare(
+        ["capital"],
+        COUNTRIES,
+        models=["mock:steady", "mock:flaky"],
+        repeats=2,
+        evaluators=["equals:expected", "contains:a"],
+        progress=False,
+    )
+    runs = experiment.runs
+    experiment.rate(runs[runs["output"] == "Lyon"]["run_id"].iloc[0], -1, "wrong city")
+    return experiment
+
+
+QUERIES = [
+    GridQuery(page_size=3),
+    GridQuery(page_size=3, page=2),
+    GridQuery(page_size=3, page=9),
+    GridQuery(descending=True),
+    GridQuery(errors_only=True),
+    GridQuery(failed_check="*"),
+    GridQuery(failed_check="contains:a"),
+    GridQuery(disagree_only=True),
+    GridQuery(search="PARIS"),
+    GridQuery(search="europe"),
+    GridQuery(search="0%"),
+    GridQuery(search="_"),
+    GridQuery(search="nowhere"),
+    GridQuery(sort_by="score:0:1"),
+    GridQuery(sort_by="score:1:1", descending=True),
+    GridQuery(errors_only=True, search="lima", sort_by="score:0:0"),
+    GridQuery(baseline="variant:0"),
+    GridQuery(baseline="input:expected", page_size=2, page=1),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=repr)
+def test_every_page_filter_search_and_sort_read_from_the_store_shows_what_the_runs_in_memory_show(mixed, query):
+    # Given the widget on a stored experiment, and the same grid built in memory from every run
+    widget = mixed.widget()
+    in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants)
+
+    # When a page is asked for
+    stored_page = widget.state.page(query)
+
+    # Then the store's page is the same page: rows, cells with every repeat, diffs, counts and why it is empty
+    assert stored_page == in_memory.page(query)
+
+
+def test_a_search_matches_percent_and_underscore_literally(mixed):
+    # Given the widget of an experiment where one answer has "100%" and another "Madrid_city"
+    widget = mixed.widget()
+
+    # When the user searches for "0%" and then for "d_c"
+    widget.search = "0%"
+    percent = [dict(row["inputs"])["country"] for row in widget.view["rows"]]
+    widget.search = "d_c"
+    underscore = [dict(row["inputs"])["country"] for row in widget.view["rows"]]
+
+    # Then only the rows with those very characters are left
+    assert (percent, underscore) == (["Kenya"], ["Spain"])
+
+
+@pytest.mark.parametrize("cluster", [None, "region"])
+def test_the_summary_computed_in_the_store_equals_the_summary_of_every_run(mixed, cluster):
+    # Given an experiment with repeats, run errors, two evaluators and a rating
+    runs = mixed.runs
+
+    # When its summary is computed in the store
+    summary = mixed.summary(cluster)
+
+    # Then it is the summary of every run computed in memory
+    expected = summary_table(runs, runs.attrs["evaluators"], cluster)
+    assert list(summary.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(summary, expected, check_dtype=False)
+
+
+def test_a_summary_clustered_by_a_run_column_says_which_data_column_to_use(mixed):
+    # Given an experiment whose data has a column named like a run column
+    with pytest.raises(errors.InvalidData, match="Cluster by a data column"):
+        # When the summary is clustered by the run column "status"
+        mixed.summary(cluster="status")
+    # Then the error says so; and a data column that does not exist is named as missing
+    with pytest.raises(errors.InvalidData, match="No data column 'continent'"):
+        mixed.summary(cluster="continent")
+
+
+def test_a_large_experiment_shows_its_first_page_then_its_summary(mixed, monkeypatch):
+    # Given an experiment above the size whose summary the widget computes after the first page
+    monkeypatch.setattr(widget_module, "SUMMARY_AFTER_PAGE_RUNS", 1)
+
+    # When the widget opens and its summary is ready
+    widget = ComparisonWidget.from_experiment(mixed)
+    first_rows = widget.view["rows"]
+    ready = widget.wait_for_summary(timeout=30)
+
+    # Then the page was there at once, and the header holds every variant's summary
+    assert len(first_rows) == 7 and ready
+    assert [row["variant"] for row in widget.summary] == mixed.variants
+    assert [chart["evaluator"] for chart in widget.chart] == ["equals:expected", "contains:a"]
+
+
+@pytest.mark.postgres
+def test_runs_written_in_bulk_refresh_the_postgresql_planner_statistics(postgresql_url, monkeypatch):
+    # Given a PostgreSQL store whose run table was never analysed, and a sink that analyses every 4 runs
+    monkeypatch.setattr(sink, "ANALYZE_EVERY_RUNS", 4)
+    lab = pl.Lab(postgresql_url)
+    pl.mock_model("steady", STEADY)
+    lab.templates.save("capital", "What is the capital of {{ country }}?")
+
+    # When an experiment of 7 runs is run
+    lab.run("capital", COUNTRIES, model="mock:steady", evaluators=["equals:expected"], progress=False)
+
+    # Then the planner knows the run and score tables hold those runs and scores
+    with lab.db.connection() as connection:
+        counted = dict(
+            connection.execute(
+                text(
+                    "select relname, reltuples from pg_class where relname in ('run', 'score') "
+                    "and relnamespace = current_schema()::regnamespace"
+                )
+            ).all()
+        )
+    lab.close()
+    assert counted == {"run": 7, "score": 7}
+
+
+def test_the_runs_listing_shows_a_page_read_from_the_store_and_becomes_the_whole_frame_when_used(mixed):
+    # Given an experiment of 28 runs listed three at a time, as `%prompt runs` lists them
+    listing = views.runs_view(mixed, 3)
+
+    # When it is shown, counted, and used as a DataFrame
+    html = listing._repr_html_()
+    outputs = listing["output"]
+
+    # Then it shows the first three runs and says how many more there are, counts every run, and used as a
+    # DataFrame it is exp.runs
+    assert html.count("<tr>") == 3 and "… 25 more rows" in html
+    assert len(listing) == 28
+    assert outputs.tolist() == mixed.runs["output"].tolist()
