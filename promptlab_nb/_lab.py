@@ -331,7 +331,7 @@ class Lab:
         if self.settings.progress if progress is None else progress:
             limit = f", stopping at a budget of ${budget:.4f}" if budget is not None else ""
             print(f"{started}: about {estimate.describe()} for the whole optimisation{limit}")
-        optimization = Optimization(self.db, self.settings, started, prepared)
+        optimization = Optimization(self.db, self.settings, started, prepared, report=print)
         return await optimization.aresume(cache=cache, concurrency=concurrency, progress=progress)
 
     optimize = blocking(aoptimize)
@@ -339,7 +339,7 @@ class Lab:
     def optimization(self, name: str) -> Optimization:
         """A stored optimisation by name, e.g. to ``.resume()`` one interrupted in another session."""
         Optimizer(self.db, self.settings).plan(name)
-        return Optimization(self.db, self.settings, name)
+        return Optimization(self.db, self.settings, name, report=print)
 
     def experiments(self) -> pd.DataFrame:
         """Every experiment, newest first: status, variants, rows, runs, errors and cost."""

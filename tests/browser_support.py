@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from process_support import free_port, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,12 +47,6 @@ class LabServer:
 
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/{NOTEBOOK_PATHS[self.frontend]}/{name}?token={self.token}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _server_environment(home: Path) -> dict[str, str]:
@@ -86,7 +80,7 @@ def _wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> Non
 def running_jupyter_lab(root: Path, home: Path, frontend: str = "jupyterlab") -> Iterator[LabServer]:
     """``jupyter lab`` (or ``jupyter notebook`` for Notebook 7) on a free loopback port, serving ``root``,
     its settings kept under ``home``."""
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     log = home / "jupyter-lab.log"
     home.mkdir(parents=True, exist_ok=True)
     command = [
@@ -111,11 +105,7 @@ def running_jupyter_lab(root: Path, home: Path, frontend: str = "jupyterlab") ->
         _wait_until_answering(f"{url}/api?token={token}", process, log)
         yield LabServer(url, token, root, frontend)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=15)
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:

@@ -7,34 +7,18 @@ import json
 
 import pandas as pd
 import pytest
+from baseline_support import CAREFUL, COUNTRIES, HASTY, QUESTIONS, geographer
+from baseline_support import careful_then_hasty as run_careful_then_hasty
 from scipy import stats
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
 
-COUNTRIES = [f"country {index}" for index in range(12)]
-QUESTIONS = pd.DataFrame({"country": COUNTRIES, "expected": [f"capital {index}" for index in range(12)]})
-CAREFUL = "Name the capital of {{ country }}."
-HASTY = "Guess the capital of {{ country }}."
-
-
-def geographer(messages) -> str:
-    """Answers every question, except that a guess is wrong for the even-numbered countries."""
-    prompt = messages[-1]["content"]
-    number = int(prompt.rstrip(".").rsplit(" ", 1)[-1])
-    return "no idea" if prompt.startswith("Guess") and number % 2 == 0 else f"capital {number}"
-
 
 @pytest.fixture
 def careful_then_hasty(lab):
-    """A careful first version run on the questions, then a hasty second one on the same questions in
-    another order and with the columns swapped."""
-    pl.mock_model("geographer", geographer)
-    lab.templates.save("capital", CAREFUL, model="mock:geographer")
-    lab.run("capital", QUESTIONS, evaluators=["equals:expected"], name="careful", progress=False)
-    lab.templates.save("capital", HASTY, model="mock:geographer")
-    shuffled = QUESTIONS.sample(frac=1, random_state=3)[["expected", "country"]]
-    return lab.run("capital", shuffled, evaluators=["equals:expected"], name="hasty", progress=False)
+    """The hasty experiment runs the same questions in another order and with the columns swapped."""
+    return run_careful_then_hasty(lab, QUESTIONS.sample(frac=1, random_state=3)[["expected", "country"]])
 
 
 def test_the_default_baseline_is_the_earlier_experiment_on_the_same_data(lab, careful_then_hasty):
@@ -71,6 +55,19 @@ def test_the_paired_difference_matches_scipy_and_is_flagged_worse_beyond_noise(l
         "equals:expected",
         True,
     ]
+
+
+def test_the_comparison_shows_one_line_that_counts_the_worse_variants_over_its_table(lab, careful_then_hasty):
+    # Given the hasty experiment compared with the careful one
+    comparison = careful_then_hasty.compare_to("careful")
+
+    # When it is shown as text and as HTML
+    text, html = repr(comparison), comparison._repr_html_()
+
+    # Then both lead with the line a reviewer reads first, over the table of differences
+    header = "hasty vs baseline careful: 12 shared rows, 1 worse beyond noise"
+    assert text.splitlines()[0] == header and "capital@2" in text.splitlines()[2]
+    assert html.startswith(f"<p>{header}</p><table") and "<td>capital@1</td>" in html
 
 
 def test_an_experiment_object_is_a_baseline_and_the_reverse_is_better(lab, careful_then_hasty):

@@ -27,6 +27,8 @@ from test_pairwise import (
 import promptlab_nb as pl
 from promptlab_nb.core import errors
 from promptlab_nb.core.ids import utcnow
+from promptlab_nb.engine.providers.batch_api import BatchLimits
+from promptlab_nb.engine.providers.openai_provider import OpenAIProvider
 from promptlab_nb.services.judge_batches import PendingJudging
 from promptlab_nb.store import migrate
 
@@ -180,6 +182,43 @@ def test_a_ranking_in_batch_mode_judges_every_pair_and_ranks_from_the_stored_ver
     assert table.index[0] == LONG_VARIANT and table["comparisons"].tolist() == [12, 12, 12]
     assert len(verdict_rows(lab)) == 18
     assert fake_server.batches.submitted_lines == sent and live_calls(fake_server) == 0
+
+
+def test_a_judge_split_over_two_batches_stores_no_verdict_until_both_have_finished(
+    lab, capitals, fake_server, monkeypatch
+):
+    # Given OpenAI batches of at most six requests, so the judge's eleven go in two
+    monkeypatch.setattr(OpenAIProvider, "batch_limits", BatchLimits(max_requests=6, max_bytes=10**8))
+    fake_server.batches.answer = prefers_longer
+    judge = pl.evals.pairwise(RUBRIC, model=MODELS["openai"])
+    pending = capitals.pairwise(SHORT_VARIANT, LONG_VARIANT, judge=judge, batch=True)
+    first, second = fake_server.batches.batches.values()
+    second.polls = -5
+
+    # When it is refreshed while only the first batch has finished
+    capitals.refresh(progress=False)
+
+    # Then no verdict is stored and both batches still wait
+    assert pending.batches == 2 and verdict_rows(lab).empty
+    assert judge_batches(capitals)["collected"].isna().all()
+    assert sorted(judge_batches(capitals)["status"]) == ["ended", "in_progress"]
+
+    # When the second has finished too (after five more status reads)
+    for _ in range(5):
+        capitals.refresh(progress=False)
+
+    # Then every verdict is stored, once, and both batches are collected
+    assert second.finished and len(verdict_rows(lab)) == 6 and verdict_rows(lab)["error"].isna().all()
+    assert judge_batches(capitals)["collected"].notna().all()
+    assert (len(fake_server.batches.batches), fake_server.batches.submitted_lines) == (2, 11)
+
+    # When another notebook, refreshing at the same moment, collects the same batches again
+    with lab.db.connection() as connection:
+        connection.execute(text("update provider_batch set collected_at = null"))
+    capitals.refresh(progress=False)
+
+    # Then each verdict is still stored once
+    assert len(verdict_rows(lab)) == 6 and judge_batches(capitals)["collected"].notna().all()
 
 
 def test_the_cost_guard_refuses_a_judge_batch_estimated_at_batch_prices_before_sending_it(lab, capitals, fake_server):

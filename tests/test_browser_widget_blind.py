@@ -11,7 +11,7 @@ import pytest
 
 import promptlab_nb as pl
 from tests.browser_support import LabServer, chromium_missing_reason, chromium_page, running_jupyter_lab, write_notebook
-from tests.test_browser_widget import KERNEL_SECONDS, STORE_SECONDS, run_all_cells
+from tests.test_browser_widget import ARTIFACTS, KERNEL_SECONDS, STORE_SECONDS, run_all_cells
 
 STRONG, WEAK = "capital@1 | mock:strong", "capital@1 | mock:weak"
 NAMES = (STRONG, WEAK, "mock:strong", "mock:weak", "mock:", "@1")
@@ -102,6 +102,8 @@ def test_blind_mode_names_no_variant_and_stores_a_pick_and_the_baseline_view_lis
         pressed = widget.locator("tr", has_text="Japan").locator(".pl-prefer-left[aria-pressed='true']")
         pressed.wait_for()
         assert variant_names_in(widget) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "comparison-widget-blind.png"), full_page=True)
 
         # And the widget opened against the baseline lists the regressed row first, both outputs side by side
         versus = page.locator(".promptlab-widget").nth(1)
@@ -109,7 +111,7 @@ def test_blind_mode_names_no_variant_and_stores_a_pick_and_the_baseline_view_lis
         assert caption == "vs baseline before: 2 regressed, 0 improved, 1 unchanged"
         first = versus.locator(".pl-verdict-row").first
         assert "pl-regressed" in first.get_attribute("class")
-        baseline_output, output = first.locator(".pl-cell").all()
+        baseline_output, output = first.locator(".pl-was"), first.locator(".pl-now")
         assert baseline_output.inner_text() == "Tokyo"
         assert (output.locator(".pl-removed").inner_text(), output.locator(".pl-added").inner_text()) == (
             "Tokyo",

@@ -265,3 +265,47 @@ def test_a_template_from_a_prompty_file_runs_with_its_thread_and_its_warnings_on
         "system: obey",
         "Summarize: Cats purr.",
     ]
+
+
+def test_a_batch_run_is_submitted_and_shown_once_its_batches_are_answered(tmp_path, capitals):
+    # Given an experiment file, run in batch mode (mock batches live in this process, so both commands run here)
+    capitals(0.5)
+    submitted = invoke("run", "experiment.yaml", "--store", "store.duckdb", "--batch")
+    # When its summary is asked for
+    shown = invoke("experiments", "show", "capitals", "--store", "store.duckdb")
+    # Then the run said it was submitted, and the summary stored the answers first
+    assert submitted.exit_code == 0 and "Experiment 'capitals' is submitted" in submitted.output
+    assert shown.exit_code == 0, shown.output
+    assert "equals:expected  0.750" in shown.output and "Status: completed" in shown.output
+
+
+def test_a_label_baseline_compares_with_the_latest_run_of_the_version_the_label_points_at(tmp_path):
+    # Given an experiment of template version 1, labelled production, and a worse version 2
+    rows = "".join(f"c{index},c{index}\n" for index in range(12))
+    write(tmp_path, "rows.csv", "country,expected\n" + rows)
+    experiment = """
+    name: answers
+    templates:
+      - name: answer
+        body: "BODY"
+    models: [mock:echo]
+    data: rows.csv
+    evaluators: ["equals:expected"]
+    """
+    write(tmp_path, "experiment.yaml", experiment.replace("BODY", "{{ country }}"))
+    assert invoke("run", "experiment.yaml", "--store", "store.duckdb").exit_code == 0
+    lab = pl.Lab(tmp_path / "store.duckdb")
+    lab.templates.label("answer", 1, "production")
+    lab.close()
+    write(tmp_path, "experiment.yaml", experiment.replace("BODY", "no {{ country }}"))
+    # When version 2 runs with the label as its baseline
+    finished = invoke("run", "experiment.yaml", "--store", "store.duckdb", "--baseline", "answer@production")
+    # Then it is compared with the experiment that ran version 1 on the same data, and fails
+    assert finished.exit_code == 1, finished.output
+    assert (
+        "FAIL answer@2: not worse than baseline answers (worse beyond noise: equals:expected -1.000" in finished.output
+    )
+    # And a label that points nowhere is refused in one line before anything runs
+    missing = invoke("run", "experiment.yaml", "--store", "store.duckdb", "--baseline", "answer@staging")
+    assert missing.exit_code == 2 and missing.stderr.startswith("Error: Template 'answer' has no label 'staging'")
+    assert invoke("experiments", "show", "answers-3", "--store", "store.duckdb").exit_code == 2

@@ -52,19 +52,6 @@ def test_a_template_of_plain_variables_renders_as_jinja_writes_it(body, values, 
         assert rendered == expected
 
 
-def test_a_plain_template_still_refuses_a_prompt_past_the_size_limit(lab):
-    # Given a lab whose prompts may have 50 characters at most
-    lab.settings.max_rendered_chars = 50
-    lab.templates.save("echo", "Say {{ text }}", model="mock:echo")
-
-    # When a row renders past it
-    runs = lab.run("echo", [{"text": "hi"}, {"text": "y" * 100}], progress=False).runs.sort_values("row_index")
-
-    # Then that run fails saying so and the other succeeds
-    assert runs["status"].tolist() == ["ok", "error"]
-    assert "50 characters" in runs["error"].iloc[1]
-
-
 @pytest.mark.parametrize("endpoint", ["", "http://127.0.0.1:8000/v1"])
 @pytest.mark.parametrize("response_format", [None, "json", {"type": "object", "properties": {"ü": {"type": "string"}}}])
 def test_cache_keys_are_the_ones_older_stores_hold(endpoint, response_format):

@@ -10,11 +10,10 @@ import textwrap
 import pandas as pd
 import pytest
 from magic_support import printed_error
-from sqlalchemy import create_engine, text
+from store_support import store_at_revision
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
-from promptlab_nb.store import migrate
 
 ROWS = [{"text": "Paris"}, {"text": "Tokyo"}]
 
@@ -153,6 +152,7 @@ def test_pipelines_have_labels_too(summarize):
 )
 def test_an_invalid_label_name_is_refused_in_one_line(summarize, label, says):
     lab = summarize
+    # Given production on version 1 of summarize
     # When a label with a bad name is set, Then one line says what is allowed, and nothing moved
     with pytest.raises(errors.InvalidLabel, match=says) as refused:
         lab.templates.label("summarize", 2, label)
@@ -162,6 +162,7 @@ def test_an_invalid_label_name_is_refused_in_one_line(summarize, label, says):
 
 def test_labelling_a_missing_version_or_a_deleted_template_is_refused(summarize):
     lab = summarize
+    # Given production on version 1 of summarize, whose latest is version 2
     # When the version does not exist, Then it is refused naming the history
     with pytest.raises(errors.TemplateNotFound, match=r"has no version 7; see its versions"):
         lab.templates.label("summarize", 7, "production")
@@ -169,11 +170,13 @@ def test_labelling_a_missing_version_or_a_deleted_template_is_refused(summarize)
     lab.templates.delete("summarize")
     with pytest.raises(errors.TemplateDeleted, match=r"restore it with"):
         lab.templates.label("summarize", 2, "production")
+    # Then the label never moved
     assert moves(lab, "summarize") == [("production", 1, None)]
 
 
 def test_a_missing_label_is_named_with_how_to_set_it(summarize):
     lab = summarize
+    # Given summarize with production and no staging label
     # When a label that was never set is fetched or run
     with pytest.raises(errors.LabelNotFound, match=r"has no label 'staging'; set it with lab.templates.label"):
         lab.templates.get("summarize", label="staging")
@@ -184,6 +187,8 @@ def test_a_missing_label_is_named_with_how_to_set_it(summarize):
 
 
 def test_a_version_and_a_label_together_are_refused(summarize):
+    # Given production on version 1 of summarize
+    # When a read names both a version and a label, Then it is refused saying to give one
     with pytest.raises(errors.InvalidData, match="a version or a label, not both"):
         summarize.templates.get("summarize", 1, label="production")
 
@@ -244,17 +249,7 @@ def test_two_processes_moving_one_label_at_once_end_with_one_winner_and_both_mov
 
 def test_a_store_from_before_labels_upgrades_in_place_and_takes_labels(store_url):
     # Given a store at revision 0005 holding a template
-    engine = create_engine(store_url)
-    migrate.upgrade(engine, "old store", revision="0005")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "insert into template (id, name, created_at, updated_at) values ('t1', 'legacy', now(), now());"
-                "insert into template_version (id, template_id, version, body, params, content_hash, created_at)"
-                " values ('v1', 't1', 1, 'Old {{ x }}', '{}', 'h', now())"
-            )
-        )
-    engine.dispose()
+    store_at_revision(store_url, "0005")
     # When the current version opens it and labels the template
     lab = pl.Lab(store_url)
     lab.templates.label("legacy", 1, "production")

@@ -246,14 +246,20 @@ def test_an_optimisation_estimated_above_the_cost_limit_is_refused_before_any_ca
     ],
 )
 def test_impossible_requests_are_refused_in_one_line(adder, options, message):
+    # Given the adder template and an optimizer model
     arguments = {"evaluators": ["equals:expected"], "optimizer_model": "mock:helpful", **options}
-    with pytest.raises(errors.InvalidData, match=message):
+    # When an optimisation is asked that cannot run, Then one line says what to change
+    with pytest.raises(errors.InvalidData, match=message) as refused:
         adder.optimize("adder", ROWS, progress=False, **arguments)
+    assert len(str(refused.value).splitlines()) == 1
+    # Then nothing was stored
+    assert adder.experiments().empty
 
 
 def test_an_unknown_optimisation_or_a_name_taken_is_refused_in_one_line(adder):
     # Given an optimisation under a name
     optimize(adder, "mock:useless", rounds=1, name="tune")
+    # When another starts under that name, or an unknown one is asked for
     # Then another under that name is refused, and an unknown one is not found
     with pytest.raises(errors.OptimizationNameTaken, match=r"lab\.optimization\('tune'\)\.resume\(\)"):
         optimize(adder, "mock:useless", rounds=1, name="tune")

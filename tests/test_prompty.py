@@ -117,9 +117,12 @@ def test_saving_an_import_again_keeps_the_stored_version(lab):
     again = parse_prompty(exported, Path("support-chat.prompty")).template
     with lab.db.session() as session:
         [resaved], _ = save_drafts(session, lab.settings, [again])
-    # Then it is the same version, unchanged
+    # Then it is the same version, unchanged, with the file's defaults and examples kept
     assert (resaved.version, resaved.unchanged) == (saved.version, True)
-    assert lab.templates.get("support-chat").body == first.body
+    stored = lab.templates.get("support-chat")
+    assert stored.body == first.body
+    assert stored.examples == {"customer": "Ada", "question": "Where is my parcel?"}
+    assert "- name: customer\n  kind: string\n  default: Ada\n" in exported
 
 
 def test_the_command_line_imports_exports_and_imports_again(tmp_path):

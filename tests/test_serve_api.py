@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from process_support import free_port, stop
 
 import promptlab_nb as pl
 from promptlab_nb.api.app_factory import create_app
@@ -152,6 +152,8 @@ def test_render_with_a_variable_missing_is_a_400_that_names_it(served):
     ids=["unknown-template", "unknown-label", "unknown-version", "version-zero", "version-not-a-number"],
 )
 def test_reading_what_does_not_exist_is_an_error_that_says_what_to_do(served, path, params, status, error):
+    # Given the service over a store with summarize, production on version 1
+    # When an application reads what the store does not have, Then the answer names the error and what to do
     assert_error(served.read(path, params=params), status, error)
 
 
@@ -267,12 +269,6 @@ def test_serving_a_store_that_does_not_exist_is_one_line_and_creates_nothing(tmp
     assert not (tmp_path / "typo.duckdb").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def serve_process(duckdb_url) -> Iterator[tuple[str, str]]:
     """`promptlab serve` in its own process on a free loopback port: (base URL, read-only token)."""
@@ -293,12 +289,7 @@ def serve_process(duckdb_url) -> Iterator[tuple[str, str]]:
         wait_until_healthy(base, process)
         yield base, token
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
 
 
 def wait_until_healthy(base: str, process: subprocess.Popen) -> None:

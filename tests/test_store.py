@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from sqlalchemy import create_engine, text
+from store_support import store_at_revision
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
@@ -48,17 +49,7 @@ def test_promptlab_url_environment_variable_chooses_the_store(tmp_path, monkeypa
 
 def test_a_store_from_an_older_version_upgrades_in_place_keeping_its_data(store_url):
     # Given a store at the first schema revision holding a template
-    engine = create_engine(store_url)
-    migrate.upgrade(engine, "old store", revision="0001")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "insert into template (id, name, created_at, updated_at) values ('t1', 'legacy', now(), now());"
-                "insert into template_version (id, template_id, version, body, params, content_hash, created_at)"
-                " values ('v1', 't1', 1, 'Old {{ x }}', '{}', 'h', now())"
-            )
-        )
-    engine.dispose()
+    store_at_revision(store_url, "0001")
     # When the current version opens it
     lab = pl.Lab(store_url)
     # Then it is upgraded and the template is still there and usable

@@ -88,6 +88,9 @@ def test_plot_draws_the_trend_with_error_bars(capital):
 
 
 def test_a_template_never_run_has_an_empty_history(lab):
+    # Given a template no experiment has run
     lab.templates.save("fresh", "Hello {{ name }}")
+    # When its scores are asked for
     history = lab.templates.scores("fresh", EVALUATOR)
+    # Then the history is empty with its columns
     assert history.empty and "version" in history.columns

@@ -40,6 +40,9 @@ def run_tokens(*arguments: str):
 
 
 def test_a_new_token_is_stored_only_as_its_sha256_and_prefix(lab):
+    # Given a store without tokens
+    assert stored_tokens(lab) == []
+
     # When a token is made
     secret = create_token(lab, "billing-app")
 
@@ -92,7 +95,8 @@ def test_a_read_only_token_may_not_write():
     # Given a read-only token and a read-write one
     with_reads_only = token_record(read_only=True)
     with_writes = token_record(read_only=False)
-    # Then only the read-only one is refused a write, naming it
+
+    # When each asks to write, Then only the read-only one is refused, naming it
     check_may_write(with_writes)
     with pytest.raises(errors.ReadOnlyApiToken, match="'reader'"):
         check_may_write(with_reads_only)
@@ -115,14 +119,32 @@ def test_a_name_in_use_is_refused_until_that_token_is_revoked(lab):
 
 @pytest.mark.parametrize("name", ["", "has space", "a/b"])
 def test_a_token_name_that_is_not_plain_is_refused(lab, name):
+    # Given a store without tokens
+    # When a token is made with a name that is not plain, Then it is refused naming what a name may be
     with pytest.raises(errors.InvalidName, match="API token name"):
         create_token(lab, name)
+    # Then nothing is stored
     assert stored_tokens(lab) == []
 
 
 def test_revoking_a_token_that_does_not_exist_says_how_to_list_them(lab):
+    # Given a store without tokens
+    # When a token that does not exist is revoked, Then the error says how to list the tokens
     with lab.db.session() as session, pytest.raises(errors.ApiTokenNotFound, match="promptlab tokens list"):
         TokenService(session).revoke("nobody")
+
+
+def test_a_new_token_shown_in_a_log_or_traceback_does_not_show_its_secret(lab):
+    # Given a token just made
+    with lab.db.session() as session:
+        issued = TokenService(session).create("billing-app")
+
+    # When it is shown as a log line or a traceback would show it
+    shown = [repr(issued), str(issued)]
+
+    # Then its name shows and its secret does not
+    for text in shown:
+        assert "billing-app" in text and issued.secret not in text
 
 
 def test_tokens_create_prints_the_token_once_and_list_shows_it_without_the_secret(lab):
@@ -158,6 +180,7 @@ def test_tokens_revoke_stops_the_token(lab):
 
 
 def test_a_mistake_on_the_command_line_is_one_line_and_exit_code_2(lab, tmp_path):
+    # Given a store without tokens, and a store path with a typo
     # When a token is revoked that does not exist, and one is made on a store that does not exist
     unknown = run_tokens("revoke", "nobody", "--store", lab.url)
     no_store = run_tokens("create", "ci", "--store", str(tmp_path / "typo.duckdb"))

@@ -32,11 +32,13 @@ LABELS = ["triage@1", "triage_short@2", "summarize@1 | mock:a", "summarize@1 | m
     ],
 )
 def test_a_label_or_a_part_no_other_variant_shares_names_the_variant(typed, label):
+    # Given the labels of an experiment's variants (LABELS)
     # When a person types a name, Then it stands for the one variant it is part of
     assert resolve_variant(typed, LABELS) == label
 
 
 def test_an_ambiguous_name_lists_the_variants_it_could_mean_on_one_line():
+    # Given two variants of summarize@1 on two models
     # When a name is part of two labels, Then one line names both choices
     with pytest.raises(errors.AmbiguousVariant) as refused:
         resolve_variant("summarize", LABELS)
@@ -47,6 +49,8 @@ def test_an_ambiguous_name_lists_the_variants_it_could_mean_on_one_line():
 
 
 def test_an_unknown_name_lists_the_variants():
+    # Given the labels of an experiment's variants (LABELS)
+    # When a name no variant has is typed, Then the variants are listed
     with pytest.raises(errors.VariantNotFound, match=r"No variant 'triag'; variants: 'triage@1', "):
         resolve_variant("triag", LABELS)
 

@@ -3,35 +3,16 @@ a baseline experiment, changed verdicts first, both outputs side by side with a 
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
+from baseline_support import QUESTIONS, careful_then_hasty
 
-import promptlab_nb as pl
 from promptlab_nb.notebook.widget_baseline import verdict_page
 from promptlab_nb.notebook.widget_diff import ADDED, REMOVED
-
-QUESTIONS = pd.DataFrame(
-    {"country": [f"country {index}" for index in range(12)], "expected": [f"capital {index}" for index in range(12)]}
-)
-CAREFUL = "Name the capital of {{ country }}."
-HASTY = "Guess the capital of {{ country }}."
-
-
-def geographer(messages) -> str:
-    """Answers every question, except that a guess is wrong for the even-numbered countries."""
-    prompt = messages[-1]["content"]
-    number = int(prompt.rstrip(".").rsplit(" ", 1)[-1])
-    return "no idea" if prompt.startswith("Guess") and number % 2 == 0 else f"capital {number}"
 
 
 @pytest.fixture
 def hasty(lab):
-    """A careful first version run on the questions, then a hasty second version on the same questions."""
-    pl.mock_model("geographer", geographer)
-    lab.templates.save("capital", CAREFUL, model="mock:geographer")
-    lab.run("capital", QUESTIONS, evaluators=["equals:expected"], name="careful", progress=False)
-    lab.templates.save("capital", HASTY, model="mock:geographer")
-    return lab.run("capital", QUESTIONS, evaluators=["equals:expected"], name="hasty", progress=False)
+    return careful_then_hasty(lab)
 
 
 def changes(view: dict) -> list[str]:

@@ -203,3 +203,22 @@ def test_the_runs_listing_shows_a_page_read_from_the_store_and_becomes_the_whole
     assert html.count("<tr>") == 3 and "… 25 more rows" in html
     assert len(listing) == 28
     assert outputs.tolist() == mixed.runs["output"].tolist()
+
+
+@pytest.mark.parametrize("query", [GridQuery(), GridQuery(search="europe"), GridQuery(failed_check="*")], ids=repr)
+def test_a_data_row_without_runs_is_not_a_grid_row_even_when_its_data_matches(mixed, query):
+    # Given an experiment whose last data row (Italy, in europe) has no runs left
+    with mixed.database.connection() as connection:
+        connection.execute(
+            text("delete from score where run_id in (select id from run where experiment_id = :id and row_index = 6)"),
+            {"id": mixed.id},
+        )
+        connection.execute(text("delete from run where experiment_id = :id and row_index = 6"), {"id": mixed.id})
+    in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants)
+
+    # When the widget shows a page of it
+    stored_page = mixed.widget().state.page(query)
+
+    # Then Italy is not among the rows, as in the grid built from the runs
+    assert stored_page == in_memory.page(query)
+    assert all(dict(row["inputs"])["country"] != "Italy" for row in stored_page["rows"])

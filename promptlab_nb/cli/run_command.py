@@ -19,6 +19,7 @@ from promptlab_nb.cli.console import (
 )
 from promptlab_nb.cli.summary_text import checks_text, summary_text
 from promptlab_nb.core.vocabulary import Mode, RunStatus
+from promptlab_nb.services.ci_baselines import baseline_experiment, check_baseline
 from promptlab_nb.services.ci_reports import baseline_checks, junit_xml, results_document, threshold_checks
 from promptlab_nb.services.experiment_files import unique_experiment_name
 from promptlab_nb.services.run_files import read_run_file
@@ -53,7 +54,10 @@ class PlainProgress:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @store_option
 @click.option("--name", help="Name of the experiment [default: the file's name:, made unique].")
-@click.option("--baseline", help="An earlier experiment to compare with (overrides the file's baseline:).")
+@click.option(
+    "--baseline",
+    help="An earlier experiment, or TEMPLATE@LABEL: the latest one that ran that version (overrides baseline:).",
+)
 @click.option("--batch", is_flag=True, help="Send the runs through the providers' batch APIs (about half price).")
 @click.option("--repeats", type=click.IntRange(min=1), help="Run each row this many times (overrides repeats:).")
 @click.option("--no-cache", is_flag=True, help="Call the models again even for prompts already answered.")
@@ -86,6 +90,10 @@ def run(
     for warning in spec.warnings:
         click.echo(f"Warning: {warning}", err=True)
     lab = open_lab(store, settings)
+    baseline = baseline or spec.baseline
+    if baseline:
+        with lab.db.session() as session:
+            check_baseline(session, baseline)
     if name is None and spec.name:
         with lab.db.session() as session:
             name = unique_experiment_name(session, spec.name)
@@ -110,14 +118,15 @@ def run(
         plain_progress.write()
     if batch:
         click.echo(
-            f"Experiment {experiment.name!r} is {experiment.status}; its checks run once the batches are answered: "
-            f"promptlab experiments show {experiment.name}"
+            f"Experiment {experiment.name!r} is {experiment.status}: the providers answer batches within 24 hours; "
+            f"`promptlab experiments show {experiment.name}` stores the answers so far and shows the summary."
         )
         return
     summary = experiment.summary()
     checks = threshold_checks(summary, spec.thresholds)
-    baseline = baseline or spec.baseline
     if baseline:
+        with lab.db.session() as session:
+            baseline = baseline_experiment(session, experiment.name, baseline)
         checks += baseline_checks(experiment.compare_to(baseline), list(summary.index))
     click.echo(summary_text(experiment.name, summary))
     if checks:

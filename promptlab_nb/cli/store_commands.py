@@ -8,6 +8,7 @@ import click
 
 from promptlab_nb.cli.console import fail, open_lab, reports_user_errors, store_option
 from promptlab_nb.cli.summary_text import summary_text
+from promptlab_nb.core.vocabulary import ExperimentStatus
 
 RUN_FORMATS = ("csv", "parquet", "jsonl")
 
@@ -78,9 +79,12 @@ def list_experiments(store: str | None) -> None:
 @store_option
 @reports_user_errors
 def show_experiment(name: str, store: str | None) -> None:
-    """An experiment's summary: per variant, each score with its 95% CI, errors and cost."""
+    """An experiment's summary: per variant, each score with its 95% CI, errors and cost. An experiment
+    awaiting provider batches first stores the answers of those that finished."""
     experiment = open_lab(store).experiment(name)
-    click.echo(summary_text(experiment.name, experiment.summary()))
+    if experiment.status == ExperimentStatus.SUBMITTED:
+        experiment.refresh()
+    click.echo(f"{summary_text(experiment.name, experiment.summary())}\nStatus: {experiment.status}")
 
 
 @click.command()

@@ -6,7 +6,10 @@ operating system at start), which is far cheaper than ``os.urandom`` for thousan
 
 from __future__ import annotations
 
+import getpass
+import os
 import random
+import socket
 import time
 from datetime import UTC, datetime
 
@@ -24,3 +27,12 @@ def new_id() -> str:
 def utcnow() -> datetime:
     """Now in UTC, without a time zone: the store keeps naive UTC times on both backends."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def this_session() -> str:
+    """Who works on the store, for claims and label moves: ``user@host (PID n)``."""
+    try:
+        user = f"{getpass.getuser()}@"
+    except (KeyError, OSError):
+        user = ""
+    return f"{user}{socket.gethostname()} (PID {os.getpid()})"

@@ -17,7 +17,6 @@ fewer than ten runs the large-sample interval of κ is rough; the figure says ho
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from promptlab_nb.core.errors import InvalidData
-from promptlab_nb.evaluation.statistics import wilson_interval
+from promptlab_nb.evaluation.statistics import two_sided_z, wilson_interval
 
 _NAN = float("nan")
 
@@ -66,7 +65,7 @@ def cohen_kappa(
     shares = table.reindex(index=categories, columns=categories, fill_value=0).to_numpy(dtype=float) / n
     observed = float(np.trace(shares))
     kappa, se = _kappa_with_standard_error(shares, n)
-    z = _normal_quantile(0.5 + confidence / 2)
+    z = two_sided_z(confidence)
     agreeing = int(round(observed * n))
     low, high = wilson_interval(agreeing, n, confidence)
     return Agreement(
@@ -96,8 +95,3 @@ def _kappa_with_standard_error(shares: np.ndarray, n: int) -> tuple[float, float
         diagonal.sum() + (1 - observed) ** 2 * off_diagonal.sum() - (observed * chance - 2 * chance + observed) ** 2
     ) / (n * (1 - chance) ** 4)
     return kappa, math.sqrt(max(variance, 0.0))
-
-
-def _normal_quantile(probability: float) -> float:
-    """scipy.special's normal quantile, imported on first use (scipy takes a few hundred ms to import)."""
-    return float(importlib.import_module("scipy.special").ndtri(probability))

@@ -87,7 +87,7 @@ def _evaluator_columns(
     stats = summarize(scores, cluster="cluster" if cluster else None, method=method, seed=seed)
     columns = pd.DataFrame(index=stats.index)
     columns[evaluator] = stats["mean"]
-    low, high = _score_range(scores["value"])
+    low, high = score_range(scores["value"])
     columns[f"{evaluator} ci_low"] = stats["ci_low"].clip(lower=low)
     columns[f"{evaluator} ci_high"] = stats["ci_high"].clip(upper=high)
     for variant, interval in _unanimous_pass_rates(scores).items():
@@ -106,7 +106,7 @@ def _unanimous_pass_rates(scores: pd.DataFrame) -> dict[str, tuple[float, float]
     return intervals
 
 
-def _score_range(values: pd.Series) -> tuple[float | None, float | None]:
+def score_range(values: pd.Series) -> tuple[float | None, float | None]:
     """Scores between 0 and 1 (pass rates, similarities, judges) cannot have an interval beyond
     them; the t interval of a small or extreme sample can, so it is clipped to [0, 1]."""
     known = values.dropna()

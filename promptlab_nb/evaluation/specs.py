@@ -31,9 +31,12 @@ SPEC_EXAMPLES = {
     "numeric": "numeric:answer:0.01",
     "judge": 'judge:"The answer is polite."',
     "pairwise": 'pairwise:"The more helpful answer wins."',
+}
+IMPORTED_FORMS = {
     "assert": "assert:icontains:paris (a promptfoo assertion of the row, as imported)",
     "test": "test (the promptfoo verdict of the row's assertions)",
 }
+"""Specs written by ``promptlab import promptfoo`` rather than typed: not listed among the forms to type."""
 
 
 def parse_spec(spec: str) -> ev.Evaluator:
@@ -46,9 +49,8 @@ def parse_spec(spec: str) -> ev.Evaluator:
     try:
         return builder(argument, kind != base_kind)
     except InvalidEvaluator as error:
-        raise InvalidEvaluator(
-            f"Evaluator {spec!r} is not valid: {error} Write it as {SPEC_EXAMPLES[base_kind]}."
-        ) from None
+        form = SPEC_EXAMPLES.get(base_kind) or IMPORTED_FORMS[base_kind]
+        raise InvalidEvaluator(f"Evaluator {spec!r} is not valid: {error} Write it as {form}.") from None
 
 
 def as_evaluator(obj: Any) -> ev.Evaluator:

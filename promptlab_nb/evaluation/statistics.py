@@ -159,8 +159,13 @@ def proportion_interval(values: Sequence[float] | np.ndarray, confidence: float 
     return Estimate(estimate.mean, estimate.se, max(estimate.ci_low, 0.0), min(estimate.ci_high, 1.0), estimate.n)
 
 
+def two_sided_z(confidence: float) -> float:
+    """The normal quantile a two-sided ``confidence`` interval reaches: 1.96 for 0.95."""
+    return float(_special().ndtri(0.5 + confidence / 2))
+
+
 def _wilson_bounds(share: float, n: int, confidence: float) -> tuple[float, float]:
-    z = float(_special().ndtri(0.5 + confidence / 2))
+    z = two_sided_z(confidence)
     scale = 1 + z**2 / n
     centre = (share + z**2 / (2 * n)) / scale
     half_width = z / scale * math.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from promptlab_nb.display.tables import experiment_header_text
-from promptlab_nb.notebook.widget_state import chart_series
+from promptlab_nb.notebook.widget_state import chart_series, summary_rows
 from promptlab_nb.schemas.report_records import ReportContent
 from promptlab_nb.services.experiments import ExperimentService
 from promptlab_nb.services.report_rows import ReportRowsService
@@ -30,7 +28,7 @@ def report_content(
         counts = ExperimentService(session).status_counts(record.id)
         if summary is None:
             table = experiment_summary(session.connection(), record.id, ran_only=True)
-            summary = header_rows(table, rows.evaluators) if table is not None else []
+            summary = summary_rows(table, rows.evaluators) if table is not None else []
     variants = [variant.label for variant in record.variants]
     return ReportContent(
         title=experiment_header_text(
@@ -43,36 +41,3 @@ def report_content(
         expected_runs=len(rows.rows) * len(variants),
         page_size=experiment.settings.display_rows,
     )
-
-
-def header_rows(summary: pd.DataFrame, evaluators: list[str]) -> list[dict[str, Any]]:
-    """The widget's summary rows (``widget_state.summary_rows``) from ``experiment_summary``, whose
-    counts of cancelled and unpriced runs come with it instead of from the runs."""
-    counts = summary.attrs["counts"]
-    scored = [name for name in evaluators if name in summary.columns]
-    return [
-        {
-            "variant": str(variant),
-            "runs": int(values["runs"]),
-            "cancelled_runs": int(counts.loc[variant, "cancelled_runs"]),
-            "error_rate": _number(values["error_rate"]),
-            "cost": float(counts.loc[variant, "answered_cost"]),
-            "unpriced": int(counts.loc[variant, "unpriced"]),
-            "latency_p50_ms": _number(values["latency_p50_ms"]),
-            "scores": [
-                {
-                    "name": name,
-                    "mean": _number(values[name]),
-                    "low": _number(values[f"{name} ci_low"]),
-                    "high": _number(values[f"{name} ci_high"]),
-                    "verdict": str(values[f"{name} vs best"] or ""),
-                }
-                for name in scored
-            ],
-        }
-        for variant, values in summary.iterrows()
-    ]
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)

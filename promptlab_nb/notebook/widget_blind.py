@@ -118,7 +118,7 @@ class BlindRating(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self._experiment_ids: dict[int, str] = {}
+        self._seen_experiment: tuple[PreferredExperiment, str] | None = None
         self.on_msg(self._handle_pick_message)
 
     def _compared(self) -> PreferredExperiment:
@@ -140,15 +140,16 @@ class BlindRating(anywidget.AnyWidget):
             if change["new"]:
                 self._leave_views_naming_variants()
             for name in MASKED_TRAITS:
-                self.set_trait(name, self._unmasked.get(name, getattr(self, name)))
+                setattr(self, name, self._unmasked.get(name, getattr(self, name)))
 
     def _leave_views_naming_variants(self) -> None:
-        if self.trait_values().get("sort_by", ROW_ORDER) != ROW_ORDER:
+        """The grid's traits (``notebook.widget``) that single a variant out, and the baseline view's."""
+        grid = self.trait_values()
+        if grid["sort_by"] != ROW_ORDER:
             self.set_trait("sort_by", ROW_ORDER)
-        if str(self.trait_values().get("baseline", "")).startswith(f"{VARIANT_BASELINE}:"):
+        if grid["baseline"].startswith(f"{VARIANT_BASELINE}:"):
             self.set_trait("baseline", "")
-        if self.trait_values().get("show_baseline"):
-            self.set_trait("show_baseline", False)
+        self.set_trait("show_baseline", False)
 
     def _blind_page(self, view: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -161,20 +162,20 @@ class BlindRating(anywidget.AnyWidget):
         return blind_view(view, experiment_id, picks)
 
     def _experiment_id(self, experiment: PreferredExperiment) -> str:
-        key = id(experiment)
-        if key not in self._experiment_ids:
-            self._experiment_ids[key] = experiment.record.id
-        return self._experiment_ids[key]
+        """The id of the experiment shown, read from the store once per experiment object."""
+        if self._seen_experiment is None or self._seen_experiment[0] is not experiment:
+            self._seen_experiment = (experiment, experiment.record.id)
+        return self._seen_experiment[1]
 
     def prefer(self, left_run_id: str, right_run_id: str, preferred_run_id: str | None) -> None:
         """Store a pick through ``exp.prefer`` and show it on the row; a mistake becomes ``message``."""
         try:
             self._compared().prefer(left_run_id, right_run_id, preferred_run_id)
         except PromptLabError as error:
-            self.set_trait("message", str(error))
+            self.message = str(error)
             return
-        self.set_trait("message", "")
-        self.set_trait("view", self._unmasked.get("view", {}))
+        self.message = ""
+        self.view = self._unmasked.get("view", {})
 
     def _handle_pick_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("kind") == "prefer":

@@ -23,7 +23,14 @@ from promptlab_nb.services.results import (
     score_columns,
     shown_data_columns,
 )
-from promptlab_nb.services.run_grid import GridFilter, GridSize, grid_page, grid_size
+from promptlab_nb.services.run_grid import (
+    CellIndex,
+    GridFilter,
+    GridSize,
+    grid_page,
+    grid_size,
+    served_by_cell_index,
+)
 
 if TYPE_CHECKING:
     from promptlab_nb.schemas.experiment_records import ExperimentRecord
@@ -326,6 +333,7 @@ class GridSource:
     input_columns: list[str]
     input_keys: list[str]
     evaluators: dict[str, str]
+    cells: CellIndex | None = None
 
     @classmethod
     def read(cls, database: Database, record: ExperimentRecord) -> tuple[GridSource, GridSize]:
@@ -354,11 +362,7 @@ class GridSource:
         """The grid rows of page ``page`` (the last one when there are fewer) with every repeat of every
         variant, ratings and failed steps; their row indexes in order, the page and how many rows match."""
         with self.database.connection() as connection:
-            rows, matching = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
-            last_page = _page_count(matching, page_size) - 1
-            if page > last_page:
-                page = last_page
-                rows, _ = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
+            rows, page, matching = self._row_page(connection, grid, size, page, page_size)
             runs = rows_runs_frame(connection, self.experiment_id, rows, set(self.evaluators))
             answers = failed_step_answers(connection, self.experiment_id, rows)
         missing = [column for column in [*self.input_columns, *self.evaluators] if column not in runs.columns]
@@ -367,6 +371,28 @@ class GridSource:
         state = ComparisonState.from_runs(runs, self.variants)
         state.show_failed_answers(answers)
         return state, rows, page, matching
+
+    def _row_page(
+        self, connection, grid: GridFilter, size: GridSize, page: int, page_size: int
+    ) -> tuple[list[int], int, int]:
+        """The row indexes of page ``page`` (the last one when there are fewer), the page, how many match."""
+        if served_by_cell_index(grid):
+            matching = self._cells(connection, size).matching(grid, self.variant_ids)
+            page = min(page, _page_count(len(matching), page_size) - 1)
+            return [int(index) for index in matching[page * page_size : (page + 1) * page_size]], page, len(matching)
+        rows, count = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
+        last_page = _page_count(count, page_size) - 1
+        if page > last_page:
+            page = last_page
+            rows, _ = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
+        return rows, page, count
+
+    def _cells(self, connection, size: GridSize) -> CellIndex:
+        """The cell index, read at the first filter or sort on statuses and scores."""
+        if self.cells is None:
+            stored = [name for shown, name in self.evaluators.items() if shown != RATING]
+            self.cells = CellIndex.read(connection, self.experiment_id, size.repeated, self.variant_ids, stored)
+        return self.cells
 
 
 class StoredGrid(GridLayout):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ApiTokenRecord(BaseModel):
@@ -25,7 +25,8 @@ class ApiTokenRecord(BaseModel):
 
 
 class IssuedApiToken(BaseModel):
-    """A token just made: ``secret`` is shown this once and stored only as its SHA-256."""
+    """A token just made: ``secret`` is shown this once and stored only as its SHA-256; the repr leaves it
+    out, so a log or a traceback that shows the object does not show the token."""
 
     record: ApiTokenRecord
-    secret: str
+    secret: str = Field(repr=False)

@@ -42,6 +42,7 @@ class Template(Definition):
     body: str
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    examples: dict[str, Any] = Field(default_factory=dict)
     _unchosen_default_model: str | None = PrivateAttr(default=None)
 
     @property

@@ -18,9 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
+from promptlab_nb.display.comparisons import baseline_header, comparison_html, comparison_text
 from promptlab_nb.evaluation.analysis import RATING, long_scores, scored_columns
 from promptlab_nb.evaluation.statistics import paired_difference, per_row_means
 from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord
@@ -124,16 +126,13 @@ class BaselineComparison:
         return pd.DataFrame([difference.row() for difference in self.differences], columns=DIFFERENCE_COLUMNS)
 
     def _header(self) -> str:
-        verdict = f"{len(self.worse)} worse beyond noise" if self.worse else "none worse beyond noise"
-        return f"{self.experiment} vs baseline {self.baseline}: {self.shared_rows} shared rows, {verdict}"
+        return baseline_header(self.experiment, self.baseline, self.shared_rows, len(self.worse))
 
     def __repr__(self) -> str:
-        return f"{self._header()}\n{self.frame().to_string(index=False)}"
+        return comparison_text(self._header(), self.frame())
 
     def _repr_html_(self) -> str:
-        from html import escape
-
-        return f"<p>{escape(self._header())}</p>" + self.frame().to_html(index=False)
+        return comparison_html(self._header(), self.frame())
 
 
 @dataclass(frozen=True)
@@ -144,15 +143,14 @@ class _Side:
     runs: pd.DataFrame
     rows: list[dict[str, Any]]
     keys: list[str]
-
-    connection: Any
+    connection: Connection
+    _outcomes: dict[str, pd.DataFrame | None] = field(default_factory=dict, compare=False, repr=False)
 
     def passes(self, variant: str, evaluator: str, shared: dict[str, int]) -> dict[int, bool]:
         """Per shared row number, whether the variant's row passed ``evaluator``; rows without a verdict
         are left out."""
-        try:
-            outcomes = pass_fail_frame(self.connection, self.record.id, evaluator)
-        except errors.InvalidData:
+        outcomes = self._pass_fail(evaluator)
+        if outcomes is None:
             return {}
         judged = outcomes[(outcomes["variant"] == variant) & outcomes["passed"].notna()]
         shares = judged.assign(passed=judged["passed"].astype(float)).groupby("row_index")["passed"].mean()
@@ -162,9 +160,18 @@ class _Side:
             if self.keys[row_index] in shared
         }
 
+    def _pass_fail(self, evaluator: str) -> pd.DataFrame | None:
+        """Every run's verdict by ``evaluator``, read once for all the variants; None without verdicts."""
+        if evaluator not in self._outcomes:
+            try:
+                self._outcomes[evaluator] = pass_fail_frame(self.connection, self.record.id, evaluator)
+            except errors.InvalidData:
+                self._outcomes[evaluator] = None
+        return self._outcomes[evaluator]
+
 
 class BaselineService:
-    def __init__(self, session):
+    def __init__(self, session: Session):
         self.session = session
         self.experiments = ExperimentService(session)
 
@@ -210,17 +217,21 @@ class BaselineService:
         """The latest experiment before ``name`` on the same data that ran a variant of one of its targets."""
         record = self.experiments.get(name)
         targets = sorted({variant.target_name for variant in record.variants})
-        fingerprint = self._fingerprints([record.id])[record.id]
+        fingerprint = self._fingerprints({record.id: record.settings})[record.id]
         candidates = self._earlier_on_as_many_rows(record, targets)
-        fingerprints = self._fingerprints([candidate.id for candidate in candidates])
-        for candidate in candidates:
-            if fingerprints[candidate.id] == fingerprint:
-                return candidate.name
+        fingerprints = self._fingerprints({id_: settings for id_, _, settings in candidates})
+        for id_, candidate, _ in candidates:
+            if fingerprints[id_] == fingerprint:
+                return candidate
         raise errors.BaselineNotFound(name, targets)
 
-    def _earlier_on_as_many_rows(self, record: ExperimentRecord, targets: list[str]) -> list[StoredExperiment]:
+    def _earlier_on_as_many_rows(
+        self, record: ExperimentRecord, targets: list[str]
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """Id, name and settings of each earlier experiment with as many rows that ran one of ``targets``,
+        newest first."""
         query = (
-            select(StoredExperiment)
+            select(StoredExperiment.id, StoredExperiment.name, StoredExperiment.settings)
             .where(
                 StoredExperiment.created_at < record.created_at,
                 StoredExperiment.row_count == record.row_count,
@@ -228,21 +239,17 @@ class BaselineService:
             )
             .order_by(StoredExperiment.created_at.desc())
         )
-        return list(self.session.scalars(query))
+        return [(id_, name, settings) for id_, name, settings in self.session.execute(query)]
 
-    def _fingerprints(self, experiment_ids: list[str]) -> dict[str, str]:
-        """Each experiment's data fingerprint: kept in its settings, else computed from its rows (read in one query)."""
-        stored = dict(
-            self.session.execute(
-                select(StoredExperiment.id, StoredExperiment.settings).where(StoredExperiment.id.in_(experiment_ids))
-            ).all()
-        )
-        known = {id_: settings[DATA_HASH] for id_, settings in stored.items() if (settings or {}).get(DATA_HASH)}
-        missing = [id_ for id_ in experiment_ids if id_ not in known]
-        rows: dict[str, list[dict[str, Any]]] = {id_: [] for id_ in missing}
-        if missing:
+    def _fingerprints(self, settings: dict[str, dict[str, Any] | None]) -> dict[str, str]:
+        """Each experiment's data fingerprint: kept in its settings, else computed from its rows, which are
+        read in one query for all the experiments without one."""
+        hashes = {id_: (kept or {}).get(DATA_HASH) for id_, kept in settings.items()}
+        known = {id_: found for id_, found in hashes.items() if found}
+        rows: dict[str, list[dict[str, Any]]] = {id_: [] for id_ in settings if id_ not in known}
+        if rows:
             query = select(ExperimentRow.experiment_id, ExperimentRow.inputs).where(
-                ExperimentRow.experiment_id.in_(missing)
+                ExperimentRow.experiment_id.in_(list(rows))
             )
             for experiment_id, inputs in self.session.execute(query):
                 rows[experiment_id].append(inputs)

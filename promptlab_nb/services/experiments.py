@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 from collections.abc import Iterator, Sequence
@@ -14,7 +13,7 @@ import pandas as pd
 from sqlalchemy import func, select, update
 
 from promptlab_nb.core import errors
-from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.ids import new_id, this_session, utcnow
 from promptlab_nb.core.vocabulary import ExperimentStatus, Mode, RunStatus
 from promptlab_nb.engine.matrix import VariantPlan
 from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRecord, storable_settings
@@ -26,14 +25,6 @@ from promptlab_nb.store.models import ExperimentRow, Rating, Run, RunStep, Score
 LIST_COLUMNS = ["name", "status", "mode", "variants", "rows", "repeats", "runs", "errors", "cost", "created"]
 HOST = socket.gethostname()
 _RUNNING_HERE: set[str] = set()
-
-
-def _this_session() -> str:
-    try:
-        user = f"{getpass.getuser()}@"
-    except (KeyError, OSError):
-        user = ""
-    return f"{user}{HOST} (PID {os.getpid()})"
 
 
 @contextmanager
@@ -189,7 +180,7 @@ class ExperimentService:
                 StoredExperiment.claim_token.is_not_distinct_from(experiment.claim_token),
             )
             .values(
-                claimed_by=_this_session(),
+                claimed_by=this_session(),
                 claim_token=token,
                 claim_host=HOST,
                 claim_pid=os.getpid(),

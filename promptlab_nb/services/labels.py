@@ -3,9 +3,6 @@ the history of their moves."""
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 from collections.abc import Sequence
 
 import pandas as pd
@@ -13,20 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from promptlab_nb.core.ids import new_id, utcnow
+from promptlab_nb.core.ids import new_id, this_session, utcnow
 from promptlab_nb.core.vocabulary import DefinitionKind
 from promptlab_nb.store.models import DefinitionLabel, LabelMove
 
 MOVE_COLUMNS = ["label", "version", "previous_version", "moved_by", "moved_at"]
-
-
-def this_session() -> str:
-    """Who moves a label: ``user@host (PID n)``."""
-    try:
-        user = f"{getpass.getuser()}@"
-    except (KeyError, OSError):
-        user = ""
-    return f"{user}{socket.gethostname()} (PID {os.getpid()})"
 
 
 class LabelService:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
 from promptlab_nb.core.config import PromptLab
@@ -34,6 +35,7 @@ from promptlab_nb.engine.loop import blocking
 from promptlab_nb.engine.providers.base import ModelSpec
 from promptlab_nb.engine.providers.registry import ProviderRegistry
 from promptlab_nb.engine.templating import compile_template
+from promptlab_nb.evaluation.analysis import score_range
 from promptlab_nb.evaluation.evaluators import Evaluator
 from promptlab_nb.evaluation.run_scoring import planned_scoring_calls, storable_specs
 from promptlab_nb.evaluation.specs import as_evaluator
@@ -137,7 +139,7 @@ class Optimizer:
             self.store(session, step_name(name, 0), [plan.original], tuning, evaluators, {PLAN_KEY: asdict(plan)})
         return name, estimate
 
-    def _meta_template(self, session) -> Template:
+    def _meta_template(self, session: Session) -> Template:
         """The meta-prompt, created on first use; the user's edits to it are kept."""
         templates = TemplateService(session, self.settings)
         try:
@@ -149,7 +151,7 @@ class Optimizer:
 
     def store(
         self,
-        session,
+        session: Session,
         name: str,
         targets: list[str],
         rows: list[dict[str, Any]],
@@ -170,7 +172,7 @@ class Optimizer:
         ExperimentService(session).create(name, variants, rows, 1, settings)
 
     @staticmethod
-    def _free_name(session, base: str, suffix: int | None = None) -> str:
+    def _free_name(session: Session, base: str, suffix: int | None = None) -> str:
         """``base`` when no optimisation has it; else, with a first ``suffix``, ``base-2``, ``base-3``...
         and without one ``ExperimentNameTaken``."""
         taken = set(session.scalars(select(StoredExperiment.name).where(StoredExperiment.name.like(f"{base}%"))))
@@ -460,8 +462,8 @@ class _Steps:
         between 0 and 1 have their interval clipped to that range, as the summary's are."""
         scores = objective_scores(self.optimizer.runs(step), self.scored_by)
         summary = summarize(scores)
-        if scores["value"].dropna().between(0, 1).all():
-            summary[["ci_low", "ci_high"]] = summary[["ci_low", "ci_high"]].clip(0.0, 1.0)
+        low, high = score_range(scores["value"])
+        summary[["ci_low", "ci_high"]] = summary[["ci_low", "ci_high"]].clip(low, high)
         return [
             CandidateScore(
                 str(label), float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n_rows"])
@@ -548,15 +550,28 @@ def _reason(run: pd.Series, evaluator: str) -> str:
     return str(reason) if isinstance(reason, str) else "failed"
 
 
+def _quiet(text: str) -> None:
+    return None
+
+
 class Optimization:
     """What ``lab.optimize`` returns: the rounds, the holdout comparison and the version saved (if any).
     ``resume()`` goes on from the last round after an interrupt or a budget stop; from another session,
-    ``lab.optimization(name).resume()``."""
+    ``lab.optimization(name).resume()``. ``report`` shows each round's text when progress is on: the
+    facade that made the optimisation decides where that goes."""
 
-    def __init__(self, database: Database, settings: PromptLab, name: str, evaluators: Sequence[Evaluator] = ()):
+    def __init__(
+        self,
+        database: Database,
+        settings: PromptLab,
+        name: str,
+        evaluators: Sequence[Evaluator] = (),
+        report: Report = _quiet,
+    ):
         self.database, self.settings = database, settings
         self.name = name
         self.evaluators = list(evaluators)
+        self.report = report
         self.result: OptimizationResult | None = None
 
     async def aresume(
@@ -576,7 +591,7 @@ class Optimization:
         )
         shown = self.settings.progress if progress is None else progress
         optimizer = Optimizer(self.database, self.settings)
-        self.result = await optimizer.run(self.name, self.evaluators, options, print if shown else _quiet, budget)
+        self.result = await optimizer.run(self.name, self.evaluators, options, self.report if shown else _quiet, budget)
         return self
 
     resume = blocking(aresume)
@@ -610,7 +625,3 @@ class Optimization:
         state = "stopped at the budget" if self.result.stopped_at_budget else f"{len(self.rounds)} rounds"
         spent = f"${self.result.spent:.4f} spent"
         return f"<Optimization {self.name} of {self.result.template}: {state}, {spent}. {self.result.message}>"
-
-
-def _quiet(text: str) -> None:
-    return None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.core.vocabulary import RunStatus
@@ -35,7 +36,7 @@ RUN_FIELDS = (
 
 
 class ReportRowsService:
-    def __init__(self, session):
+    def __init__(self, session: Session):
         self.session = session
 
     def rows(self, experiment_id: str, max_rows: int) -> ReportRows:

@@ -1,11 +1,14 @@
 """The comparison grid computed in the store: one grid row per data row, filtered, searched, sorted and cut
-into pages in SQL, so that only the runs of the visible page are read. A grid row's cell for a variant
-is that variant's lowest repeat on the row (the one the widget shows first)."""
+into pages in SQL (filters and sorts on statuses and scores over a compact index of the cells read
+from it), so that only the runs of the visible page are read. A grid row's cell for a variant is that
+variant's lowest repeat on the row (the one the widget shows first)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.services.results import input_path, input_text, planned_for_whole_experiments, query_frame
@@ -113,19 +116,20 @@ class _Query:
             )
         return " ".join(joins)
 
-    def row_filters(self) -> list[str]:
-        """Conditions on a cell's row: it has a cell that failed to run, failed a check, or shows the text."""
+    def row_filters(self, row: str = "c.row_index") -> list[str]:
+        """Conditions on the row index ``row``: its row has a cell that failed to run, failed a check, or
+        shows the text (or its data does)."""
         grid, filters = self.grid, []
         if grid.errors_only:
-            filters.append(f"c.row_index in (select c.row_index from c where c.status = '{RunStatus.ERROR}')")
+            filters.append(f"{row} in (select c.row_index from c where c.status = '{RunStatus.ERROR}')")
         if grid.failed_checks:
             failed = " or ".join(f"{self.score(name)} = 0" for name in grid.failed_checks)
             filters.append(
-                f"c.row_index in (select c.row_index from c {self.joins(grid.failed_checks)} "
+                f"{row} in (select c.row_index from c {self.joins(grid.failed_checks)} "
                 f"where c.status = '{RunStatus.OK}' and ({failed}))"
             )
         if grid.search.strip():
-            filters.append(self._search(grid.search.strip()))
+            filters.append(self._search(grid.search.strip(), row))
         return filters
 
     def row_conditions(self) -> list[str]:
@@ -147,16 +151,18 @@ class _Query:
             differences.append(f"count(distinct {SPACED_OUTPUT}) > 1")
         return f"(count(*) > 1 and ({' or '.join(differences)}))"
 
-    def _search(self, term: str) -> str:
+    def _search(self, term: str, row: str) -> str:
         pattern = self.bind("pattern", "%" + _escaped(term) + "%")
-        found = f"c.row_index in (select c.row_index from c where {SHOWN_TEXT} ilike {pattern} escape '\\')"
+        found = f"{row} in (select c.row_index from c where {SHOWN_TEXT} ilike {pattern} escape '\\')"
         in_inputs = " or ".join(
             f"{self._input(index, key)} ilike {pattern} escape '\\'" for index, key in enumerate(self.grid.search_keys)
         )
         if not in_inputs:
             return found
+        if row == "er.row_index":
+            return f"({found} or {in_inputs})"
         return (
-            f"({found} or c.row_index in (select er.row_index from experiment_row er "
+            f"({found} or {row} in (select er.row_index from experiment_row er "
             f"where er.experiment_id = :experiment_id and ({in_inputs})))"
         )
 
@@ -173,8 +179,18 @@ class _Query:
         key = f", max(case when c.variant_id = {variant} then {self.score(self.grid.sort_evaluator)} end) as sort_value"
         return key, f"case when sort_value is null then 1 else 0 end, sort_value {direction}, row_index"
 
-    def rows(self, repeated: bool) -> str:
-        """The matching data rows with their sort key."""
+    def rows(self, size: GridSize) -> str:
+        """The matching data rows with their sort key. Without a condition that compares a row's cells or
+        a sort by score, the data rows are filtered one by one instead of grouping every cell by row."""
+        cells = f"with c as not materialized ({_shown_cells(size.repeated)})"
+        if not self.row_conditions() and self.grid.sort_evaluator is None:
+            filters = self.row_filters("er.row_index")
+            if not size.every_row:
+                filters.append("er.row_index in (select c.row_index from c)")
+            return f"""
+{cells}
+select er.row_index from experiment_row er
+where {" and ".join(["er.experiment_id = :experiment_id", *filters])}"""
         sort_key, _ = self.order()
         per_row = [*(self.grid.disagree_on or ()), *_present(self.grid.sort_evaluator)]
         filters = self.row_filters()
@@ -182,7 +198,7 @@ class _Query:
         conditions = self.row_conditions()
         having = f"having {' and '.join(conditions)}" if conditions else ""
         return f"""
-with c as not materialized ({_shown_cells(repeated)})
+{cells}
 select c.row_index{sort_key}
 from c {self.joins(list(dict.fromkeys(per_row)))}
 {where}
@@ -214,7 +230,7 @@ def grid_page(
             offset=offset,
         )
         return [int(index) for index in page["row_index"]], size.rows
-    rows = query.rows(size.repeated)
+    rows = query.rows(size)
     _, order = query.order()
     page_sql = f"select row_index, count(*) over () as matching from ({rows}) matched order by {order} "
     page_sql += "limit :limit offset :offset"
@@ -235,3 +251,87 @@ def _escaped(term: str) -> str:
 
 def _present(value: str | None) -> list[str]:
     return [] if value is None else [value]
+
+
+STATUS_CODES = {status: code for code, status in enumerate(RunStatus)}
+OTHER_STATUS = len(STATUS_CODES)
+
+
+class CellIndex:
+    """The shown cell of every (row, variant) as small numbers (status code and scores), held in memory:
+    about 10 bytes a cell plus 8 a score, so that filtering on run errors, failed checks or disagreeing
+    scores, and sorting by a score, take milliseconds once it is read. Searching text, and comparing
+    outputs, stay in SQL."""
+
+    def __init__(self, rows: np.ndarray, statuses: np.ndarray, scores: dict[str, np.ndarray]):
+        self.rows, self.statuses, self.scores = rows, statuses, scores
+
+    @classmethod
+    def read(
+        cls, connection, experiment_id: str, repeated: bool, variant_ids: Sequence[str], evaluators: Sequence[str]
+    ) -> CellIndex:
+        """The cells of ``variant_ids`` (in that order) with the scores of ``evaluators``."""
+        planned_for_whole_experiments(connection)
+        query = _Query(connection, GridFilter(failed_checks=tuple(evaluators)))
+        codes = " ".join(f"when '{status}' then {code}" for status, code in STATUS_CODES.items())
+        positions = " ".join(
+            f"when {query.bind(f'variant_{index}', id_)} then {index}" for index, id_ in enumerate(variant_ids)
+        )
+        scores = "".join(f", {query.score(name)} as e{index}" for index, name in enumerate(evaluators))
+        sql = f"""
+with c as not materialized ({_shown_cells(repeated)})
+select c.row_index, case c.variant_id {positions} end as variant,
+       case c.status {codes} else {OTHER_STATUS} end as status{scores}
+from c {query.joins(evaluators)}"""
+        cells = query_frame(connection, sql, experiment_id=experiment_id, **query.parameters)
+        rows = np.unique(cells["row_index"].to_numpy())
+        at = (np.searchsorted(rows, cells["row_index"].to_numpy()), cells["variant"].to_numpy(dtype=np.int64))
+        shape = (len(rows), len(variant_ids))
+        statuses = np.full(shape, -1, dtype=np.int8)
+        statuses[at] = cells["status"].to_numpy(dtype=np.int8)
+        by_evaluator = {}
+        for index, name in enumerate(evaluators):
+            values = np.full(shape, np.nan)
+            values[at] = cells[f"e{index}"].to_numpy(dtype=float, na_value=np.nan)
+            by_evaluator[name] = values
+        return cls(rows, statuses, by_evaluator)
+
+    def matching(self, grid: GridFilter, variant_ids: Sequence[str]) -> np.ndarray:
+        """The row indexes ``grid`` keeps, in its order."""
+        keep = np.ones(len(self.rows), dtype=bool)
+        present = self.statuses >= 0
+        if grid.errors_only:
+            keep &= (self.statuses == STATUS_CODES[RunStatus.ERROR]).any(axis=1)
+        if grid.failed_checks:
+            ran = self.statuses == STATUS_CODES[RunStatus.OK]
+            keep &= np.logical_or.reduce([ran & (self.scores[name] == 0) for name in grid.failed_checks]).any(axis=1)
+        if grid.disagree_on:
+            keep &= self._disagree(grid.disagree_on, present)
+        kept = np.flatnonzero(keep)
+        if grid.sort_evaluator is None:
+            return self.rows[kept[::-1] if grid.descending else kept]
+        values = self.scores[grid.sort_evaluator][kept, list(variant_ids).index(str(grid.sort_variant_id))]
+        scored = ~np.isnan(values)
+        key = -values[scored] if grid.descending else values[scored]
+        ordered = kept[scored][np.lexsort((kept[scored], key))]
+        return self.rows[np.concatenate([ordered, kept[~scored]])]
+
+    def _disagree(self, evaluators: Sequence[str], present: np.ndarray) -> np.ndarray:
+        """Rows with two cells or more that differ in status or in a score (one scored and one not differ)."""
+        cells = present.sum(axis=1)
+        lowest = np.where(present, self.statuses, np.iinfo(np.int8).max).min(axis=1)
+        differ = self.statuses.max(axis=1) != lowest
+        for name in evaluators:
+            values = np.where(present, self.scores[name], np.nan)
+            scored = (~np.isnan(values)).sum(axis=1)
+            high = np.where(np.isnan(values), -np.inf, values).max(axis=1)
+            low = np.where(np.isnan(values), np.inf, values).min(axis=1)
+            differ |= ((scored > 1) & (high != low)) | ((scored > 0) & (scored < cells))
+        return (cells > 1) & differ
+
+
+def served_by_cell_index(grid: GridFilter) -> bool:
+    """Whether ``grid`` filters or sorts on statuses and scores only (no text search, no outputs compared)."""
+    if grid.search.strip() or grid.disagree_on == ():
+        return False
+    return bool(grid.errors_only or grid.failed_checks or grid.disagree_on or grid.sort_evaluator)

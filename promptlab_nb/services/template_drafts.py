@@ -35,7 +35,14 @@ class TemplateDraft:
 
     @classmethod
     def of(cls, template: Template) -> TemplateDraft:
-        return cls(template.name, template.body, template.model, dict(template.params), template.description)
+        return cls(
+            template.name,
+            template.body,
+            template.model,
+            dict(template.params),
+            template.description,
+            dict(template.examples),
+        )
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ def save_drafts(
     """Save every draft in ``session`` (a new version only where something changed)."""
     template_service = TemplateService(session, settings)
     saved_templates = [
-        template_service.save(draft.name, draft.body, draft.model, draft.params, draft.description)
+        template_service.save(draft.name, draft.body, draft.model, draft.params, draft.description, draft.examples)
         for draft in templates
     ]
     pipeline_service = PipelineService(session)

@@ -6,10 +6,13 @@ the statistics module turns those row means into the mean and its 95% confidence
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy import Connection
 
 from promptlab_nb.core.vocabulary import DefinitionKind, RunStatus
+from promptlab_nb.evaluation.analysis import score_range
 from promptlab_nb.evaluation.score_trend import HISTORY_COLUMNS, ScoreHistory
 from promptlab_nb.evaluation.statistics import summarize
+from promptlab_nb.services.labels import labels_at
 from promptlab_nb.services.results import query_frame
 
 ROW_SCORES_QUERY = """
@@ -37,7 +40,7 @@ order by e.created_at, e.name, v.position, r.row_index
 KEYS = ["experiment", "variant"]
 
 
-def score_history(connection, name: str, evaluator: str, labels: dict[str, int]) -> ScoreHistory:
+def score_history(connection: Connection, name: str, evaluator: str, labels: dict[str, int]) -> ScoreHistory:
     """``evaluator``'s mean and CI per experiment variant that ran template ``name``, oldest first;
     ``labels`` (label -> version) marks the versions labels point at now. A variant not scored by
     ``evaluator`` has n 0 and no mean."""
@@ -50,14 +53,14 @@ def score_history(connection, name: str, evaluator: str, labels: dict[str, int])
     keyed = rows.merge(variants[KEYS].reset_index(names="key"), on=KEYS)
     stats = summarize(keyed.rename(columns={"key": "variant", "variant": "label"})[["variant", "row_index", "value"]])
     stats = stats.reindex(variants.index)
-    low, high = _score_range(rows["value"])
+    low, high = score_range(rows["value"])
     history = pd.DataFrame(
         {
             "experiment": variants["experiment"],
             "date": variants["date"],
             "variant": variants["variant"],
             "version": variants["version"].astype(int),
-            "labels": [[label for label, at in labels.items() if at == version] for version in variants["version"]],
+            "labels": [labels_at(labels, version) for version in variants["version"]],
             "model": variants["model"],
             "n": stats["n_rows"].fillna(0).astype(int).to_numpy(),
             "mean": stats["mean"].to_numpy(),
@@ -66,11 +69,3 @@ def score_history(connection, name: str, evaluator: str, labels: dict[str, int])
         }
     )
     return ScoreHistory(history, evaluator=evaluator)
-
-
-def _score_range(values: pd.Series) -> tuple[float | None, float | None]:
-    """Scores between 0 and 1 (pass rates, similarities) cannot have an interval beyond them."""
-    known = values.dropna()
-    if not known.empty and known.between(0, 1).all():
-        return 0.0, 1.0
-    return None, None

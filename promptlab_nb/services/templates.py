@@ -42,21 +42,23 @@ class TemplateService(VersionedDefinitions[Template]):
         model: str | None = None,
         params: dict[str, Any] | None = None,
         description: str | None = None,
+        examples: dict[str, Any] | None = None,
     ) -> Template:
         """Store ``body`` as the next version of ``name``; identical content returns the stored version
-        with ``unchanged=True``."""
+        with ``unchanged=True``. ``examples`` are example variables kept with the version (a Prompty
+        file's defaults and sample)."""
         self.check_name(name)
         if not isinstance(body, str) or not body.strip():
             raise errors.InvalidTemplate(name, "the body is empty; write the prompt text")
         compile_template(body, name, self.limits)
         if model:
             ModelSpec.parse(model)
-        return self._save_content(
-            name, {"body": body, "model": model or None, "params": dict(params or {})}, description
-        )
+        content = {"body": body, "model": model or None, "params": dict(params or {})}
+        return self._save_content(name, _with_examples(content, examples), description)
 
     def _content(self, row: TemplateVersion) -> dict[str, Any]:
-        return {"body": row.body, "model": row.model, "params": dict(row.params or {})}
+        content = {"body": row.body, "model": row.model, "params": dict(row.params or {})}
+        return _with_examples(content, row.examples)
 
     def _to_record(self, entity: StoredTemplate, row: TemplateVersion, **extra: Any) -> Template:
         return Template(
@@ -66,6 +68,7 @@ class TemplateService(VersionedDefinitions[Template]):
             body=row.body,
             model=row.model,
             params=row.params or {},
+            examples=row.examples or {},
             description=row.description,
             content_hash=row.content_hash,
             created_at=row.created_at,
@@ -104,3 +107,8 @@ class TemplateService(VersionedDefinitions[Template]):
 
     def _settings(self, record: Template) -> dict[str, Any]:
         return {"model": record.model, **record.params}
+
+
+def _with_examples(content: dict[str, Any], examples: dict[str, Any] | None) -> dict[str, Any]:
+    """Examples join the content only when there are some, so versions saved before them keep their hash."""
+    return {**content, "examples": dict(examples)} if examples else content

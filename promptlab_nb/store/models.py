@@ -76,6 +76,7 @@ class TemplateVersion(Base):
     body: Mapped[str] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(200))
     params: Mapped[dict] = mapped_column(JSONText, default=dict)
+    examples: Mapped[dict | None] = mapped_column(JSONText)
     description: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

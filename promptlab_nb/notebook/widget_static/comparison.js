@@ -281,7 +281,6 @@ function gridView(model) {
 }
 
 const VERDICT_WORDS = { true: "pass", false: "fail" };
-const CHANGE_WORDS = { regressed: "regressed", improved: "improved", unchanged: "unchanged" };
 
 function verdictText(passed, score) {
   return VERDICT_WORDS[passed] ?? formatNumber(score);
@@ -301,10 +300,10 @@ function verdictRowView(row) {
       h("div", { class: "pl-caption", text: `baseline: ${row.baseline_variant}` }),
       h("span", { class: "pl-badge", text: row.evaluator }),
     ]),
-    h("td", { class: "pl-cell" }, [baselineOutput(row.baseline_output, null)]),
-    h("td", { class: "pl-cell" }, [baselineOutput(row.output, row.diff)]),
+    h("td", { class: "pl-verdict-output pl-was" }, [baselineOutput(row.baseline_output, null)]),
+    h("td", { class: "pl-verdict-output pl-now" }, [baselineOutput(row.output, row.diff)]),
     h("td", { class: "pl-verdict-change" }, [
-      h("b", { text: CHANGE_WORDS[row.change] ?? row.change }),
+      h("b", { text: row.change }),
       h("div", { text: change }),
     ]),
   ]);
@@ -338,7 +337,7 @@ function baselineView(model) {
   if (!rows.length) {
     rows.push(h("tr", {}, [h("td", { class: "pl-empty", colspan: "5", text: "No row both experiments ran." })]));
   }
-  const table = h("table", { class: "pl-grid pl-verdicts" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
+  const table = h("table", { class: "pl-verdicts" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
   return h("div", {}, [caption, baselinePager(model, view), table]);
 }
 
@@ -535,7 +534,7 @@ function render({ model, el }) {
     el.append(gridMode);
     return;
   }
-  const verdicts = h("div", { class: "pl-grid-box pl-baseline-box" }, [baselineView(model)]);
+  const verdicts = h("div", { class: "pl-baseline-box" }, [baselineView(model)]);
   model.on("change:baseline_view", () => verdicts.replaceChildren(baselineView(model)));
   el.append(shownWhen(model, "show_baseline", (shown) => !shown, gridMode), shownWhen(model, "show_baseline", Boolean, verdicts));
 }
