@@ -10,9 +10,12 @@ import pytest
 from baseline_support import CAREFUL, COUNTRIES, HASTY, QUESTIONS, geographer
 from baseline_support import careful_then_hasty as run_careful_then_hasty
 from scipy import stats
+from sqlalchemy import select
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
+from promptlab_nb.services.baselines import DATA_HASH
+from promptlab_nb.store.models import StoredExperiment
 
 
 @pytest.fixture
@@ -32,6 +35,20 @@ def test_the_default_baseline_is_the_earlier_experiment_on_the_same_data(lab, ca
     (difference,) = comparison.differences
     assert (difference.variant, difference.baseline_variant) == ("capital@2", "capital@1")
     assert (difference.n, difference.wins, difference.losses, difference.ties) == (12, 0, 6, 6)
+
+
+def test_experiments_stored_before_data_fingerprints_find_their_baseline_by_their_rows(lab, careful_then_hasty):
+    # Given both experiments as a store from before data fingerprints keeps them, and one on other data
+    lab.run("capital", QUESTIONS.head(5), evaluators=["equals:expected"], name="other-data", progress=False)
+    with lab.db.session() as session:
+        for stored in session.scalars(select(StoredExperiment)):
+            stored.settings = {key: value for key, value in stored.settings.items() if key != DATA_HASH}
+    with lab.db.session() as session:
+        assert not any(DATA_HASH in settings for settings in session.scalars(select(StoredExperiment.settings)))
+    # When the hasty experiment is compared without naming a baseline
+    comparison = careful_then_hasty.compare_to()
+    # Then its rows, read from the store, find the careful one
+    assert (comparison.baseline, comparison.shared_rows) == ("careful", 12)
 
 
 def test_the_paired_difference_matches_scipy_and_is_flagged_worse_beyond_noise(lab, careful_then_hasty):

@@ -52,7 +52,8 @@ def test_an_unknown_eval_spec_lists_each_valid_form_on_its_own_line(notebook_she
     assert "Unknown evaluator 'contain:Paris'; write one of these forms:" in lines[0]
     assert "  contains:Paris (case-insensitive; contains_case:Paris is case-sensitive)" in lines
     assert "  regex:^\\d+$" in lines and '  judge:"The answer is polite."' in lines
-    assert len(lines) == 13
+    assert '  pairwise:"The more helpful answer wins."' in lines
+    assert len(lines) == 14
 
 
 def test_a_misspelt_pipeline_key_is_named_with_the_key_meant(notebook_shell, capsys):

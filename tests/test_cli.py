@@ -199,7 +199,7 @@ def test_every_command_has_help(tmp_path):
     commands = [
         ["run"], ["import", "prompty"], ["import", "promptfoo"], ["export", "prompty"], ["templates", "list"],
         ["templates", "show"], ["templates", "history"], ["templates", "diff"], ["experiments", "list"],
-        ["experiments", "show"], ["runs"],
+        ["experiments", "show"], ["runs"], ["report"],
     ]  # fmt: skip
     # Then the command answers --help with the list of commands, each with its usage
     top = promptlab("--help", cwd=tmp_path)
@@ -231,6 +231,23 @@ def test_the_store_commands_list_show_and_export_what_a_run_stored(tmp_path, cap
     assert (unknown.exit_code, mismatched.exit_code) == (2, 2)
     assert unknown.stderr.startswith("Error: No experiment named 'nope'")
     assert mismatched.stderr.startswith("Error: --format csv writes a .csv file")
+
+
+def test_the_report_command_writes_the_experiment_as_one_self_contained_page(tmp_path, capitals):
+    # Given an experiment that ran
+    capitals(0.5)
+    promptlab("run", "experiment.yaml", "--store", "store.duckdb", cwd=tmp_path)
+    # When its report is written from the command line, by default and to a chosen file with fewer rows
+    default = invoke("report", "capitals", "--store", "store.duckdb")
+    chosen = invoke("report", "capitals", "-o", "shared.html", "--max-rows", "1", "--store", "store.duckdb")
+    missing_folder = invoke("report", "capitals", "-o", "nowhere/shared.html", "--store", "store.duckdb")
+    # Then each page holds the experiment's outputs and says which rows it left out
+    assert (default.exit_code, chosen.exit_code) == (0, 0)
+    full, cut = (tmp_path / "capitals.html").read_text(), (tmp_path / "shared.html").read_text()
+    assert "Italy" in full and "Spain" in full and "are left out" not in full
+    assert "the 3 rows of index 1 to 3 are left out" in cut and "Spain" not in cut
+    # And a folder that does not exist is one line and exit 2
+    assert missing_folder.exit_code == 2 and missing_folder.stderr.startswith("Error: No folder 'nowhere'")
 
 
 def invoke(*args: str):

@@ -427,6 +427,16 @@ class TestWilsonInterval:
         low, high = wilson_interval(81, 263)
         assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
 
+    @pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
+    @pytest.mark.parametrize(("passes", "n"), [(0, 1), (1, 1), (0, 7), (3, 7), (7, 7), (81, 263), (999, 1000)])
+    def test_the_bounds_are_those_of_scipy_binomtest(self, passes, n, confidence):
+        # Given a pass count and a confidence
+        # When the Wilson interval is computed
+        interval = wilson_interval(passes, n, confidence)
+        # Then it is exactly scipy's Wilson interval for the binomial test
+        expected = stats.binomtest(passes, n).proportion_ci(confidence_level=confidence, method="wilson")
+        assert interval == (expected.low, expected.high)
+
 
 class TestHolmAdjusted:
     def test_a_hand_computed_case(self):

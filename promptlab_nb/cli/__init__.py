@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "templates": ("promptlab_nb.cli.store_commands:templates", "List, show, diff templates and their history."),
     "experiments": ("promptlab_nb.cli.store_commands:experiments", "List experiments or show one's summary."),
     "runs": ("promptlab_nb.cli.store_commands:runs", "Write an experiment's runs as CSV, Parquet or JSONL."),
+    "report": ("promptlab_nb.cli.store_commands:report", "Write an experiment as a self-contained HTML report."),
     "serve": ("promptlab_nb.cli.serve_commands:serve", "Serve templates over REST (needs the serve extra)."),
     "tokens": ("promptlab_nb.cli.serve_commands:tokens", "API tokens for promptlab serve: create, list, revoke."),
 }

@@ -100,3 +100,17 @@ def runs(name: str, run_format: str | None, output: str, store: str | None) -> N
         fail(f"--format {run_format} writes a .{run_format} file; name the output {path.stem}.{run_format}.")
     written = open_lab(store).experiment(name).export(path)
     click.echo(f"Wrote {written}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("-o", "--output", metavar="FILE", help="The HTML file to write.  [default: NAME.html]")
+@click.option("--max-rows", type=click.IntRange(min=1), help="Keep at most this many data rows in the report.")
+@store_option
+@reports_user_errors
+def report(name: str, output: str | None, max_rows: int | None, store: str | None) -> None:
+    """Write experiment NAME as one self-contained HTML file that opens without a kernel or a network."""
+    experiment = open_lab(store).experiment(name)
+    options = {} if max_rows is None else {"max_rows": max_rows}
+    written = experiment.report(output or f"{name}.html", **options)
+    click.echo(f"Wrote {written}")

@@ -1,64 +1,56 @@
-"""Apply the Alembic migrations shipped in the package when a store opens."""
+"""Apply the Alembic migrations shipped in the package when a store opens.
+
+A store already at the newest revision is checked with one plain query against the head read from the
+migration files, so opening it does not import Alembic (about 0.1 s); ``alembic_upgrade`` runs only
+when a store is new or older than the package.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.ddl.impl import DefaultImpl
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from promptlab_nb.core.errors import InvalidStore, StoreTooNew
-
-MIGRATIONS = Path(__file__).with_name("migrations")
+VERSIONS = Path(__file__).with_name("migrations") / "versions"
+VERSION_TABLE = "alembic_version"
 _PG_MIGRATION_LOCK = 7_331_001
+_REVISION = re.compile(r"^revision\s*=\s*['\"](?P<id>[^'\"]+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*['\"](?P<id>[^'\"]+)['\"]", re.MULTILINE)
 
 
-class DuckDBImpl(DefaultImpl):
-    """Lets Alembic drive DuckDB (registered by subclassing)."""
-
-    __dialect__ = "duckdb"
-    transactional_ddl = True
-
-
-def alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
-
-
+@cache
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "the package ships its migrations"
-    return head
+    """The newest revision: the one no migration file revises."""
+    revisions, revised = set(), set()
+    for script in VERSIONS.glob("*.py"):
+        source = script.read_text(encoding="utf-8")
+        if found := _REVISION.search(source):
+            revisions.add(found["id"])
+        if found := _DOWN_REVISION.search(source):
+            revised.add(found["id"])
+    heads = revisions - revised
+    assert len(heads) == 1, f"the package ships one line of migrations, not the heads {sorted(heads)}"
+    return heads.pop()
 
 
-def _check_opened_store(connection: Connection, location: str, current: str | None) -> None:
-    script = ScriptDirectory.from_config(alembic_config())
-    if current is not None:
-        try:
-            script.get_revision(current)
-        except Exception as error:
-            raise StoreTooNew(location, current) from error
-        return
-    foreign_tables = set(inspect(connection).get_table_names())
-    if foreign_tables:
-        raise InvalidStore(location, f"it already holds other tables: {', '.join(sorted(foreign_tables)[:5])}")
+def stored_revisions(connection: Connection) -> list[str]:
+    """The revisions the store records (none for a new store)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return []
+    return list(connection.execute(text(f"select version_num from {VERSION_TABLE}")).scalars())
 
 
 def upgrade(engine: Engine, location: str, revision: str = "head") -> str:
     """Bring the store to ``revision`` in one transaction; return the revision it is at."""
+    target = head_revision() if revision == "head" else revision
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        current = MigrationContext.configure(connection).get_current_revision()
-        _check_opened_store(connection, location, current)
-        target = head_revision() if revision == "head" else revision
-        if current != target:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        current = stored_revisions(connection)
+        if current != [target]:
+            from promptlab_nb.store.alembic_upgrade import upgrade_store
+
+            upgrade_store(connection, location, current[0] if current else None, revision)
         return target
