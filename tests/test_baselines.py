@@ -88,6 +88,7 @@ def test_the_comparison_shows_one_line_that_counts_the_worse_variants_over_its_t
 
 
 def test_an_experiment_object_is_a_baseline_and_the_reverse_is_better(lab, careful_then_hasty):
+    # Given a careful experiment and a hasty one that regressed on half the same questions
     # When the careful experiment is compared with the hasty one, given as an object
     careful = lab.experiment("careful")
     comparison = careful.compare_to(careful_then_hasty)
@@ -98,6 +99,7 @@ def test_an_experiment_object_is_a_baseline_and_the_reverse_is_better(lab, caref
 
 
 def test_regressions_list_the_rows_that_went_from_pass_to_fail_with_both_outputs(lab, careful_then_hasty):
+    # Given a careful experiment and a hasty one that regressed on half the same questions
     # When the user asks which rows regressed since the careful experiment
     regressions = careful_then_hasty.regressions("careful")
     # Then each even-numbered question is listed once with its data and both outputs side by side
@@ -109,6 +111,7 @@ def test_regressions_list_the_rows_that_went_from_pass_to_fail_with_both_outputs
 
 
 def test_verdict_rows_for_a_view_put_changed_verdicts_first(lab, careful_then_hasty):
+    # Given a careful experiment and a hasty one that regressed on half the same questions
     from promptlab_nb.services.baselines import BaselineService
 
     # When a view asks for the plain rows of the comparison
@@ -141,6 +144,7 @@ def test_experiments_sharing_no_row_or_evaluator_are_refused(lab, careful_then_h
     other = pd.DataFrame({"country": ["country 99"], "expected": ["capital 99"]})
     elsewhere = lab.run("capital", other, evaluators=["equals:expected"], name="elsewhere", progress=False)
     unscored = lab.run("capital", QUESTIONS, evaluators=["length:-40"], name="lengths", progress=False)
+    # When each is compared with the careful one
     # Then each comparison with the careful one says why it cannot be made
     with pytest.raises(errors.InvalidData, match="share no data row"):
         elsewhere.compare_to("careful")

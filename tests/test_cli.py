@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -207,6 +209,28 @@ def test_every_command_has_help(tmp_path):
     for command in commands:
         finished = CliRunner().invoke(cli, [*command, "--help"], prog_name="promptlab")
         assert finished.exit_code == 0 and f"Usage: promptlab {' '.join(command)}" in finished.output, command
+
+
+HELP_AND_LIST_HEAVY_MODULES = """
+import sys
+from promptlab_nb.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+print(sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "sqlalchemy", "numpy", "duckdb", "alembic"}))
+"""
+
+
+def test_help_imports_no_store_or_dataframe_library(tmp_path):
+    # Given a fresh process
+    # When it shows the command's help
+    finished = subprocess.run(
+        [sys.executable, "-c", HELP_AND_LIST_HEAVY_MODULES], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    # Then neither pandas, numpy, SQLAlchemy, DuckDB nor Alembic was imported
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_the_store_commands_list_show_and_export_what_a_run_stored(tmp_path, capitals):

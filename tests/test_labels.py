@@ -49,6 +49,7 @@ def test_a_label_fetches_the_version_it_points_at(summarize):
 
 def test_moving_a_label_is_recorded_with_who_and_when(summarize):
     lab = summarize
+    # Given summarize with two versions, production on version 1
     # When production moves to version 2, then back to 1
     lab.templates.label("summarize", 2, "production")
     lab.templates.label("summarize", 1, "production")
@@ -62,6 +63,7 @@ def test_moving_a_label_is_recorded_with_who_and_when(summarize):
 
 def test_history_list_and_card_show_the_labels(summarize):
     lab = summarize
+    # Given summarize with two versions, production on version 1
     lab.templates.label("summarize", 2, "staging")
     # When the user looks at the versions, the list and the card
     versions = {record.version: record.labels for record in lab.templates.history("summarize")}
@@ -90,6 +92,7 @@ def test_a_run_pinned_by_label_stores_the_version_it_used(summarize):
 
 def test_targets_compare_a_label_with_the_latest(summarize):
     lab = summarize
+    # Given summarize with two versions, production on version 1
     # When production is compared with latest
     experiment = lab.compare(["summarize@production", "summarize@latest"], ROWS, progress=False)
     # Then the variants are the two versions
@@ -116,6 +119,7 @@ def test_a_pipeline_step_pinned_by_label_runs_the_labelled_version(summarize):
 
 def test_a_step_pinned_to_a_missing_label_or_to_a_version_and_a_label_is_refused(summarize):
     lab = summarize
+    # Given summarize with two versions, production on version 1
     # When a pipeline step follows a label never set, or both a version and a label
     with pytest.raises(errors.LabelNotFound, match=r"has no label 'staging'"):
         lab.pipelines.save("digest", [{"template": "summarize@staging"}])
@@ -127,6 +131,7 @@ def test_a_step_pinned_to_a_missing_label_or_to_a_version_and_a_label_is_refused
 
 def test_pipelines_have_labels_too(summarize):
     lab = summarize
+    # Given summarize with two versions, production on version 1
     lab.pipelines.save("digest", [{"template": "summarize@1", "output": "summary"}])
     lab.pipelines.save("digest", [{"template": "summarize@2", "output": "summary"}])
     # When production is put on version 1 of the pipeline
@@ -261,6 +266,7 @@ def test_a_store_from_before_labels_upgrades_in_place_and_takes_labels(store_url
 
 def test_magics_label_show_by_label_and_run_by_label(notebook_shell, capsys):
     shell = notebook_shell
+    # Given a notebook with the extension loaded
     shell.run_cell("%%prompt greet\nHello {{ name }}\n").raise_error()
     shell.run_cell("%%prompt greet\nHi {{ name }}\n").raise_error()
     shell.user_ns["people"] = [{"name": "Ada"}]
@@ -278,6 +284,7 @@ def test_magics_label_show_by_label_and_run_by_label(notebook_shell, capsys):
 
 def test_magics_refuse_a_bad_label_in_one_line(notebook_shell, capsys):
     shell = notebook_shell
+    # Given a notebook with the extension loaded
     shell.run_cell("%%prompt greet\nHello {{ name }}\n").raise_error()
     # When the label is a number, or the version is missing
     number = printed_error(shell, "%prompt label greet 1 2", capsys)

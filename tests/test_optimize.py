@@ -78,6 +78,7 @@ def optimize(lab, optimizer: str, **options):
 
 
 def test_the_optimisation_finds_the_phrase_proves_it_on_the_holdout_and_saves_one_version(adder):
+    # Given the adder template, a student model and the optimizer models
     # When the template is optimised with an optimizer that eventually proposes the phrase
     optimization = optimize(adder, "mock:helpful")
     # Then round 1 keeps the careful rewrite, round 2 the phrase, and nothing is left for round 3
@@ -99,6 +100,7 @@ def test_the_optimisation_finds_the_phrase_proves_it_on_the_holdout_and_saves_on
 
 
 def test_every_step_is_a_stored_experiment_and_the_candidates_leave_the_list(adder):
+    # Given the adder template, a student model and the optimizer models
     # When the template is optimised
     optimization = optimize(adder, "mock:helpful")
     # Then its steps are experiments that can be queried like any other
@@ -118,6 +120,7 @@ def test_every_step_is_a_stored_experiment_and_the_candidates_leave_the_list(add
 
 
 def test_useless_rewrites_save_nothing(adder):
+    # Given the adder template, a student model and the optimizer models
     # When the optimizer proposes only rewrites that change nothing that matters
     optimization = optimize(adder, "mock:useless", rounds=2)
     # Then no version is saved and the result says no candidate beat the original
@@ -149,6 +152,7 @@ def test_a_rewrite_that_only_helps_on_the_tuning_rows_is_not_saved(adder):
 
 
 def test_progress_shows_each_round_with_scores_and_the_winning_diff(adder, capsys):
+    # Given the adder template, a student model and the optimizer models
     # When the optimisation runs with progress shown
     optimize(adder, "mock:helpful", progress=True)
     shown = capsys.readouterr().out
@@ -212,6 +216,7 @@ def paid_optimizer(adder, fake_server):
 
 
 def test_the_optimisation_stops_at_its_budget_and_resumes_with_a_larger_one(paid_optimizer, fake_server):
+    # Given the adder template and an optimizer model priced by the fake provider server
     # When the optimisation's budget cannot pay for the first proposals
     optimization = optimize(paid_optimizer, "openai:gpt-4o", budget=0.001)
     # Then it stops before calling the optimizer, keeps round 0 and saves nothing

@@ -40,7 +40,7 @@ def test_the_estimator_is_the_share_of_k_subsets_that_pass(n, c, k):
 
 
 def test_a_hand_computed_case():
-    # Given 3 runs with 1 pass / Then pass@2 = 1 - C(2,2)/C(3,2) = 2/3 and pass^2 = 0
+    # Given 3 runs with 1 pass / When k is 2 / Then pass@2 = 1 - C(2,2)/C(3,2) = 2/3 and pass^2 = 0
     assert pass_at_k(3, 1, 2) == pytest.approx(2 / 3)
     assert pass_all_k(3, 1, 2) == 0.0
 

@@ -85,6 +85,7 @@ def test_rendering_with_a_variable_missing_names_it(app_lab):
 
 
 def test_reads_by_label_latest_and_version_each_give_their_version(app_lab):
+    # Given an application's Lab on a store with two versions of summarize, production on version 1
     # When the application reads the template three ways
     by_label = app_lab.templates.get("summarize", label="production")
     latest = app_lab.templates.get("summarize")
@@ -224,6 +225,7 @@ def test_a_template_not_found_is_looked_up_again_on_the_next_read(notebook_lab, 
 
 
 def test_a_negative_time_to_live_is_refused():
+    # Given the settings of a registry
     # When the setting is given a negative number
     # Then it is refused with what to write instead
     with pytest.raises(ValueError, match="registry_ttl must be 0"):

@@ -149,7 +149,8 @@ def test_the_report_magic_writes_the_file_named_after_the_experiment(notebook_sh
 
 
 def test_a_displayed_experiment_without_a_kernel_shows_the_report_view_and_a_static_table(capitals):
-    # Given a compared experiment displayed where there is no kernel
+    # Given a compared experiment
+    # When it is displayed where there is no kernel
     bundle, _ = capitals._repr_mimebundle_()
 
     # Then its HTML holds the report's data and script, and a static summary and table that read without them
@@ -220,6 +221,7 @@ def test_the_page_diffs_words_exactly_as_the_widget_does():
 
 def test_no_script_of_the_page_parses_text_as_html():
     # Given every script the report and the widget are built from
+    # When they are read
     scripts = {path.name: path.read_text(encoding="utf-8") for path in FRONT_END.glob("*.js")}
     # Then none hands a string to an HTML parser or to eval
     sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc")

@@ -65,7 +65,8 @@ def test_nbconvert_html_of_a_saved_comparison_is_the_interactive_report_view(sav
 
 
 def test_a_saved_comparison_reads_as_a_static_summary_and_table_where_scripts_are_stripped(saved_notebook):
-    # Given the notebook converted to HTML, then stripped of its scripts as GitHub's viewer does
+    # Given a saved notebook with a displayed comparison
+    # When it is converted to HTML, then stripped of its scripts as GitHub's viewer does
     html, _ = HTMLExporter().from_notebook_node(saved_notebook)
     stripped = SCRIPT_ELEMENT.sub("", html)
 

@@ -70,6 +70,7 @@ def assert_error(answer: tuple[int, Any], status: int, error: str) -> None:
 
 
 def test_health_answers_without_a_token(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When a load balancer checks the service
     response = served.client.get("/health")
     # Then it is healthy and names the version
@@ -97,6 +98,7 @@ def test_every_route_but_health_needs_a_token(served):
 
 
 def test_a_template_is_read_by_label_version_or_latest(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When an application reads it three ways
     by_label = served.read("/templates/summarize", params={"label": "production"})
     pinned = served.read("/templates/summarize", params={"version": 1})
@@ -109,6 +111,7 @@ def test_a_template_is_read_by_label_version_or_latest(served):
 
 
 def test_render_returns_messages_with_the_model_and_params_of_the_labelled_version(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When an application renders the production version with its variables
     status, prompt = served.call(
         "POST",
@@ -133,6 +136,7 @@ def test_render_returns_messages_with_the_model_and_params_of_the_labelled_versi
 
 
 def test_render_with_a_variable_missing_is_a_400_that_names_it(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When the variables leave out `text`
     answer = served.call("POST", "/templates/summarize/render", served.reader, json={"variables": {"topic": "x"}})
     # Then the answer is 400 and names it
@@ -166,6 +170,7 @@ def test_a_deleted_template_is_gone_with_410(served):
 
 
 def test_a_read_only_token_cannot_save_or_move_a_label_and_the_store_is_unchanged(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When the read-only token tries to save a version and to move the label
     save = served.call("PUT", "/templates/summarize", served.reader, json={"body": "Hi {{ name }}"})
     move = served.call("PUT", "/templates/summarize/labels/production", served.reader, json={"version": 2})
@@ -208,6 +213,7 @@ def test_a_read_write_token_moves_a_label_and_rendering_by_it_follows_at_once(se
 
 
 def test_a_write_the_store_refuses_stores_nothing(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When the release bot saves a template whose Jinja does not compile
     answer = served.call("PUT", "/templates/broken", served.writer, json={"body": "{% if %}"})
     # Then it is told why, and no template was made
@@ -242,6 +248,7 @@ def test_templates_and_pipelines_are_listed_and_a_pipeline_is_read(served):
 
 
 def test_the_openapi_page_lists_the_routes_and_the_bearer_scheme(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
     # When a developer opens the OpenAPI description and page
     schema = served.client.get("/openapi.json").json()
     page = served.client.get("/docs")
@@ -253,6 +260,7 @@ def test_the_openapi_page_lists_the_routes_and_the_bearer_scheme(served):
 
 
 def test_importing_the_package_and_the_lab_does_not_import_fastapi():
+    # Given a fresh Python process
     # When promptlab_nb and its Lab are imported in a fresh interpreter
     check = "import sys, promptlab_nb, promptlab_nb._lab; print(sorted({'fastapi', 'uvicorn'} & set(sys.modules)))"
     imported = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
@@ -261,6 +269,7 @@ def test_importing_the_package_and_the_lab_does_not_import_fastapi():
 
 
 def test_serving_a_store_that_does_not_exist_is_one_line_and_creates_nothing(tmp_path):
+    # Given a store path with a typo
     # When promptlab serve is pointed at a file that is not there
     result = CliRunner().invoke(cli, ["serve", "--store", str(tmp_path / "typo.duckdb")])
     # Then it says so in one line with exit code 2, and makes no store

@@ -74,6 +74,49 @@ def test_a_store_from_a_newer_version_is_refused_and_left_untouched(duckdb_url):
     assert path.read_bytes() == before
 
 
+def test_a_store_from_a_newer_version_is_refused_on_either_backend(store_url):
+    # Given a store whose schema revision this code does not know
+    pl.Lab(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("update alembic_version set version_num = '9999_future'"))
+    engine.dispose()
+    # When it is opened, Then it is refused and its revision is left as it was
+    with pytest.raises(errors.StoreTooNew, match=r"pip install -U promptlab_nb"):
+        pl.Lab(store_url)
+    assert stored_revision(store_url) == "9999_future"
+
+
+def test_the_head_revision_read_from_the_migration_files_is_alembics():
+    # Given the migration scripts the package ships
+    from promptlab_nb.store.alembic_upgrade import script_head
+
+    # When the head is read without Alembic, Then it is the head Alembic finds
+    assert migrate.head_revision() == script_head()
+
+
+OPEN_AND_LIST_ALEMBIC = textwrap.dedent(
+    """
+    import sys
+    import promptlab_nb as pl
+    pl.Lab(sys.argv[1]).close()
+    print(sorted(name for name in sys.modules if name.split(".")[0] == "alembic"))
+    """
+)
+
+
+def test_opening_an_up_to_date_store_does_not_import_alembic(store_url):
+    # Given a store at the newest revision
+    pl.Lab(store_url).close()
+    # When another process opens it
+    opened = subprocess.run(
+        [sys.executable, "-c", OPEN_AND_LIST_ALEMBIC, store_url], capture_output=True, text=True, timeout=120
+    )
+    # Then Alembic was not imported: there was nothing to migrate
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.strip() == "[]"
+
+
 def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(tmp_path):
     notes = tmp_path / "notes.duckdb"
     notes.write_text("my precious notes\n" * 100)

@@ -36,6 +36,7 @@ def capital(lab):
 
 def test_scores_has_one_row_per_experiment_with_version_labels_and_interval(capital):
     lab = capital
+    # Given two versions of capital run in three experiments, production on version 2
     # When the user asks for the template's scores across versions
     history = lab.templates.scores("capital", EVALUATOR)
     # Then each experiment is a row, oldest first, with its version and the labels on that version
@@ -77,6 +78,7 @@ def test_a_failed_run_counts_as_zero_as_in_the_summary(capital):
 
 
 def test_plot_draws_the_trend_with_error_bars(capital):
+    # Given two versions of capital run in three experiments, production on version 2
     pytest.importorskip("matplotlib")
     # When the history is plotted
     figure = capital.templates.scores("capital", EVALUATOR).plot()

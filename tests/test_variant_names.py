@@ -65,6 +65,7 @@ def triage(lab):
 
 
 def test_compare_variants_takes_the_plain_template_names(triage):
+    # Given triage and triage_dull compared on the tickets
     # When the variants are named without their versions
     difference = triage.compare_variants("triage", "triage_dull")
     # Then they are compared as if named in full
@@ -73,6 +74,7 @@ def test_compare_variants_takes_the_plain_template_names(triage):
 
 
 def test_the_widget_diffs_against_the_variant_named_plainly(triage):
+    # Given triage and triage_dull compared on the tickets
     # When the widget is asked to diff against a variant named without its version
     widget = triage.widget(diff_against="triage_dull")
     # Then the variant chosen is that one, as the widget's own option for it

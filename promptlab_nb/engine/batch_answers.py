@@ -124,6 +124,12 @@ class BatchAnswers:
             self.cache.put(key, spec, answer)
         return answer, False
 
+    def answer_at_once(
+        self, spec: ModelSpec, request: ChatRequest, key: str, accept: Acceptance = accept_any
+    ) -> tuple[ChatResponse, bool] | None:
+        """Batch answers go through ``call``."""
+        return None
+
     async def _cached(self, spec: ModelSpec, key: str) -> tuple[ChatResponse, bool]:
         cached = await self.cache.fetch(key)
         if cached is None:

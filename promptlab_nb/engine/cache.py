@@ -124,6 +124,10 @@ class ResponseCache:
         await asyncio.to_thread(self.prefetch, [key])
         return self.get(key)
 
+    def settled(self, key: str) -> bool:
+        """Whether ``get(key)`` needs no look-up in the store: the cache is off, or the key was looked up."""
+        return not self.enabled or key in self._looked_up or key in self._known
+
     def has(self, key: str) -> bool:
         return self.enabled and key in self._known
 

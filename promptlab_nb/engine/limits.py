@@ -83,9 +83,13 @@ class Limits:
     def slot(self, provider: str, estimated_tokens: int = 0) -> AbstractAsyncContextManager[Any]:
         """A place among the calls in flight, paced by the provider's rate limits; a provider without
         limits of its own takes the global semaphore alone (most calls, at a tenth of the cost)."""
-        if provider in self._per_provider or provider in self._requests or provider in self._tokens:
+        if self.limits_of_its_own(provider):
             return self._limited_slot(provider, estimated_tokens)
         return self._global
+
+    def limits_of_its_own(self, provider: str) -> bool:
+        """Whether ``provider`` has a concurrency or rate limit of its own, which every call must go through."""
+        return provider in self._per_provider or provider in self._requests or provider in self._tokens
 
     @asynccontextmanager
     async def _limited_slot(self, provider: str, estimated_tokens: int):

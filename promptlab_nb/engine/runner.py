@@ -4,10 +4,10 @@ and on cancellation records what was in flight as cancelled."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from promptlab_nb.core.errors import PromptLabError
 from promptlab_nb.core.ids import new_id, utcnow
@@ -20,7 +20,15 @@ from promptlab_nb.engine.sink import RunSink
 from promptlab_nb.engine.steps import Caller, PreparedCall, RunContext, StepChain, StepFailed, StepRecord
 
 YIELD_EVERY = 64
-ScoreRun = Callable[["RunTask", "RunRecord"], Awaitable[list[dict[str, Any]]]]
+
+
+class ScoreRun(Protocol):
+    at_once: bool
+    """Whether ``score_at_once`` scores every run (no evaluator calls a model)."""
+
+    def __call__(self, task: RunTask, record: RunRecord) -> Awaitable[list[dict[str, Any]]]: ...
+
+    def score_at_once(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]: ...
 
 
 @dataclass(slots=True)
@@ -89,7 +97,12 @@ def _first_failed(steps: list[StepRecord]) -> StepRecord | None:
 
 
 def run_record(
-    task: RunTask, context: RunContext, started_at: datetime, status: RunStatus, error: str | None = None
+    task: RunTask,
+    context: RunContext,
+    started_at: datetime,
+    status: RunStatus,
+    error: str | None = None,
+    finished_at: datetime | None = None,
 ) -> RunRecord:
     steps = context.steps
     last = steps[-1] if steps else None
@@ -116,7 +129,7 @@ def run_record(
         cache_hit=bool(steps) and all(step.cache_hit for step in steps),
         request_id=last.request_id if last else None,
         started_at=started_at,
-        finished_at=utcnow(),
+        finished_at=finished_at or utcnow(),
     )
 
 
@@ -141,6 +154,7 @@ class ExperimentRunner:
         self.caller, self.sink, self.progress = caller, sink, progress
         self.workers = max(1, workers)
         self.scorer = scorer
+        self._at_once = scorer is None or scorer.at_once
 
     async def execute(self, tasks: list[RunTask]) -> ExperimentStatus:
         """Run every task; returns completed, or interrupted when cancelled part-way."""
@@ -169,10 +183,31 @@ class ExperimentRunner:
         while the runs are answered at once (the cache, an offline model): the flush due then starts
         writing in its thread while runs go on, and a cancel (the kernel's interrupt) lands."""
         for count, task in enumerate(pending, 1):
-            await self._run_one(task)
-            await self.sink.maybe_flush()
+            if not self._finished_at_once(task):
+                await self._run_one(task)
+            if self.sink.flush_due():
+                await self.sink.maybe_flush()
             if count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+
+    def _finished_at_once(self, task: RunTask) -> bool:
+        """Run, store and score a single-template run without a coroutine when its answer needs no waiting
+        (the cache, an offline model) and its evaluators call no model; False, nothing done, otherwise."""
+        if not self._at_once or task.kind != "template" or task.first_call is None:
+            return False
+        context = RunContext(variables=task.inputs, repeat=task.repeat)
+        now = utcnow()
+        try:
+            if not task.chain.steps[0].answered_at_once(context, self.caller, task.first_call):
+                return False
+            record = run_record(task, context, now, RunStatus.OK, finished_at=now)
+        except StepFailed:
+            record = run_record(task, context, now, RunStatus.ERROR, finished_at=now)
+        self.sink.add(record, [], [])
+        if self.scorer and record.status == RunStatus.OK:
+            self.sink.add_scores(self.scorer.score_at_once(task, record))
+        self.progress.advance(record)
+        return True
 
     async def _run_one(self, task: RunTask) -> None:
         context = RunContext(variables=dict(task.inputs), repeat=task.repeat)

@@ -97,7 +97,7 @@ class RunSink:
             if not self._flushing.done():
                 return
             self._settle(self._flushing)
-        if self._flush_due():
+        if self.flush_due():
             self._last_flush = time.monotonic()
             self._flushing = asyncio.ensure_future(asyncio.to_thread(self.flush))
 
@@ -106,7 +106,10 @@ class RunSink:
         flushing.exception()
         self._flushing = None
 
-    def _flush_due(self) -> bool:
+    def flush_due(self) -> bool:
+        """Whether ``maybe_flush`` would start a write, or settle the one under way."""
+        if self._flushing is not None:
+            return self._flushing.done()
         now = time.monotonic()
         return (
             len(self._pending.runs) >= self._batch_size

@@ -78,6 +78,12 @@ class Caller(Protocol):
         """``key``: the request's cache key at the provider's server, when already computed."""
         ...
 
+    def answer_at_once(
+        self, spec: ModelSpec, request: ChatRequest, key: str, accept: Acceptance = accept_any
+    ) -> tuple[ChatResponse, bool] | None:
+        """``call``'s answer when it needs no waiting, else None (then ``call`` is awaited)."""
+        ...
+
 
 class ModelCaller:
     """One provider call: answered from the cache, or sent within the limits, with retries."""
@@ -128,6 +134,30 @@ class ModelCaller:
             raise
         finally:
             del self._in_flight[key]
+
+    def answer_at_once(
+        self, spec: ModelSpec, request: ChatRequest, key: str, accept: Acceptance = accept_any
+    ) -> tuple[ChatResponse, bool] | None:
+        """``call``'s answer without a coroutine when nothing needs waiting for: a cache hit, or a provider
+        that answers at once (an offline model) with no limits of its own to keep, no identical call in
+        flight and nothing streamed. None otherwise: the call then goes through ``call``."""
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached, True
+        if (
+            self.stream_to
+            or key in self._in_flight
+            or not self.cache.settled(key)
+            or self.limits.limits_of_its_own(spec.provider)
+        ):
+            return None
+        response = self.registry.get(spec.provider).answer_at_once(request)
+        if response is None:
+            return None
+        self.calls += 1
+        if accept(response):
+            self.cache.put(key, spec, response)
+        return response, False
 
     async def _fetch_or_send(self, key: str, spec: ModelSpec, request: ChatRequest) -> tuple[ChatResponse, bool]:
         cached = await self.cache.fetch(key)
@@ -244,6 +274,22 @@ class TemplateStep:
         except PromptLabError as error:
             record.status, record.error = RunStatus.ERROR, _error_text(error)
             raise StepFailed(record) from error
+        self._take_answer(context, record, response)
+
+    def answered_at_once(self, context: RunContext, caller: Caller, prepared: PreparedCall) -> bool:
+        """``handle`` without a coroutine, when the caller has the answer at once; False (and nothing
+        recorded) when it has not. Raises StepFailed like ``handle``."""
+        answer = caller.answer_at_once(self.spec, prepared.request, prepared.key, self.accepts)
+        if answer is None:
+            return False
+        record = StepRecord(self.position, self.name, self.template_ref, self._model)
+        record.messages = prepared.request.messages
+        context.steps.append(record)
+        response, record.cache_hit = answer
+        self._take_answer(context, record, response)
+        return True
+
+    def _take_answer(self, context: RunContext, record: StepRecord, response: ChatResponse) -> None:
         self._record_response(record, response)
         if self.output_name:
             context.variables[self.output_name] = record.parsed if self.parse else record.output

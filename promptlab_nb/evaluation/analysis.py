@@ -61,13 +61,13 @@ def summary_table(
     """One row per variant: runs, error rate, each evaluator's mean with its 95% CI and whether it is
     distinguishable from the best variant (Holm-adjusted), latency p50/p95 of the calls made (cache
     hits have none), mean tokens, total cost, cache hits. ``method`` "t" or "bootstrap" (with ``seed``)."""
-    variants = list(dict.fromkeys(runs["variant"]))
+    variants = list(pd.unique(runs["variant"]))
     grouped = runs.groupby("variant", sort=False)
     table = pd.DataFrame(index=pd.Index(variants, name="variant"))
     table["runs"] = grouped.size()
     table["error_rate"] = grouped["status"].apply(lambda status: float((status != RunStatus.OK).mean()))
     for evaluator in evaluators:
-        table = table.join(_evaluator_columns(runs, evaluator, cluster, method, seed))
+        table = table.join(_evaluator_columns(long_scores(runs, evaluator, cluster), evaluator, cluster, method, seed))
     called = runs[~runs["cache_hit"].astype(bool)].groupby("variant", sort=False)["latency_ms"]
     table["latency_p50_ms"] = called.quantile(0.5)
     table["latency_p95_ms"] = called.quantile(0.95)
@@ -80,30 +80,61 @@ def summary_table(
     return table
 
 
-def _evaluator_columns(
-    runs: pd.DataFrame, evaluator: str, cluster: str | None, method: str, seed: int | None
+def score_summary(
+    rows: pd.DataFrame,
+    evaluators: Sequence[str],
+    cluster: str | None = None,
+    method: str = T_METHOD,
+    seed: int | None = None,
 ) -> pd.DataFrame:
-    scores = long_scores(runs, evaluator, cluster)
-    stats = summarize(scores, cluster="cluster" if cluster else None, method=method, seed=seed)
+    """``summary_table``'s columns of each evaluator (mean, 95% CI, vs best) from per-row means, as the
+    store computes them: ``rows`` holds one row per (variant, row_index) with ``variant``, ``row_index``,
+    each evaluator's mean over the row's repeats (a run that failed scored 0) and the ``cluster`` label.
+    They are not grouped again."""
+    table = pd.DataFrame(index=pd.Index(list(pd.unique(rows["variant"])), name="variant"))
+    for evaluator in evaluators:
+        scores = pd.DataFrame({"variant": rows["variant"], "row_index": rows["row_index"], "value": rows[evaluator]})
+        if cluster:
+            scores["cluster"] = rows[cluster].astype(str)
+        table = table.join(_evaluator_columns(scores, evaluator, cluster, method, seed, averaged=True))
+    if len(evaluators):
+        table.attrs["notes"] = [HOLM_NOTE]
+    return table
+
+
+def _evaluator_columns(
+    scores: pd.DataFrame,
+    evaluator: str,
+    cluster: str | None,
+    method: str,
+    seed: int | None,
+    averaged: bool = False,
+) -> pd.DataFrame:
+    stats = summarize(scores, cluster="cluster" if cluster else None, method=method, seed=seed, averaged=averaged)
     columns = pd.DataFrame(index=stats.index)
     columns[evaluator] = stats["mean"]
     low, high = score_range(scores["value"])
     columns[f"{evaluator} ci_low"] = stats["ci_low"].clip(lower=low)
     columns[f"{evaluator} ci_high"] = stats["ci_high"].clip(upper=high)
-    for variant, interval in _unanimous_pass_rates(scores).items():
+    for variant, interval in _unanimous_pass_rates(scores, averaged).items():
         columns.loc[variant, [f"{evaluator} ci_low", f"{evaluator} ci_high"]] = interval
-    columns[f"{evaluator} vs best"] = _versus_best(scores, stats, cluster, method, seed)
+    columns[f"{evaluator} vs best"] = _versus_best(scores, stats, cluster, method, seed, averaged)
     return columns
 
 
-def _unanimous_pass_rates(scores: pd.DataFrame) -> dict[str, tuple[float, float]]:
+def _unanimous_pass_rates(scores: pd.DataFrame, averaged: bool) -> dict[str, tuple[float, float]]:
     """Per variant whose rows all pass or all fail (per-row means all 1 or all 0): the Wilson interval."""
-    rows = per_row_means(scores)
-    intervals = {}
-    for variant, values in rows.groupby("variant", sort=False, observed=True)["value"]:
-        if len(values) and (values.eq(1.0).all() or values.eq(0.0).all()):
-            intervals[variant] = wilson_interval(int(values.sum()), len(values))
-    return intervals
+    rows = per_row_means(scores, averaged=averaged)
+    values = rows["value"]
+    by_variant = rows["variant"]
+    passes = values.groupby(by_variant, sort=False, observed=True).agg(["sum", "size"])
+    all_pass = values.eq(1.0).groupby(by_variant, sort=False, observed=True).all()
+    all_fail = values.eq(0.0).groupby(by_variant, sort=False, observed=True).all()
+    unanimous = passes[all_pass | all_fail]
+    return {
+        variant: wilson_interval(int(total), int(size))
+        for variant, total, size in zip(unanimous.index, unanimous["sum"], unanimous["size"], strict=True)
+    }
 
 
 def score_range(values: pd.Series) -> tuple[float | None, float | None]:
@@ -116,7 +147,7 @@ def score_range(values: pd.Series) -> tuple[float | None, float | None]:
 
 
 def _versus_best(
-    scores: pd.DataFrame, stats: pd.DataFrame, cluster: str | None, method: str, seed: int | None
+    scores: pd.DataFrame, stats: pd.DataFrame, cluster: str | None, method: str, seed: int | None, averaged: bool
 ) -> pd.Series:
     """Marks the best variant "best" and each other one with its Holm-adjusted p-value against it."""
     scored = stats["mean"].dropna()
@@ -127,7 +158,9 @@ def _versus_best(
     marks[best] = "best"
     others = list(scored.index.drop(best))
     comparisons = [
-        paired_difference(scores, variant, best, "cluster" if cluster else None, method=method, seed=seed)
+        paired_difference(
+            scores, variant, best, "cluster" if cluster else None, method=method, seed=seed, averaged=averaged
+        )
         for variant in others
     ]
     testable = [comparison.n_pairs >= 2 for comparison in comparisons]

@@ -66,12 +66,16 @@ class RunScorer:
         self.caller = caller
         self.default_model = default_model
         self.experiment_id = experiment_id
+        self.at_once = not any(getattr(evaluator, "needs_model", False) for evaluator in self.evaluators)
+        """Whether every evaluator scores without a model call, so ``score_at_once`` can score."""
 
     async def score(
         self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any], facts: RunFacts | None = None
     ) -> list[dict[str, Any]]:
         """One score per evaluator that applies to ``row``; those that read the run (promptfoo's cost and
         latency, its test verdict) see ``facts`` and the results scored before them."""
+        if self.at_once:
+            return self._scores(run_id, output, parsed, row, facts)
         records = []
         results: dict[str, EvalResult] = {}
         for evaluator in self.evaluators:
@@ -79,18 +83,30 @@ class RunScorer:
                 continue
             if getattr(evaluator, "needs_model", False):
                 result, cost = await self._judge(evaluator, output, row)
-            elif getattr(evaluator, "reads_run", False):
-                seen = replace(facts or RunFacts(), results=results)
-                result, cost = evaluator.evaluate_run(output, row, parsed, seen), None  # type: ignore[attr-defined]
             else:
-                result, cost = evaluator.evaluate(output, row, parsed), None
+                result, cost = _evaluated(evaluator, output, parsed, row, facts, results), None
             results[evaluator.name] = result
             records.append(self._record(run_id, evaluator.name, result, cost))
         return records
 
+    def _scores(
+        self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any], facts: RunFacts | None
+    ) -> list[dict[str, Any]]:
+        """``score`` when no evaluator calls a model, without a coroutine."""
+        records = []
+        results: dict[str, EvalResult] = {}
+        for evaluator in self.evaluators:
+            if evaluator.applies(row):
+                result = results[evaluator.name] = _evaluated(evaluator, output, parsed, row, facts, results)
+                records.append(self._record(run_id, evaluator.name, result, None))
+        return records
+
     async def __call__(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]:
-        facts = RunFacts(record.latency_ms, record.cost, record.cache_hit)
-        return await self.score(record.id, record.output, record.parsed, task.inputs, facts)
+        return await self.score(record.id, record.output, record.parsed, task.inputs, _facts(record))
+
+    def score_at_once(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]:
+        """The run's scores without a coroutine; only when ``at_once``."""
+        return self._scores(record.id, record.output, record.parsed, task.inputs, _facts(record))
 
     async def _judge(self, judge: Any, output: str | None, row: dict[str, Any]) -> tuple[EvalResult, float | None]:
         if output is None:
@@ -121,3 +137,22 @@ class RunScorer:
             "cost": cost,
             "created_at": utcnow(),
         }
+
+
+def _facts(record: RunRecord) -> RunFacts:
+    return RunFacts(record.latency_ms, record.cost, record.cache_hit)
+
+
+def _evaluated(
+    evaluator: Evaluator,
+    output: str | None,
+    parsed: Any,
+    row: dict[str, Any],
+    facts: RunFacts | None,
+    results: dict[str, EvalResult],
+) -> EvalResult:
+    """A plain evaluator's result; one that reads the run sees ``facts`` and the ``results`` scored before it."""
+    if getattr(evaluator, "reads_run", False):
+        seen = replace(facts or RunFacts(), results=results)
+        return evaluator.evaluate_run(output, row, parsed, seen)  # type: ignore[attr-defined]
+    return evaluator.evaluate(output, row, parsed)

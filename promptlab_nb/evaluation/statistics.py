@@ -98,13 +98,19 @@ class PairedComparison:
         return bool(self.ci_low > 0 or self.ci_high < 0)
 
 
-def per_row_means(df: pd.DataFrame, cluster: str | None = None) -> pd.DataFrame:
+def per_row_means(df: pd.DataFrame, cluster: str | None = None, *, averaged: bool = False) -> pd.DataFrame:
     """One row per (variant, row_index): the mean of its repeats, missing values (NaN, None, NA) ignored.
 
     A row whose repeats are all missing is dropped. With ``cluster`` (a column of ``df``),
-    the row's cluster label is kept in that column.
+    the row's cluster label is kept in that column. ``averaged``: ``df`` holds these means
+    already (one row per (variant, row_index), as the store computes them); they are not
+    grouped again.
     """
-    _require_columns(df, [*KEYS, "value"] + ([cluster] if cluster else []))
+    columns = [*KEYS, "value"] + ([cluster] if cluster else [])
+    _require_columns(df, columns)
+    if averaged:
+        rows = df[columns].assign(value=pd.to_numeric(df["value"]).astype(float))
+        return rows.dropna(subset=["value"]).reset_index(drop=True)
     scores = df.assign(value=pd.to_numeric(df["value"]).astype(float))
     grouped = scores.groupby(KEYS, sort=False, observed=True)
     means = grouped["value"].mean().rename("value")
@@ -188,15 +194,18 @@ def summarize(
     confidence: float = 0.95,
     method: str = T_METHOD,
     seed: int | None = None,
+    *,
+    averaged: bool = False,
 ) -> pd.DataFrame:
     """Per variant (index, in order of appearance): n_rows, mean, se, ci_low, ci_high of the per-row means.
 
     ``cluster`` names the column of ``df`` holding each row's cluster label; a variant
     without any scored row is listed with n_rows 0 and NaN statistics. ``method`` is ``"t"``
-    or ``"bootstrap"`` (resampling rows, or clusters, with ``seed``).
+    or ``"bootstrap"`` (resampling rows, or clusters, with ``seed``). ``averaged``: ``df``
+    holds the per-row means already (see ``per_row_means``).
     """
     _require_method(method)
-    rows = per_row_means(df, cluster)
+    rows = per_row_means(df, cluster, averaged=averaged)
     by_variant = {variant: group for variant, group in rows.groupby("variant", sort=False, observed=True)}
     rng = np.random.default_rng(seed)
     estimates = {
@@ -219,6 +228,8 @@ def paired_difference(
     confidence: float = 0.95,
     method: str = T_METHOD,
     seed: int | None = None,
+    *,
+    averaged: bool = False,
 ) -> PairedComparison:
     """Compare variant ``a`` with ``b`` on per-row means of the rows both were scored on.
 
@@ -226,9 +237,10 @@ def paired_difference(
     the p-value is the two-sided t-test of zero difference, as ``scipy.stats.ttest_rel``.
     A zero standard error gives p = 1 when the difference is 0 and p = 0 otherwise.
     ``method="bootstrap"`` resamples the pairs (or clusters of pairs) with ``seed`` instead.
+    ``averaged``: ``df`` holds the per-row means already (see ``per_row_means``).
     """
     _require_method(method)
-    rows = per_row_means(df, cluster)
+    rows = per_row_means(df, cluster, averaged=averaged)
     pairs = _paired_rows(rows, a, b, cluster)
     _require_confidence(confidence)
     differences = (pairs["a"] - pairs["b"]).to_numpy()

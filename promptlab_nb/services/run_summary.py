@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.core.vocabulary import RunStatus
-from promptlab_nb.evaluation.analysis import RATING, summary_table
+from promptlab_nb.evaluation.analysis import RATING, score_summary
 from promptlab_nb.evaluation.evaluators import RESERVED_NAMES
 from promptlab_nb.evaluation.statistics import T_METHOD
 from promptlab_nb.services.results import (
@@ -93,7 +92,7 @@ def _row_means_query(connection, evaluators: int, ratings: bool, cluster: bool, 
     return (
         ("with " + LATEST_RATINGS if ratings else "")
         + f"""
-select v.position as variant_position, r.row_index, {", ".join(["0 as repeat_", *columns])}
+select v.position as variant_position, r.row_index, {", ".join(columns)}
 from run r join variant v on v.id = r.variant_id and v.experiment_id = r.experiment_id
 {" ".join(joins)}
 where r.experiment_id = :experiment_id {RAN if ran_only else ""}
@@ -131,22 +130,14 @@ def experiment_summary(
             raise InvalidData(f"No data column {cluster!r} to cluster by; see exp.runs for the columns.")
         rows = rows.rename(columns={"cluster": cluster})
     rows["variant"] = pd.Categorical.from_codes(rows.pop("variant_position"), list(statistics["variant"]))
-    table = summary_table(_as_runs(rows), list(evaluators.values()), cluster, method, seed)
-    described = statistics.set_index("variant")
-    for column in RUN_STATISTICS:
-        table[column] = described[column].reindex(table.index)
+    scores = score_summary(rows, list(evaluators.values()), cluster, method, seed)
+    described = statistics.set_index("variant").reindex(scores.index)
+    table = pd.concat([described[RUN_STATISTICS[:2]], scores, described[RUN_STATISTICS[2:]]], axis=1)
     table = table.astype({"runs": "int64", "cache_hits": "int64"})
-    table.attrs["counts"] = every_run.set_index("variant")[["cancelled_runs", "answered_cost", "unpriced"]]
-    return table
-
-
-def _as_runs(rows: pd.DataFrame) -> pd.DataFrame:
-    """Row means shaped as the runs ``summary_table`` reads: each one a run that ran, whose run columns
-    (latency, tokens, cost) are replaced afterwards by the figures aggregated over the real runs."""
-    ran = pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), [RunStatus.OK])
-    return rows.rename(columns={"repeat_": "repeat"}).assign(
-        status=ran, cache_hit=False, latency_ms=float("nan"), input_tokens=0, output_tokens=0, cost=0.0
+    table.attrs.update(
+        scores.attrs, counts=every_run.set_index("variant")[["cancelled_runs", "answered_cost", "unpriced"]]
     )
+    return table
 
 
 def variant_statistics(connection, experiment_id: str, *, ran_only: bool = False) -> pd.DataFrame:

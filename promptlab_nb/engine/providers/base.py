@@ -78,6 +78,11 @@ class Provider(ABC):
         response = await self.complete(request)
         yield response.text
 
+    def answer_at_once(self, request: ChatRequest) -> ChatResponse | None:
+        """The answer when it comes without waiting and without failing (an offline model with no latency
+        and no error queued), else None: the call then goes through ``complete``."""
+        return None
+
     @property
     def endpoint(self) -> str:
         """The server that answers, as part of the cache key: empty for the provider's default one.

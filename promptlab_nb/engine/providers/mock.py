@@ -114,6 +114,20 @@ class MockBatch:
 _BATCHES: dict[str, MockBatch] = {}
 
 
+def _response(model: MockModel, request: ChatRequest, started: float) -> ChatResponse:
+    text = model.answer(request.messages)
+    return ChatResponse(
+        text=text,
+        parsed=parse_json_if_asked(text, request.response_format),
+        finish_reason="stop",
+        input_tokens=count_tokens(prompt_text(request.messages)),
+        output_tokens=count_tokens(text),
+        latency_ms=(time.perf_counter() - started) * 1000,
+        cost=0.0,
+        request_id=f"mock-{model.calls}",
+    )
+
+
 class MockProvider(Provider):
     """Options: ``latency`` (seconds per call, overriding the models') and ``batch_delay``
     (seconds before a batch is answered, for models that set none)."""
@@ -127,12 +141,16 @@ class MockProvider(Provider):
         self._batch_delay = float(batch_delay)
         self._builtins: dict[str, MockModel | None] = {}
 
-    def _model(self, name: str) -> MockModel:
+    def _found_model(self, name: str) -> MockModel | None:
         model = _MODELS.get(name)
         if model is None:
             if name not in self._builtins:
                 self._builtins[name] = _builtin(name)
             model = self._builtins[name]
+        return model
+
+    def _model(self, name: str) -> MockModel:
+        model = self._found_model(name)
         if model is None:
             known = ", ".join(sorted({"echo", "json", *_MODELS}))
             raise BadRequest(
@@ -151,17 +169,15 @@ class MockProvider(Provider):
             await asyncio.sleep(latency)
         if model.errors:
             raise model.errors.popleft()
-        text = model.answer(request.messages)
-        return ChatResponse(
-            text=text,
-            parsed=parse_json_if_asked(text, request.response_format),
-            finish_reason="stop",
-            input_tokens=count_tokens(prompt_text(request.messages)),
-            output_tokens=count_tokens(text),
-            latency_ms=(time.perf_counter() - started) * 1000,
-            cost=0.0,
-            request_id=f"mock-{model.calls}",
-        )
+        return _response(model, request, started)
+
+    def answer_at_once(self, request: ChatRequest) -> ChatResponse | None:
+        model = self._found_model(request.model)
+        if model is None or model.errors or (model.latency if self._latency is None else self._latency):
+            return None
+        started = time.perf_counter()
+        model.calls += 1
+        return _response(model, request, started)
 
     def known_models(self) -> list[str]:
         return sorted({"echo", "json", *_MODELS})
