@@ -1,6 +1,7 @@
 """Issue 16: the engine's batched work gives what the per-run work gave: the same prompts, the same cache
-keys (an older store's cache still answers), the same timeouts; and a long run of instant answers
-still lets the kernel's interrupt through."""
+keys (an older store's cache still answers), the same timeouts; answers that need no waiting (the cache,
+an offline model) come without a coroutine, only where nothing else is owed; and a long run of instant
+answers still lets the kernel's interrupt through."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import threading
 import pytest
 
 import promptlab_nb as pl
-from promptlab_nb.core.errors import ProviderTimeout
-from promptlab_nb.engine.cache import CacheKeys, cache_key
-from promptlab_nb.engine.limits import within
-from promptlab_nb.engine.providers import ChatRequest, ModelSpec, ProviderRegistry
+from promptlab_nb.core.errors import BadRequest, ProviderTimeout
+from promptlab_nb.engine.cache import CacheKeys, ResponseCache, cache_key
+from promptlab_nb.engine.limits import Limits, RetryPolicy, within
+from promptlab_nb.engine.providers import ChatRequest, ChatResponse, ModelSpec, ProviderRegistry
 from promptlab_nb.engine.runner import RunTask, prepare_first_calls
-from promptlab_nb.engine.steps import StepChain, TemplateStep
+from promptlab_nb.engine.steps import ModelCaller, StepChain, TemplateStep
 from promptlab_nb.engine.templating import PromptTemplate
 
 SPEC = ModelSpec("openai-compatible", "qwen2.5")
@@ -148,3 +149,48 @@ def test_an_experiment_of_instant_answers_can_be_interrupted_part_way(lab):
     experiment = lab.experiment("instant")
     assert experiment.status == "interrupted"
     assert 0 < experiment.status_counts().get("ok", 0) < len(people)
+
+
+def _caller(lab, rate_limits=None) -> ModelCaller:
+    return ModelCaller(ProviderRegistry(), Limits(4, rate_limits=rate_limits), RetryPolicy(), ResponseCache(lab.db))
+
+
+def _asked_at_once(caller: ModelCaller, model: str, *, looked_up: bool = True) -> tuple[ChatResponse, bool] | None:
+    spec = ModelSpec("mock", model)
+    request = ChatRequest([{"role": "user", "content": "Hi"}], model, {}, None)
+    key = cache_key(spec, request, 0)
+    if looked_up:
+        caller.cache.prefetch([key])
+    return caller.answer_at_once(spec, request, key)
+
+
+def test_an_offline_answer_comes_at_once_and_then_from_the_cache(lab):
+    # Given a model caller over the offline models, which have no limits of their own
+    caller = _caller(lab)
+
+    # When mock:echo is asked the same request twice without waiting
+    first, again = _asked_at_once(caller, "echo"), _asked_at_once(caller, "echo")
+
+    # Then the first answer is one new call, cached; the second comes from the cache
+    assert first is not None and first[0].text == "Hi" and first[1] is False
+    assert again is not None and again[0].text == "Hi" and again[1] is True
+    assert caller.calls == 1 and len(caller.cache.take_pending()) == 1
+
+
+def test_an_answer_owed_a_wait_a_failure_a_pace_or_a_look_up_is_not_given_at_once(lab):
+    # Given a slow model, a model with a failure queued, and the offline models under a rate limit
+    pl.mock_model("slow", "later", latency=0.5)
+    pl.mock_model("failing", "never", errors=[BadRequest("refused", provider="mock")])
+    caller, paced = _caller(lab), _caller(lab, rate_limits={"mock": {"rpm": 60}})
+
+    # When each is asked without waiting, and mock:echo for a key not looked up in the store yet
+    answers = [
+        _asked_at_once(caller, "slow"),
+        _asked_at_once(caller, "failing"),
+        _asked_at_once(paced, "echo"),
+        _asked_at_once(caller, "echo", looked_up=False),
+    ]
+
+    # Then none is answered there (each goes through the awaited call) and no call is counted
+    assert answers == [None, None, None, None]
+    assert caller.calls == paced.calls == 0 and not caller.cache.take_pending()

@@ -52,7 +52,8 @@ class CacheKeys:
         self._end = f", {_encoded(endpoint)}]" if endpoint else "]"
 
     def key(self, messages: list[dict[str, str]], repeat: int) -> str:
-        material = f"{self._head}{_encoded_messages(messages)}{self._middle}{_encoded(repeat)}{self._end}"
+        encoded_repeat = str(repeat) if type(repeat) is int else _encoded(repeat)
+        material = f"{self._head}{_encoded_messages(messages)}{self._middle}{encoded_repeat}{self._end}"
         return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -140,7 +140,8 @@ class ModelCaller:
     ) -> tuple[ChatResponse, bool] | None:
         """``call``'s answer without a coroutine when nothing needs waiting for: a cache hit, or a provider
         that answers at once (an offline model) with no limits of its own to keep, no identical call in
-        flight and nothing streamed. None otherwise: the call then goes through ``call``."""
+        flight and nothing streamed. None otherwise, and after a failure worth retrying: the call then goes
+        through ``call``, which retries it. Other failures are raised as from ``call``."""
         cached = self.cache.get(key)
         if cached is not None:
             return cached, True
@@ -151,7 +152,13 @@ class ModelCaller:
             or self.limits.limits_of_its_own(spec.provider)
         ):
             return None
-        response = self.registry.get(spec.provider).answer_at_once(request)
+        try:
+            response = self.registry.get(spec.provider).answer_at_once(request)
+        except ProviderError as error:
+            self.calls += 1
+            if error.retryable and self.policy.max_retries:
+                return None
+            raise
         if response is None:
             return None
         self.calls += 1
@@ -263,8 +270,7 @@ class TemplateStep:
 
     async def handle(self, context: RunContext, caller: Caller, prepared: PreparedCall | None = None) -> None:
         """``prepared``: this step's call rendered ahead for the variables of ``context``."""
-        record = StepRecord(self.position, self.name, self.template_ref, self._model)
-        context.steps.append(record)
+        record = self._started(context)
         try:
             request = prepared.request if prepared else self.request(context.variables)
             record.messages = request.messages
@@ -272,22 +278,30 @@ class TemplateStep:
                 self.spec, request, context.repeat, self.accepts, prepared.key if prepared else None
             )
         except PromptLabError as error:
-            record.status, record.error = RunStatus.ERROR, _error_text(error)
-            raise StepFailed(record) from error
+            raise _failed(record, error) from error
         self._take_answer(context, record, response)
 
     def answered_at_once(self, context: RunContext, caller: Caller, prepared: PreparedCall) -> bool:
         """``handle`` without a coroutine, when the caller has the answer at once; False (and nothing
         recorded) when it has not. Raises StepFailed like ``handle``."""
-        answer = caller.answer_at_once(self.spec, prepared.request, prepared.key, self.accepts)
+        try:
+            answer = caller.answer_at_once(self.spec, prepared.request, prepared.key, self.accepts)
+        except PromptLabError as error:
+            record = self._started(context)
+            record.messages = prepared.request.messages
+            raise _failed(record, error) from error
         if answer is None:
             return False
-        record = StepRecord(self.position, self.name, self.template_ref, self._model)
+        record = self._started(context)
         record.messages = prepared.request.messages
-        context.steps.append(record)
         response, record.cache_hit = answer
         self._take_answer(context, record, response)
         return True
+
+    def _started(self, context: RunContext) -> StepRecord:
+        record = StepRecord(self.position, self.name, self.template_ref, self._model)
+        context.steps.append(record)
+        return record
 
     def _take_answer(self, context: RunContext, record: StepRecord, response: ChatResponse) -> None:
         self._record_response(record, response)
@@ -325,8 +339,9 @@ def _is_json(response: ChatResponse) -> bool:
     return True
 
 
-def _error_text(error: PromptLabError) -> str:
-    return f"{type(error).__name__}: {error}"
+def _failed(record: StepRecord, error: PromptLabError) -> StepFailed:
+    record.status, record.error = RunStatus.ERROR, f"{type(error).__name__}: {error}"
+    return StepFailed(record)
 
 
 class StepChain:

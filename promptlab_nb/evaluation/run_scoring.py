@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from promptlab_nb.core.errors import InvalidEvaluator, PromptLabError
@@ -68,6 +69,10 @@ class RunScorer:
         self.experiment_id = experiment_id
         self.at_once = not any(getattr(evaluator, "needs_model", False) for evaluator in self.evaluators)
         """Whether every evaluator scores without a model call, so ``score_at_once`` can score."""
+        self._reads_run = any(getattr(evaluator, "reads_run", False) for evaluator in self.evaluators)
+        self._apart = [timedelta(microseconds=position) for position in range(len(self.evaluators))]
+        """The scores of one run are stored a microsecond apart in their evaluators' order: the order of
+        the score columns (``score_columns``) on every backend."""
 
     async def score(
         self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any], facts: RunFacts | None = None
@@ -75,9 +80,10 @@ class RunScorer:
         """One score per evaluator that applies to ``row``; those that read the run (promptfoo's cost and
         latency, its test verdict) see ``facts`` and the results scored before them."""
         if self.at_once:
-            return self._scores(run_id, output, parsed, row, facts)
+            return self._scores(run_id, output, parsed, row, facts, utcnow())
         records = []
         results: dict[str, EvalResult] = {}
+        created_at = datetime.min
         for evaluator in self.evaluators:
             if not evaluator.applies(row):
                 continue
@@ -86,27 +92,39 @@ class RunScorer:
             else:
                 result, cost = _evaluated(evaluator, output, parsed, row, facts, results), None
             results[evaluator.name] = result
-            records.append(self._record(run_id, evaluator.name, result, cost))
+            created_at = max(utcnow(), created_at + _MICROSECOND)
+            records.append(self._record(run_id, evaluator.name, result, cost, created_at))
         return records
 
     def _scores(
-        self, run_id: str, output: str | None, parsed: Any, row: dict[str, Any], facts: RunFacts | None
+        self,
+        run_id: str,
+        output: str | None,
+        parsed: Any,
+        row: dict[str, Any],
+        facts: RunFacts | None,
+        created_at: datetime,
     ) -> list[dict[str, Any]]:
         """``score`` when no evaluator calls a model, without a coroutine."""
         records = []
         results: dict[str, EvalResult] = {}
-        for evaluator in self.evaluators:
+        for evaluator, apart in zip(self.evaluators, self._apart, strict=True):
             if evaluator.applies(row):
                 result = results[evaluator.name] = _evaluated(evaluator, output, parsed, row, facts, results)
-                records.append(self._record(run_id, evaluator.name, result, None))
+                records.append(self._record(run_id, evaluator.name, result, None, created_at + apart))
         return records
 
     async def __call__(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]:
-        return await self.score(record.id, record.output, record.parsed, task.inputs, _facts(record))
+        return await self.score(record.id, record.output, record.parsed, task.inputs, self._facts(record))
 
     def score_at_once(self, task: RunTask, record: RunRecord) -> list[dict[str, Any]]:
-        """The run's scores without a coroutine; only when ``at_once``."""
-        return self._scores(record.id, record.output, record.parsed, task.inputs, _facts(record))
+        """The run's scores without a coroutine, as of the run's end; only when ``at_once``."""
+        facts = self._facts(record)
+        return self._scores(record.id, record.output, record.parsed, task.inputs, facts, record.finished_at)
+
+    def _facts(self, record: RunRecord) -> RunFacts | None:
+        """What evaluators that read the run see; None when none does."""
+        return RunFacts(record.latency_ms, record.cost, record.cache_hit) if self._reads_run else None
 
     async def _judge(self, judge: Any, output: str | None, row: dict[str, Any]) -> tuple[EvalResult, float | None]:
         if output is None:
@@ -124,7 +142,9 @@ class RunScorer:
             result = judge.parse(response.text)
         return result, cost
 
-    def _record(self, run_id: str, name: str, result: EvalResult, cost: float | None) -> dict[str, Any]:
+    def _record(
+        self, run_id: str, name: str, result: EvalResult, cost: float | None, created_at: datetime
+    ) -> dict[str, Any]:
         return {
             "id": new_id(),
             "experiment_id": self.experiment_id,
@@ -135,12 +155,11 @@ class RunScorer:
             "reason": result.reason,
             "error": result.error,
             "cost": cost,
-            "created_at": utcnow(),
+            "created_at": created_at,
         }
 
 
-def _facts(record: RunRecord) -> RunFacts:
-    return RunFacts(record.latency_ms, record.cost, record.cache_hit)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _evaluated(

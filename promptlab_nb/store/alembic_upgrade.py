@@ -7,12 +7,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from promptlab_nb.core.errors import InvalidStore, StoreTooNew
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_MIGRATION_LOCK = 7_331_001
 
 
 class DuckDBImpl(DefaultImpl):
@@ -33,12 +35,18 @@ def script_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def upgrade_store(connection: Connection, location: str, current: str | None, revision: str) -> None:
-    """Bring the store on ``connection`` from ``current`` to ``revision``, refusing a store that is not ours."""
-    _check_opened_store(connection, location, current)
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+def upgrade_store(engine: Engine, location: str, revision: str, target: str) -> None:
+    """Bring the store to ``revision`` (``target`` once resolved) in one transaction, refusing a store
+    that is not ours or is newer than the package; one process at a time on PostgreSQL."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        current = MigrationContext.configure(connection).get_current_revision()
+        _check_opened_store(connection, location, current)
+        if current != target:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
 
 
 def _check_opened_store(connection: Connection, location: str, current: str | None) -> None:

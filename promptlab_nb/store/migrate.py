@@ -1,8 +1,8 @@
 """Apply the Alembic migrations shipped in the package when a store opens.
 
-A store already at the newest revision is checked with one plain query against the head read from the
-migration files, so opening it does not import Alembic (about 0.1 s); ``alembic_upgrade`` runs only
-when a store is new or older than the package.
+A store already at the newest revision is recognised by one plain query of its version table against
+the head read from the migration files, so opening it does not import Alembic (about 0.1 s);
+``alembic_upgrade`` runs only for a new store, an older one, or one this package does not know.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import re
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 VERSION_TABLE = "alembic_version"
-_PG_MIGRATION_LOCK = 7_331_001
 _REVISION = re.compile(r"^revision\s*=\s*['\"](?P<id>[^'\"]+)['\"]", re.MULTILINE)
 _DOWN_REVISION = re.compile(r"^down_revision\s*=\s*['\"](?P<id>[^'\"]+)['\"]", re.MULTILINE)
 
@@ -35,22 +35,21 @@ def head_revision() -> str:
     return heads.pop()
 
 
-def stored_revisions(connection: Connection) -> list[str]:
-    """The revisions the store records (none for a new store)."""
-    if not inspect(connection).has_table(VERSION_TABLE):
+def stored_revisions(engine: Engine) -> list[str]:
+    """The revisions the store records; none when it has no version table (a new store, or not ours)."""
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(f"select version_num from {VERSION_TABLE}")).scalars())
+    except DBAPIError:
         return []
-    return list(connection.execute(text(f"select version_num from {VERSION_TABLE}")).scalars())
 
 
 def upgrade(engine: Engine, location: str, revision: str = "head") -> str:
     """Bring the store to ``revision`` in one transaction; return the revision it is at."""
     target = head_revision() if revision == "head" else revision
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        current = stored_revisions(connection)
-        if current != [target]:
-            from promptlab_nb.store.alembic_upgrade import upgrade_store
-
-            upgrade_store(connection, location, current[0] if current else None, revision)
+    if stored_revisions(engine) == [target]:
         return target
+    from promptlab_nb.store.alembic_upgrade import upgrade_store
+
+    upgrade_store(engine, location, revision, target)
+    return target

@@ -79,8 +79,8 @@ class Provider(ABC):
         yield response.text
 
     def answer_at_once(self, request: ChatRequest) -> ChatResponse | None:
-        """The answer when it comes without waiting and without failing (an offline model with no latency
-        and no error queued), else None: the call then goes through ``complete``."""
+        """The answer when it comes without waiting (an offline model with no latency and no error queued),
+        else None: the call then goes through ``complete``. Fails as ``complete`` would."""
         return None
 
     @property
