@@ -13,7 +13,7 @@ import threading
 import pytest
 
 import promptlab_nb as pl
-from promptlab_nb.core.errors import BadRequest, ProviderTimeout
+from promptlab_nb.core.errors import BadRequest, ProviderTimeout, RateLimited
 from promptlab_nb.engine.cache import CacheKeys, ResponseCache, cache_key
 from promptlab_nb.engine.limits import Limits, RetryPolicy, within
 from promptlab_nb.engine.providers import ChatRequest, ChatResponse, ModelSpec, ProviderRegistry
@@ -194,3 +194,44 @@ def test_an_answer_owed_a_wait_a_failure_a_pace_or_a_look_up_is_not_given_at_onc
     # Then none is answered there (each goes through the awaited call) and no call is counted
     assert answers == [None, None, None, None]
     assert caller.calls == paced.calls == 0 and not caller.cache.take_pending()
+
+
+def test_a_model_that_fails_at_once_stores_a_failed_run_and_the_other_runs(lab):
+    # Given an offline model that answers at once but refuses one of the rows
+    def refuse_atlantis(messages: list[dict[str, str]]) -> str:
+        if "Atlantis" in messages[-1]["content"]:
+            raise BadRequest("no such country", provider="mock")
+        return "a capital"
+
+    pl.mock_model("refusing", refuse_atlantis)
+    lab.templates.save("capital", "What is the capital of {{ country }}?", model="mock:refusing")
+
+    # When it runs over three rows
+    experiment = lab.run("capital", [{"country": c} for c in ("France", "Atlantis", "Peru")], progress=False)
+
+    # Then the experiment completed with the refused row a failed run naming the model's error
+    runs = experiment.runs.sort_values("row_index")
+    assert experiment.status == "completed"
+    assert runs["status"].tolist() == ["ok", "error", "ok"]
+    assert runs["error"].iloc[1] == "BadRequest: no such country"
+
+
+def test_a_retryable_failure_of_an_answer_at_once_is_retried(lab):
+    # Given an offline model that is rate limited on its first call only
+    calls = []
+
+    def limited_once(messages: list[dict[str, str]]) -> str:
+        calls.append(messages)
+        if len(calls) == 1:
+            raise RateLimited("slow down", provider="mock", retry_after=0.01)
+        return "Paris"
+
+    pl.mock_model("limited_once", limited_once)
+    lab.templates.save("capital", "What is the capital of {{ country }}?", model="mock:limited_once")
+
+    # When it runs over one row
+    runs = lab.run("capital", [{"country": "France"}], progress=False).runs
+
+    # Then the run is answered by the retry
+    assert runs["status"].tolist() == ["ok"] and runs["output"].tolist() == ["Paris"]
+    assert len(calls) == 2
