@@ -130,7 +130,10 @@ class StoredExperiment(Base):
 
 class Variant(Base):
     __tablename__ = "variant"
-    __table_args__ = (UniqueConstraint("experiment_id", "label"),)
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "label"),
+        Index("ix_variant_target_name_kind", "target_name", "kind").ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[str] = _id_column()
     experiment_id: Mapped[str] = mapped_column(ForeignKey("experiment.id"), index=True)
@@ -157,6 +160,7 @@ class Run(Base):
     __table_args__ = (
         UniqueConstraint("variant_id", "row_index", "repeat"),
         Index("ix_run_experiment_id_status", "experiment_id", "status"),
+        Index("ix_run_experiment_id_row_index", "experiment_id", "row_index").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[str] = _id_column()
