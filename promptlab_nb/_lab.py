@@ -13,6 +13,7 @@ from sqlalchemy import text
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.core.vocabulary import Mode
+from promptlab_nb.display.cards import show_cards_in_running_shell
 from promptlab_nb.engine.data import columns_of, load_rows
 from promptlab_nb.engine.loop import blocking, run_blocking
 from promptlab_nb.evaluation.evaluators import Evaluator
@@ -99,6 +100,7 @@ class Lab:
         self.templates: TemplateService = TemplateGateway(self.db, self.settings, self.registry)  # type: ignore[assignment]
         self.pipelines: PipelineService = ServiceGateway(self.db, PipelineService)  # type: ignore[assignment]
         self.cache: CacheService = ServiceGateway(self.db, CacheService)  # type: ignore[assignment]
+        show_cards_in_running_shell()
 
     @property
     def url(self) -> str:

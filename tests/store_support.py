@@ -14,6 +14,12 @@ LEGACY_TEMPLATE = (
     " values ('v1', 't1', 1, 'Old {{ x }}', '{}', 'h', now())"
 )
 
+LEGACY_BATCH = (
+    "insert into provider_batch (id, experiment_id, provider, model, provider_batch_id, status, request_count,"
+    " succeeded, failed, custom_ids, submitted_at) values ('b1', 'e1', 'openai', 'gpt-4o-mini', 'batch_old',"
+    " 'ended', 1, 1, 0, '[\"v0-r0-n0\"]', :now)"
+)
+
 
 def store_at_revision(url: str, revision: str, statements: str = LEGACY_TEMPLATE, **values: Any) -> None:
     """A store at schema ``revision`` holding what ``statements`` insert (default: the template ``legacy``

@@ -24,6 +24,7 @@ def package_modules() -> list[Path]:
 def test_no_two_modules_of_the_package_share_a_file_name():
     # Given every module of the package
     places: dict[str, list[str]] = defaultdict(list)
+    # When they are gathered by file name
     for path in package_modules():
         places[path.name].append(str(path.relative_to(PACKAGE)))
     # Then each file name is in one place only
@@ -93,14 +94,15 @@ OUTER_LAYERS = ("notebook", "server", "cli", "api")
 def test_data_and_logic_layers_import_nothing_from_the_outer_layers():
     # Given the layers below the notebook, the Jupyter server, the command line and the API service
     lower = ("schemas", "engine", "core", "store", "services", "evaluation", "display")
-    # Then none of their modules imports an outer layer, not even lazily or for type checking
+    # When their imports of an outer layer are gathered
     crossing = imports_across(lower, OUTER_LAYERS)
+    # Then none of their modules imports an outer layer, not even lazily or for type checking
     assert not crossing, f"move what these use into display/ or a lower layer: {crossing}"
 
 
 def test_the_outer_layers_stand_side_by_side():
     # Given the notebook, the Jupyter server, the command line and the API service
-    # Then none imports another, except the command line starting the API service
+    # When the imports of each into the others are gathered
     crossing = {
         layer: imports_across((layer,), tuple(other for other in OUTER_LAYERS if other != layer))
         for layer in OUTER_LAYERS
@@ -108,25 +110,43 @@ def test_the_outer_layers_stand_side_by_side():
     crossing["cli"] = {
         module: targets for module, targets in crossing["cli"].items() if module != "promptlab_nb.cli.serve_commands"
     }
+    # Then none imports another, except the command line starting the API service
     assert not any(crossing.values()), f"share what both need through a lower layer: {crossing}"
 
 
+def test_schemas_are_plain_data_that_import_nothing_of_the_display():
+    # Given the schemas, what services return and the display formats
+    # When their imports of the display are gathered
+    crossing = imports_across(("schemas",), ("display",))
+    # Then no schema formats itself: cards and tables are the display's, which reads the schemas
+    assert not crossing, f"move the formatting into display/ and let it read the schema: {crossing}"
+
+
 def test_providers_import_nothing_from_the_store():
+    # Given the providers
+    # When their imports of the store are gathered
     crossing = imports_across(("engine.providers",), ("store",))
+    # Then there is none
     assert not crossing, f"providers are strategies over plain data; ids and the clock are in core/: {crossing}"
 
 
 def test_the_store_imports_only_the_core():
+    # Given the store
+    # When its imports of the layers above the core are gathered
     crossing = imports_across(("store",), ("schemas", "engine", "services", "evaluation", "display", *OUTER_LAYERS))
+    # Then there is none
     assert not crossing, f"the store keeps rows; what works on them belongs to a layer above: {crossing}"
 
 
 def test_core_imports_nothing_else_of_the_package():
+    # Given the core
+    # When its imports of the rest of the package are gathered
     outside = {
         module: sorted(target for target in targets if not in_layer(target, "core"))
         for module, targets in import_graph().items()
         if in_layer(module, "core") and any(not in_layer(target, "core") for target in targets)
     }
+    # Then there is none
     assert not outside, f"core/ is the bottom layer: {outside}"
 
 
@@ -138,14 +158,18 @@ def test_the_lab_the_experiment_and_the_notebook_import_one_another_in_no_cycle(
         for module, targets in import_graph().items()
         if in_layer(module, *facade)
     }
-    # Then no module reaches itself again
+    # When a path from a module back to itself is looked for
     cycle = a_cycle(graph)
+    # Then no module reaches itself again
     assert not cycle, "import cycle: " + " -> ".join(cycle)
 
 
 def test_no_two_modules_of_the_package_import_each_other_even_through_others():
+    # Given the imports among all modules of the package
     graph = {module: targets - {module} for module, targets in import_graph().items()}
+    # When a path from a module back to itself is looked for
     cycle = a_cycle(graph)
+    # Then there is none
     assert not cycle, "import cycle, a boundary in the wrong place: " + " -> ".join(cycle)
 
 
@@ -300,6 +324,7 @@ def _is_type_alias(value: ast.expr) -> bool:
 
 def test_no_two_public_classes_or_type_aliases_of_the_package_share_a_name():
     # Given every public class and type alias of the package
+    # When they are gathered by name
     places = public_classes()
     # Then each name is in one place only, so a reader searching it lands on the one meant
     shared = {name: paths for name, paths in places.items() if len(paths) > 1}
@@ -307,5 +332,8 @@ def test_no_two_public_classes_or_type_aliases_of_the_package_share_a_name():
 
 
 def test_the_package_tells_type_checkers_it_is_typed():
-    # Then the package ships the py.typed marker, so users' type checkers read its annotations
-    assert (PACKAGE / "py.typed").is_file()
+    # Given the installed package
+    # When its folder is looked at
+    marker = PACKAGE / "py.typed"
+    # Then it ships the py.typed marker, so users' type checkers read its annotations
+    assert marker.is_file()

@@ -11,18 +11,9 @@ import sys
 
 import pytest
 from batch_support import BATCH_COST, MODELS, provider_options
-from sqlalchemy import create_engine, text
-from test_pairwise import (
-    LONG,
-    LONG_VARIANT,
-    MID,
-    QUESTIONS,
-    SHORT,
-    SHORT_VARIANT,
-    longer_wins,
-    outputs_of,
-    prefers_longer,
-)
+from pairwise_support import LONG_VARIANT, SHORT_VARIANT, compare_capitals, longer_wins, outputs_of, prefers_longer
+from sqlalchemy import text
+from store_support import LEGACY_BATCH, store_at_revision
 
 import promptlab_nb as pl
 from promptlab_nb.core import errors
@@ -30,7 +21,6 @@ from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.providers.batch_api import BatchLimits
 from promptlab_nb.engine.providers.openai_provider import OpenAIProvider
 from promptlab_nb.services.judge_batches import PendingJudging
-from promptlab_nb.store import migrate
 
 pytest_plugins = ["fakes.fixtures"]
 
@@ -53,12 +43,7 @@ def capitals(lab, fake_server):
     """Three variants of mock models answered live, and a lab whose judges reach the fakes."""
     lab.settings.providers = provider_options(fake_server)
     lab.settings.max_retries = 0
-    pl.mock_model("short", SHORT)
-    pl.mock_model("long", LONG)
-    pl.mock_model("mid", MID)
-    lab.templates.save("capital", "What is the capital of {{ country }}?")
-    models = ["mock:short", "mock:long", "mock:mid"]
-    return lab.compare(["capital"], QUESTIONS, models=models, name="capitals", progress=False)
+    return compare_capitals(lab, name="capitals")
 
 
 def grades_the_capital(messages) -> str:
@@ -299,18 +284,7 @@ def test_a_judge_batch_accepted_while_the_kernel_died_is_found_and_its_verdicts_
 
 def test_a_store_at_0007_upgrades_in_place_to_hold_judge_batches(store_url):
     # Given a store at 0007 holding a batch of runs
-    engine = create_engine(store_url)
-    migrate.upgrade(engine, "old store", revision="0007")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "insert into provider_batch (id, experiment_id, provider, model, provider_batch_id, status, "
-                "request_count, succeeded, failed, custom_ids, submitted_at) values ('b1', 'e1', 'openai', "
-                "'gpt-4o-mini', 'batch_old', 'ended', 1, 1, 0, '[\"v0-r0-n0\"]', :now)"
-            ),
-            {"now": utcnow()},
-        )
-    engine.dispose()
+    store_at_revision(store_url, "0007", LEGACY_BATCH, now=utcnow())
     # When a Lab opens it
     lab = pl.Lab(store_url)
     # Then the batch is kept, carrying runs (no judge)

@@ -14,13 +14,13 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from batch_support import MODELS, countries, on_the_fakes, provider_options
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+from store_support import LEGACY_BATCH, store_at_revision
 
 import promptlab_nb as pl
 from promptlab_nb.core.ids import utcnow
 from promptlab_nb.engine.providers.mock import mock_model
 from promptlab_nb.services.provider_batches import BatchService
-from promptlab_nb.store import migrate
 
 pytest_plugins = ["fakes.fixtures"]
 
@@ -164,18 +164,7 @@ def test_a_batch_the_provider_never_got_fails_its_requests_once_no_submit_can_be
 
 def test_a_store_with_batches_upgrades_in_place_to_record_batches_before_submitting_them(store_url):
     # Given a store at 0003 holding a batch
-    engine = create_engine(store_url)
-    migrate.upgrade(engine, "old store", revision="0003")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "insert into provider_batch (id, experiment_id, provider, model, provider_batch_id, status, "
-                "request_count, succeeded, failed, custom_ids, submitted_at) values ('b1', 'e1', 'openai', "
-                "'gpt-4o-mini', 'batch_old', 'ended', 1, 1, 0, '[\"v0-r0-n0\"]', :now)"
-            ),
-            {"now": utcnow()},
-        )
-    engine.dispose()
+    store_at_revision(store_url, "0003", LEGACY_BATCH, now=utcnow())
     # When a Lab opens it and records a batch about to be submitted
     lab = pl.Lab(store_url)
     with lab.db.session() as session:

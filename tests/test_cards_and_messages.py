@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from magic_support import printed_error
+from magic_support import notebook_display, printed_error
 
 import promptlab_nb as pl
+from promptlab_nb.display.cards import CARDS
 
 FORMAL = "{% if formal %}Dear {{ name }},{% else %}Hi {{ name }}!{% endif %}"
 
@@ -109,3 +110,23 @@ def test_with_no_model_configured_the_card_and_the_first_run_name_the_model(shel
     assert "mock:echo" in card._repr_html_() and "PromptLab.default_model" in card._repr_html_()
     assert f"Answering with mock:echo: no model is configured; choose one with {hint}." in first
     assert "Answering with" not in second
+
+
+def test_a_lab_opened_in_a_notebook_shows_templates_pipelines_and_diffs_as_cards(notebook_shell, store_url):
+    # Given a kernel whose shell shows no cards yet
+    for formatter in ("text/plain", "text/html"):
+        for kind in CARDS:
+            notebook_shell.display_formatter.formatters[formatter].type_printers.pop(kind, None)
+    # When a Lab is opened there and the Python API saves a template, a pipeline and a new version
+    lab = pl.Lab(store_url)
+    template = lab.templates.save("greet", "Hi {{ name }}!", model="mock:echo")
+    pipeline = lab.pipelines.save("welcome", [{"template": "greet", "output": "greeting"}])
+    lab.templates.save("greet", "Hello {{ name }}!", model="mock:echo")
+    diff = lab.templates.diff("greet", 1, 2)
+    # Then each displays as its card, in text and in HTML
+    template_text, template_html = notebook_display(notebook_shell, template)
+    assert template_text.startswith("template greet v1") and "variables: name" in template_text
+    assert "<b>template greet</b>" in template_html
+    assert "greet -> greeting" in notebook_display(notebook_shell, pipeline)[0]
+    diff_text, diff_html = notebook_display(notebook_shell, diff)
+    assert "+Hello {{ name }}!" in diff_text and "v1 &rarr; v2" in diff_html

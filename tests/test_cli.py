@@ -9,7 +9,15 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from cli_support import CAPITALS_CSV, CAPITALS_EXPERIMENT, one_line_error, promptlab, write
+from cli_support import (
+    CAPITALS_CSV,
+    CAPITALS_EXPERIMENT,
+    one_line_error,
+    printed,
+    promptlab,
+    write,
+    write_echo_experiment,
+)
 from click.testing import CliRunner
 
 import promptlab_nb as pl
@@ -49,8 +57,7 @@ def test_a_run_whose_thresholds_hold_exits_0_and_prints_each_score_with_its_inte
     # When it runs
     finished = promptlab("run", "experiment.yaml", "--store", "store.duckdb", cwd=tmp_path)
     # Then it exits 0 and prints the variant's score with its 95% CI, errors and cost
-    assert finished.code == 0, finished.err
-    assert "capital@1: 4 runs, errors 0.0%, cost $0.0000" in finished.out
+    assert "capital@1: 4 runs, errors 0.0%, cost $0.0000" in printed(finished)
     assert "equals:expected  0.750  95% CI [" in finished.out
     assert "PASS capital@1: equals:expected >= 0.5" in finished.out
     # And the progress went to stderr as plain lines
@@ -162,6 +169,7 @@ def test_a_schema_error_inside_a_list_names_the_item(tmp_path):
 
 
 def test_a_usage_mistake_exits_2(tmp_path):
+    # Given a folder without experiment files
     # When the command is given an unknown option, or a missing file
     unknown = promptlab("run", "--repeats", "0", "x.yaml", cwd=tmp_path)
     missing = promptlab("run", "nowhere.yaml", cwd=tmp_path)
@@ -172,19 +180,8 @@ def test_a_usage_mistake_exits_2(tmp_path):
 
 def test_a_variant_worse_than_the_baseline_beyond_noise_fails_the_run(tmp_path):
     # Given a baseline experiment whose answers are all right
-    rows = "".join(f"c{index},c{index}\n" for index in range(12))
-    write(tmp_path, "rows.csv", "country,expected\n" + rows)
-    experiment = """
-    name: NAME
-    templates:
-      - name: answer
-        body: "BODY"
-    models: [mock:echo]
-    data: rows.csv
-    evaluators: ["equals:expected"]
-    """
-    write(tmp_path, "good.yaml", experiment.replace("NAME", "good").replace("BODY", "{{ country }}"))
-    write(tmp_path, "bad.yaml", experiment.replace("NAME", "bad").replace("BODY", "no {{ country }}"))
+    write_echo_experiment(tmp_path, "good.yaml", "good", "{{ country }}")
+    write_echo_experiment(tmp_path, "bad.yaml", "bad", "no {{ country }}")
     assert promptlab("run", "good.yaml", "--store", "store.duckdb", cwd=tmp_path).code == 0
     # When a worse template runs against it
     finished = promptlab("run", "bad.yaml", "--store", "store.duckdb", "--baseline", "good", cwd=tmp_path)
@@ -203,12 +200,13 @@ def test_every_command_has_help(tmp_path):
         ["templates", "show"], ["templates", "history"], ["templates", "diff"], ["experiments", "list"],
         ["experiments", "show"], ["runs"], ["report"],
     ]  # fmt: skip
-    # Then the command answers --help with the list of commands, each with its usage
+    # When the command and each of them are asked for --help
     top = promptlab("--help", cwd=tmp_path)
+    helps = {" ".join(command): invoke(*command, "--help") for command in commands}
+    # Then the command lists its commands, and each answers with its usage
     assert top.code == 0 and "run" in top.out and "templates" in top.out
-    for command in commands:
-        finished = CliRunner().invoke(cli, [*command, "--help"], prog_name="promptlab")
-        assert finished.exit_code == 0 and f"Usage: promptlab {' '.join(command)}" in finished.output, command
+    for command, finished in helps.items():
+        assert finished.exit_code == 0 and f"Usage: promptlab {command}" in finished.output, command
 
 
 HELP_AND_LIST_HEAVY_MODULES = """
@@ -297,7 +295,7 @@ def test_a_template_from_a_prompty_file_runs_with_its_thread_and_its_warnings_on
     # When it runs
     finished = promptlab("run", "experiment.yaml", "--json", "results.json", cwd=tmp_path)
     # Then the history item reached the model as its own message, and the import's warning is on stderr
-    assert finished.code == 0, finished.out + finished.err
+    printed(finished)
     assert "Warning: summary.prompty: model 'gpt-35-turbo' of azure_openai" in finished.err
     [run] = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert run["variant"] == "Legacy-Summary@1"
@@ -322,23 +320,12 @@ def test_a_batch_run_is_submitted_and_shown_once_its_batches_are_answered(tmp_pa
 
 def test_a_label_baseline_compares_with_the_latest_run_of_the_version_the_label_points_at(tmp_path):
     # Given an experiment of template version 1, labelled production, and a worse version 2
-    rows = "".join(f"c{index},c{index}\n" for index in range(12))
-    write(tmp_path, "rows.csv", "country,expected\n" + rows)
-    experiment = """
-    name: answers
-    templates:
-      - name: answer
-        body: "BODY"
-    models: [mock:echo]
-    data: rows.csv
-    evaluators: ["equals:expected"]
-    """
-    write(tmp_path, "experiment.yaml", experiment.replace("BODY", "{{ country }}"))
+    write_echo_experiment(tmp_path, "experiment.yaml", "answers", "{{ country }}")
     assert invoke("run", "experiment.yaml", "--store", "store.duckdb").exit_code == 0
     lab = pl.Lab(tmp_path / "store.duckdb")
     lab.templates.label("answer", 1, "production")
     lab.close()
-    write(tmp_path, "experiment.yaml", experiment.replace("BODY", "no {{ country }}"))
+    write_echo_experiment(tmp_path, "experiment.yaml", "answers", "no {{ country }}")
     # When version 2 runs with the label as its baseline
     finished = invoke("run", "experiment.yaml", "--store", "store.duckdb", "--baseline", "answer@production")
     # Then it is compared with the experiment that ran version 1 on the same data, and fails

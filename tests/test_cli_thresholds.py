@@ -29,6 +29,7 @@ def verdicts(*texts: str) -> list[tuple[str, str, bool, str]]:
 
 
 def test_a_threshold_checks_the_mean_unless_it_names_a_bound_of_the_interval():
+    # Given a@1 scoring 0.9 (CI 0.7 to 1.0) and b@1 scoring 0.6 (CI 0.3 to 0.85)
     # When the mean and the CI's lower bound are checked on each variant
     checked = verdicts("equals:expected >= 0.8", "ci_low(equals:expected) >= 0.5")
     # Then each variant passes or fails each, with the value that failed it
@@ -41,6 +42,7 @@ def test_a_threshold_checks_the_mean_unless_it_names_a_bound_of_the_interval():
 
 
 def test_summary_columns_check_as_they_are_and_an_unknown_cost_fails():
+    # Given a@1 without errors and priced, b@1 with 2 errors in 10 runs and no known cost
     # When the error rate and the cost are checked
     checked = verdicts("error_rate <= 0.1", "cost < 1")
     # Then an unknown cost (unpriced model) fails rather than passes
@@ -61,6 +63,7 @@ def test_summary_columns_check_as_they_are_and_an_unknown_cost_fails():
     ],
 )
 def test_a_threshold_that_cannot_be_checked_says_why(text, reason):
+    # Given a threshold that is no expression or names what cannot be checked
     # When a threshold cannot be read
     with pytest.raises(InvalidData) as refused:
         parse_threshold(text, ["equals:expected"])

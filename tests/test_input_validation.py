@@ -7,11 +7,11 @@ import csv
 
 import pandas as pd
 import pytest
+from magic_support import printed_one_line_error
 
 # pytest-jupyter's fixtures for this module only (see test_server_api.py), and the REST fixtures from there.
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from sqlalchemy import text
-from test_magics import one_line_error
 from test_server_api import api, fetch, jp_server_config, server_lab  # noqa: F401
 
 import promptlab_nb as pl
@@ -86,7 +86,7 @@ def test_a_refused_start_in_the_notebook_is_one_line_and_stores_nothing(notebook
     ip.run_line_magic("config", "PromptLab.cost_limit = 1e-9")
     option, expected = REFUSED_CELLS[case]
     # When the user runs it from a cell
-    printed = one_line_error(ip, f"%prompt run capital --on countries --name capitals {option}", capsys)
+    printed = printed_one_line_error(ip, f"%prompt run capital --on countries --name capitals {option}", capsys)
     # Then one line says what to do, and nothing is stored
     assert expected in printed
     assert pl.lab().experiments().empty
@@ -185,7 +185,7 @@ def test_a_folder_given_as_a_data_file_is_one_clear_error(lab, tmp_path):
 def test_a_folder_given_to_the_magic_is_one_line(notebook_shell, capsys, tmp_path):
     notebook_shell.run_cell_magic("prompt", "capital", CAPITAL)
     (tmp_path / "countries.csv").mkdir()
-    printed = one_line_error(notebook_shell, f"%prompt run capital --on {tmp_path / 'countries.csv'}", capsys)
+    printed = printed_one_line_error(notebook_shell, f"%prompt run capital --on {tmp_path / 'countries.csv'}", capsys)
     assert "is a folder" in printed
 
 

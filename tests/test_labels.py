@@ -9,7 +9,7 @@ import textwrap
 
 import pandas as pd
 import pytest
-from magic_support import printed_error
+from magic_support import printed_error, shown_in_notebook
 from store_support import store_at_revision
 
 import promptlab_nb as pl
@@ -72,8 +72,9 @@ def test_history_list_and_card_show_the_labels(summarize):
     # Then each shows where the labels point
     assert versions == {1: ["production"], 2: ["staging"]}
     assert listing.loc["summarize", "labels"] == {"production": 1, "staging": 2}
-    assert "template summarize v1 [production]" in repr(card)
-    assert "v1 [production]" in card._repr_html_()
+    text, html = shown_in_notebook(card)
+    assert "template summarize v1 [production]" in text
+    assert "v1 [production]" in html
 
 
 def test_a_run_pinned_by_label_stores_the_version_it_used(summarize):
@@ -108,7 +109,7 @@ def test_a_pipeline_step_pinned_by_label_runs_the_labelled_version(summarize):
         "production",
         None,
     )
-    assert "summarize@production -> summary" in repr(pipeline)
+    assert "summarize@production -> summary" in shown_in_notebook(pipeline)[0]
     # When it runs before and after the label moves
     first = lab.run("digest", ROWS[:1], progress=False).runs["output"].tolist()
     lab.templates.label("summarize", 2, "production")

@@ -4,11 +4,21 @@ intervals, the judge's position bias, people's picks, and a Bradley–Terry rank
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from pairwise_support import (
+    LONG_VARIANT,
+    MID_VARIANT,
+    QUESTIONS,
+    SHORT,
+    SHORT_VARIANT,
+    compare_capitals,
+    longer_wins,
+    outputs_of,
+    prefers_longer,
+)
 from scipy import optimize, special, stats
 
 import promptlab_nb as pl
@@ -16,54 +26,10 @@ from promptlab_nb.core import errors
 from promptlab_nb.evaluation.pairwise import FIRST, SECOND, TIE, PairwiseJudge, verdict
 from promptlab_nb.evaluation.ranking import VIRTUAL_TIE, bradley_terry, fit_strengths
 
-QUESTIONS = pd.DataFrame(
-    {
-        "country": ["France", "Japan", "Peru", "Kenya", "Chile", "Italy"],
-        "expected": ["Paris", "Tokyo", "Lima", "Nairobi", "Santiago", "Rome"],
-    }
-)
-SHORT = {"france": "Paris", "japan": "Tokyo", "peru": "Lima", "kenya": "Nairobi", "*": "?"}
-LONG = {
-    "france": "The capital is Paris.",
-    "japan": "The capital is Tokyo.",
-    "chile": "The capital is Santiago.",
-    "*": "?",
-}
-MID = {"france": "Paris, I think.", "*": "?"}
-SHORT_VARIANT, LONG_VARIANT, MID_VARIANT = "capital@1 | mock:short", "capital@1 | mock:long", "capital@1 | mock:mid"
-OUTPUTS = re.compile(r"<output_a>\n(.*?)\n</output_a>.*<output_b>\n(.*?)\n</output_b>", re.DOTALL)
-
 
 @pytest.fixture
 def capitals(lab):
-    pl.mock_model("short", SHORT)
-    pl.mock_model("long", LONG)
-    pl.mock_model("mid", MID)
-    lab.templates.save("capital", "What is the capital of {{ country }}?")
-    return lab.compare(["capital"], QUESTIONS, models=["mock:short", "mock:long", "mock:mid"], progress=False)
-
-
-def shown_outputs(messages) -> tuple[str, str]:
-    found = OUTPUTS.search(messages[-1]["content"])
-    assert found, "the judge's prompt shows outputs A and B"
-    return found.group(1), found.group(2)
-
-
-def prefers_longer(messages) -> str:
-    """A judge without position bias: the longer answer wins, equal lengths tie."""
-    first, second = shown_outputs(messages)
-    winner = FIRST if len(first) > len(second) else SECOND if len(second) > len(first) else TIE
-    return f'{{"winner": "{winner}", "reason": "longer"}}'
-
-
-def outputs_of(experiment, variant: str) -> pd.Series:
-    runs = experiment.runs
-    return runs[runs["variant"] == variant].set_index("row_index")["output"]
-
-
-def longer_wins(a: pd.Series, b: pd.Series) -> pd.Series:
-    """Per row, 1 when a's output is longer, 0 when b's is, 1/2 for equal lengths."""
-    return pd.Series(np.sign(a.str.len() - b.str.len()) / 2 + 0.5, index=a.index)
+    return compare_capitals(lab)
 
 
 def test_a_judge_that_always_prefers_the_first_answer_gives_only_ties_and_a_bias_rate_of_one(lab, capitals):
@@ -146,13 +112,14 @@ def test_no_pick_yet_is_a_clear_error(lab, capitals):
 
 def test_the_pairwise_spec_builds_a_judge_that_is_refused_as_a_run_evaluator(lab):
     # Given the spec a person types
-    judge = pl.evals.parse_spec('pairwise:"The more helpful answer wins."')
-
-    # Then it is a pairwise judge with that rubric, and a run cannot use it
-    assert isinstance(judge, PairwiseJudge) and judge.rubric == "The more helpful answer wins."
+    spec = 'pairwise:"The more helpful answer wins."'
     lab.templates.save("capital", "What is the capital of {{ country }}?", model="mock:echo")
+    # When it is parsed, and given to a run as an evaluator
+    judge = pl.evals.parse_spec(spec)
     with pytest.raises(errors.InvalidEvaluator, match=r"exp\.pairwise"):
         lab.run("capital", QUESTIONS, evaluators=['pairwise:"Better?"'], progress=False)
+    # Then it is a pairwise judge with that rubric, and the run refuses it before running anything
+    assert isinstance(judge, PairwiseJudge) and judge.rubric == "The more helpful answer wins."
     assert lab.sql("select count(*) as n from run")["n"].iloc[0] == 0
 
 
@@ -184,12 +151,11 @@ def test_an_unreadable_answer_is_an_error_and_not_cached():
 
 def test_a_verdict_counts_only_when_both_orders_agree():
     # Given the pick with a shown first and the pick with b shown first
+    picks = [(FIRST, SECOND), (SECOND, FIRST), (FIRST, FIRST), (TIE, SECOND), (TIE, TIE)]
+    # When each pair of picks becomes a verdict
+    verdicts = [verdict(with_a_first, with_b_first) for with_a_first, with_b_first in picks]
     # Then a wins only when chosen in both positions; any disagreement is a tie
-    assert verdict(FIRST, SECOND) == "a"
-    assert verdict(SECOND, FIRST) == "b"
-    assert verdict(FIRST, FIRST) == TIE
-    assert verdict(TIE, SECOND) == TIE
-    assert verdict(TIE, TIE) == TIE
+    assert verdicts == ["a", "b", TIE, TIE, TIE]
 
 
 def comparisons_frame(outcomes: list[tuple[int, str, str, str]]) -> pd.DataFrame:

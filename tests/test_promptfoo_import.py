@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_support import one_line_error, promptlab, write
+from cli_support import one_line_error, printed, promptlab, write
 
 from promptlab_nb.core.errors import InvalidFile
 from promptlab_nb.services.promptfoo_import import convert_promptfoo_config
@@ -22,6 +22,7 @@ def translation():
 
 
 def test_prompts_from_strings_text_files_and_chat_json_become_templates_per_provider_config(translation):
+    # Given promptfoo's translation example: prompts as strings, text files and chat JSON
     # When a config with three kinds of prompts and two differently configured providers is converted
     templates = {template["name"]: template for template in translation.document["templates"]}
     # Then each prompt runs on each provider, as a template with that provider's model and params
@@ -40,6 +41,7 @@ def test_prompts_from_strings_text_files_and_chat_json_become_templates_per_prov
 
 
 def test_tests_keep_their_own_assertions_with_default_vars_list_vars_and_csv_expectations(translation):
+    # Given the translation example's tests: a default var, a list var, inline and CSV expectations
     # When the tests are converted
     rows = translation.document["data"]
     # Then the list var ran once per value, the default var is in every row, the CSV gave two rows
@@ -65,6 +67,8 @@ def test_tests_keep_their_own_assertions_with_default_vars_list_vars_and_csv_exp
 
 
 def test_what_cannot_be_mapped_is_one_warning_per_kind_and_keys_are_never_copied(translation):
+    # Given the translation example, with JavaScript and Python assertions and a provider's API key
+    # When it is converted, as the fixture did
     # Then the JavaScript and Python assertions and the provider's API key are each named once
     assert translation.warnings == [
         "promptfooconfig.yaml: provider config keys not imported: apiKey",
@@ -113,10 +117,9 @@ def test_an_imported_config_runs_as_an_experiment_file_and_passes_when_every_tes
     # When the experiment file runs
     finished = promptlab("run", "experiment.yaml", cwd=tmp_path)
     # Then it passes, every assertion scored on its own rows only
-    assert converted.code == 0 and "Wrote experiment.yaml: 1 template, 1 model, 2 rows, 4 evaluators" in converted.out
+    assert "Wrote experiment.yaml: 1 template, 1 model, 2 rows, 4 evaluators" in printed(converted)
     assert yaml.safe_load((tmp_path / "experiment.yaml").read_text())["models"] == ["mock:echo"]
-    assert finished.code == 0, finished.out + finished.err
-    assert "PASS prompt-1@1: test >= 1" in finished.out
+    assert "PASS prompt-1@1: test >= 1" in printed(finished)
     assert "assert:icontains:ada" in finished.out and "assert:starts-with:Hello" in finished.out
 
 

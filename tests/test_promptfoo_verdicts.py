@@ -50,6 +50,7 @@ def test_each_assertion_and_each_test_gets_promptfoos_verdict(converted, case):
 
 def test_the_comparison_covers_every_assertion_type_promptlab_maps_but_those_needing_a_model():
     # Given the assertion types of the fixture
+    # When they are gathered, without their negation
     covered = {item["type"].removeprefix("not-") for case in PROMPTFOO["tests"] for item in case["assertions"]}
     # Then each type promptlab checks itself is compared with promptfoo, in both forms somewhere
     from promptlab_nb.evaluation.assertions import ASSERTION_TYPES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_support import one_line_error, promptlab, write
+from cli_support import one_line_error, printed, promptlab, write
 
 from promptlab_nb.core.errors import InvalidFile, RenderFailed
 from promptlab_nb.services.prompty_files import parse_prompty, prompty_text, read_prompty
@@ -15,6 +15,7 @@ PROMPTY = Path(__file__).parent / "fixtures" / "prompty"
 
 
 def test_the_newer_layout_imports_model_options_as_params_and_the_thread_as_messages():
+    # Given support_chat.prompty, of the newer layout
     # When a file of the newer layout (model.id/provider/options, inputSchema with a thread) is read
     template = read_prompty(PROMPTY / "support_chat.prompty").template
     # Then its model, options, defaults and examples map onto the template
@@ -31,6 +32,7 @@ def test_the_newer_layout_imports_model_options_as_params_and_the_thread_as_mess
 
 
 def test_the_older_layout_imports_configuration_parameters_sample_and_the_history_loop():
+    # Given legacy_summary.prompty, of the older layout, for an Azure deployment
     # When a file of the older layout (model.api/configuration/parameters, inputs and sample) is read
     imported = read_prompty(PROMPTY / "legacy_summary.prompty")
     template = imported.template
@@ -84,7 +86,9 @@ def test_export_writes_the_newer_layout_with_the_thread_as_a_thread_input():
 
 def test_a_body_without_role_lines_exports_as_a_user_message():
     # Given a template body without role lines (one user message)
-    exported = prompty_text(TemplateDraft("t", "Say hi to {{ name }}"))
+    draft = TemplateDraft("t", "Say hi to {{ name }}")
+    # When it is exported
+    exported = prompty_text(draft)
     # Then Prompty, whose default role is system, reads it as a user message, and it imports back as it was
     assert exported.endswith("---\nuser:\nSay hi to {{ name }}\n")
     assert parse_prompty(exported, Path("t.prompty")).template.body == "Say hi to {{ name }}"
@@ -99,6 +103,7 @@ def test_a_body_without_role_lines_exports_as_a_user_message():
     ],
 )
 def test_a_file_that_cannot_be_imported_says_why(text, reason):
+    # Given a file whose front matter is unclosed, not YAML, or of another template format
     # When a broken file is read
     with pytest.raises(InvalidFile) as refused:
         parse_prompty(text, Path("broken.prompty"))
@@ -134,10 +139,9 @@ def test_the_command_line_imports_exports_and_imports_again(tmp_path):
     exported = promptlab("export", "prompty", "support-chat", "-o", "out.prompty", cwd=tmp_path)
     again = promptlab("import", "prompty", "out.prompty", cwd=tmp_path)
     # Then each step says what it did, the warning on stderr, and the template is unchanged
-    assert imported.code == 0, imported.err
-    assert "support_chat.prompty: saved support-chat@1 (customer, history, question)" in imported.out
+    assert "support_chat.prompty: saved support-chat@1 (customer, history, question)" in printed(imported)
     assert "Warning: legacy_summary.prompty: model 'gpt-35-turbo'" in imported.err
-    assert exported.code == 0 and "Wrote out.prompty from support-chat@1" in exported.out
+    assert "Wrote out.prompty from support-chat@1" in printed(exported)
     assert again.out.strip() == "out.prompty: unchanged support-chat@1 (customer, history, question)"
 
 

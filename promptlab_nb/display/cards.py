@@ -1,86 +1,14 @@
 """Cards of templates and pipelines, and diffs between versions: HTML and plain text. Every value that
-reaches HTML is escaped."""
+reaches HTML is escaped. In IPython they are how these definitions display (``show_cards_in``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 
-
-class Versioned(Protocol):
-    """What a card reads of a saved definition (the schemas' Template and Pipeline), so that
-    formatting imports nothing of the schemas."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def previous_version(self) -> int | None: ...
-    @property
-    def unchanged(self) -> bool: ...
-    @property
-    def deleted(self) -> bool: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def labels(self) -> list[str]: ...
-
-
-class TemplateLike(Versioned, Protocol):
-    @property
-    def body(self) -> str: ...
-    @property
-    def model(self) -> str | None: ...
-    @property
-    def params(self) -> dict[str, Any]: ...
-    @property
-    def variables(self) -> list[str]: ...
-    @property
-    def optional_variables(self) -> list[str]: ...
-    @property
-    def unchosen_default_model(self) -> str | None: ...
-
-
-class StepLike(Protocol):
-    @property
-    def template(self) -> str: ...
-    @property
-    def version(self) -> int | None: ...
-    @property
-    def label(self) -> str | None: ...
-    @property
-    def model(self) -> str | None: ...
-    @property
-    def params(self) -> dict[str, Any]: ...
-    @property
-    def output_name(self) -> str: ...
-    @property
-    def parse(self) -> str | None: ...
-
-
-class PipelineLike(Versioned, Protocol):
-    @property
-    def steps(self) -> Sequence[StepLike]: ...
-    @property
-    def inputs(self) -> list[str]: ...
-    @property
-    def outputs(self) -> list[str]: ...
-
-
-class DiffLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def old_version(self) -> int: ...
-    @property
-    def new_version(self) -> int: ...
-    @property
-    def body_diff(self) -> str: ...
-    @property
-    def settings(self) -> dict[str, tuple[Any, Any]]: ...
-
+from promptlab_nb.schemas.definitions import Definition, DefinitionDiff, Pipeline, PipelineStep, Template
 
 CARD_STYLE = (
     "border:1px solid var(--jp-border-color1,#ccc);border-radius:6px;padding:8px 12px;"
@@ -95,7 +23,7 @@ PRE_STYLE = (
 DEFAULT_MODEL_HINT = 'choose one with %config PromptLab.default_model = "provider:model"'
 
 
-def _version_label(record: Versioned) -> str:
+def _version_label(record: Definition) -> str:
     label = f"v{record.version}"
     if record.unchanged:
         label += " (unchanged)"
@@ -120,7 +48,7 @@ def _fields_html(fields: dict[str, Any]) -> str:
     )
 
 
-def _template_fields(template: TemplateLike) -> dict[str, Any]:
+def _template_fields(template: Template) -> dict[str, Any]:
     return {
         "variables": template.variables or ["(none)"],
         "optional": [f"{name} (false when not given)" for name in template.optional_variables],
@@ -136,7 +64,7 @@ def _default_model_label(unchosen: str | None) -> str:
     return f"{unchosen} (no model configured: {DEFAULT_MODEL_HINT})"
 
 
-def template_card_html(template: TemplateLike) -> str:
+def template_card_html(template: Template) -> str:
     return (
         f'<div class="promptlab-card" style="{CARD_STYLE}">'
         f"<div><b>template {escape(template.name)}</b> {escape(_version_label(template))}</div>"
@@ -145,7 +73,7 @@ def template_card_html(template: TemplateLike) -> str:
     )
 
 
-def template_card_text(template: TemplateLike) -> str:
+def template_card_text(template: Template) -> str:
     fields = "\n".join(
         f"  {key}: {', '.join(value) if isinstance(value, list) else value}"
         for key, value in _template_fields(template).items()
@@ -154,7 +82,7 @@ def template_card_text(template: TemplateLike) -> str:
     return f"template {template.name} {_version_label(template)}\n{fields}"
 
 
-def _step_label(step: StepLike) -> str:
+def _step_label(step: PipelineStep) -> str:
     settings = [step.model] if step.model else []
     settings += [f"{key}={value}" for key, value in step.params.items()]
     pin = step.version or step.label
@@ -167,7 +95,7 @@ def _step_label(step: StepLike) -> str:
     )
 
 
-def _pipeline_fields(pipeline: PipelineLike) -> dict[str, Any]:
+def _pipeline_fields(pipeline: Pipeline) -> dict[str, Any]:
     return {
         "steps": [_step_label(step) for step in pipeline.steps],
         "inputs": pipeline.inputs or ["(none)"],
@@ -176,7 +104,7 @@ def _pipeline_fields(pipeline: PipelineLike) -> dict[str, Any]:
     }
 
 
-def pipeline_card_html(pipeline: PipelineLike) -> str:
+def pipeline_card_html(pipeline: Pipeline) -> str:
     steps = "".join(f"<li>{escape(step)}</li>" for step in _pipeline_fields(pipeline)["steps"])
     fields = {key: value for key, value in _pipeline_fields(pipeline).items() if key != "steps"}
     return (
@@ -186,7 +114,7 @@ def pipeline_card_html(pipeline: PipelineLike) -> str:
     )
 
 
-def pipeline_card_text(pipeline: PipelineLike) -> str:
+def pipeline_card_text(pipeline: Pipeline) -> str:
     fields = _pipeline_fields(pipeline)
     steps = "\n".join(f"  {position}. {step}" for position, step in enumerate(fields.pop("steps"), start=1))
     rest = "\n".join(
@@ -201,7 +129,7 @@ def _diff_line_html(line: str) -> str:
     return f"<span{style}>{escape(line)}</span>"
 
 
-def diff_html(diff: DiffLike) -> str:
+def diff_html(diff: DefinitionDiff) -> str:
     settings = "".join(
         f"<div><b>{escape(key)}</b>: {escape(repr(old))} &rarr; {escape(repr(new))}</div>"
         for key, (old, new) in diff.settings.items()
@@ -212,3 +140,41 @@ def diff_html(diff: DiffLike) -> str:
         f"<div><b>{escape(diff.name)}</b> v{diff.old_version} &rarr; v{diff.new_version}</div>{settings}"
         f'<pre style="{PRE_STYLE}">{body or "(no differences in the body)"}</pre></div>'
     )
+
+
+CARDS: dict[type, tuple[Callable[[Any], str], Callable[[Any], str]]] = {
+    Template: (template_card_html, template_card_text),
+    Pipeline: (pipeline_card_html, pipeline_card_text),
+    DefinitionDiff: (diff_html, str),
+}
+
+
+def card_html(definition: Template | Pipeline) -> str:
+    return CARDS[type(definition)][0](definition)
+
+
+def card_text(definition: Template | Pipeline) -> str:
+    return CARDS[type(definition)][1](definition)
+
+
+def show_cards_in(shell: Any) -> None:
+    """``shell`` displays templates, pipelines and diffs as their cards, as HTML and as text."""
+    formatters = shell.display_formatter.formatters
+    for kind, (as_html, as_text) in CARDS.items():
+        formatters["text/html"].for_type(kind, as_html)
+        formatters["text/plain"].for_type(kind, _pretty_printer(as_text))
+
+
+def show_cards_in_running_shell() -> None:
+    """Cards in the IPython shell this process runs in, if any (IPython is not imported for a check)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        show_cards_in(shell)
+
+
+def _pretty_printer(as_text: Callable[[Any], str]) -> Callable[[Any, Any, bool], None]:
+    def pretty(value: Any, printer: Any, cycle: bool) -> None:
+        printer.text(as_text(value))
+
+    return pretty

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from promptlab_nb.display.cards import diff_html
+from promptlab_nb.display.cards import card_html, card_text, diff_html
 from promptlab_nb.display.tables import frame_html
 from promptlab_nb.schemas.definitions import Definition, DefinitionDiff, Pipeline, Template
 
@@ -27,10 +27,10 @@ class SavedDefinition:
         return getattr(self.definition, name)
 
     def _repr_html_(self) -> str:
-        return self.definition._repr_html_() + (diff_html(self.diff) if self.diff else "")
+        return card_html(self.definition) + (diff_html(self.diff) if self.diff else "")
 
     def __repr__(self) -> str:
-        text = repr(self.definition)
+        text = card_text(self.definition)
         return f"{text}\n{self.diff}" if self.diff else text
 
 

@@ -1,4 +1,5 @@
-"""Templates and pipelines as returned to users: detached from the store, safe to keep."""
+"""Templates and pipelines as returned to users: detached from the store, safe to keep. Plain data: their
+cards are in display/cards.py."""
 
 from __future__ import annotations
 
@@ -7,13 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from promptlab_nb.display.cards import (
-    diff_html,
-    pipeline_card_html,
-    pipeline_card_text,
-    template_card_html,
-    template_card_text,
-)
 from promptlab_nb.engine.templating import compile_template
 from promptlab_nb.schemas.references import Reference, check_label
 from promptlab_nb.schemas.rendering import RenderedPrompt
@@ -80,12 +74,6 @@ class Template(Definition):
             params=dict(self.params),
         )
 
-    def _repr_html_(self) -> str:
-        return template_card_html(self)
-
-    def __repr__(self) -> str:
-        return template_card_text(self)
-
 
 class PipelineStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -133,12 +121,6 @@ class Pipeline(Definition):
     def outputs(self) -> list[str]:
         return [step.output_name for step in self.steps]
 
-    def _repr_html_(self) -> str:
-        return pipeline_card_html(self)
-
-    def __repr__(self) -> str:
-        return pipeline_card_text(self)
-
 
 class DefinitionDiff(BaseModel):
     name: str
@@ -154,6 +136,3 @@ class DefinitionDiff(BaseModel):
     def __str__(self) -> str:
         lines = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in self.settings.items()]
         return "\n".join([*lines, self.body_diff]).strip() or "(no differences)"
-
-    def _repr_html_(self) -> str:
-        return diff_html(self)
