@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.evaluation.quantiles import normal_quantile, two_sided_t
 from promptlab_nb.evaluation.statistics import (
     Estimate,
     holm_adjusted,
@@ -433,9 +436,9 @@ class TestWilsonInterval:
         # Given a pass count and a confidence
         # When the Wilson interval is computed
         interval = wilson_interval(passes, n, confidence)
-        # Then it is exactly scipy's Wilson interval for the binomial test
+        # Then it is scipy's Wilson interval for the binomial test
         expected = stats.binomtest(passes, n).proportion_ci(confidence_level=confidence, method="wilson")
-        assert interval == (expected.low, expected.high)
+        assert interval == pytest.approx((expected.low, expected.high), rel=1e-12, abs=0)
 
 
 class TestHolmAdjusted:
@@ -456,6 +459,43 @@ class TestHolmAdjusted:
 
     def test_one_comparison_is_left_as_it_is(self):
         assert holm_adjusted([0.037]).tolist() == pytest.approx([0.037])
+
+
+CONFIDENCE_LEVELS = [0.1, 0.5, 0.68, 0.8, 0.9, 0.95, 0.975, 0.98, 0.99, 0.995, 0.999, 0.9999]
+DEGREES_OF_FREEDOM = [*range(1, 301), *np.geomspace(301, 1_000_000, 40).astype(int).tolist()]
+
+
+class TestQuantiles:
+    def test_the_normal_quantile_is_scipys(self):
+        # Given probabilities across the whole range, deep tails and the median included
+        probabilities = np.concatenate(
+            [np.linspace(1e-6, 1 - 1e-6, 20_001), np.geomspace(1e-300, 0.25, 500), 1 - np.geomspace(1e-16, 0.25, 500)]
+        )
+        # When their normal quantiles are computed
+        quantiles = np.array([normal_quantile(p) for p in probabilities])
+        # Then they are scipy's to within 1e-12 relative
+        np.testing.assert_allclose(quantiles, special.ndtri(probabilities), rtol=1e-12, atol=0)
+
+    def test_the_two_sided_t_quantile_is_scipys(self):
+        # Given degrees of freedom from 1 to a million and confidence levels from 0.1 to 0.9999
+        cases = [(level, dof) for level in CONFIDENCE_LEVELS for dof in DEGREES_OF_FREEDOM]
+        # When the t quantiles of the two-sided intervals are computed
+        quantiles = np.array([two_sided_t(level, dof) for level, dof in cases])
+        # Then they are scipy's to within 1e-12 relative
+        levels, dofs = np.array(cases).T
+        np.testing.assert_allclose(quantiles, special.stdtrit(dofs, 0.5 + levels / 2), rtol=1e-12, atol=0)
+
+    def test_an_interval_and_a_wilson_interval_do_not_import_scipy_special(self):
+        # Given a new process
+        script = (
+            "import sys; from promptlab_nb.evaluation import statistics as s; "
+            "s.mean_ci([0.0, 1.0, 1.0]); s.proportion_interval([1.0, 1.0]); s.wilson_interval(3, 7); "
+            "print('scipy.special' in sys.modules)"
+        )
+        # When it computes a t interval and Wilson intervals
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        # Then scipy.special was not imported
+        assert result.stdout.strip() == "False"
 
 
 def skewed_scores(size: int, seed: int) -> np.ndarray:

@@ -7,6 +7,7 @@ baseline failed, 2 for a usage or configuration error (one line, no traceback).
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -42,13 +43,28 @@ class LazyGroup(click.Group):
         if cmd_name not in self.lazy_commands:
             return super().get_command(ctx, cmd_name)
         module_name, _, attribute = self.lazy_commands[cmd_name][0].partition(":")
-        command = getattr(importlib.import_module(module_name), attribute)
+        command = getattr(_import_for_good(module_name), attribute)
         return command if isinstance(command, click.Command) else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, short_help) for name, (_, short_help) in self.lazy_commands.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _import_for_good(module_name: str) -> Any:
+    """Import a command's module with the cyclic garbage collector paused, then freeze what is loaded.
+
+    A command imports pandas, SQLAlchemy and the package: objects that live as long as the process.
+    The collector's passes over them while they load find nothing to free and cost about a sixth of
+    a cached ``promptlab run``; frozen, the later passes skip them.
+    """
+    gc.disable()
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -20,7 +20,9 @@ Intervals and p-values use Student's t with ``n - 1`` degrees of freedom (``G - 
 clustered, as is usual for cluster-robust inference). They coincide with
 ``scipy.stats.ttest_1samp`` / ``ttest_rel``, and for a few hundred rows with Miller's
 normal ``±1.96 se``; for small ``n`` they are wider, which is the honest direction. Using
-one distribution for both keeps ``distinguishable`` and ``p_value < 0.05`` in agreement.
+one distribution for both keeps ``distinguishable`` and ``p_value < 0.05`` in agreement. The
+quantiles come from ``quantiles`` (plain Python, scipy's to within 1e-12, without its import on the
+way to a summary); the p-values from ``scipy.special.stdtr``.
 
 When every row passes (or every row fails) the standard error is 0: the data show no
 variation, which is not certainty. ``wilson_interval`` gives a non-degenerate interval
@@ -53,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from promptlab_nb.core.errors import InvalidData
+from promptlab_nb.evaluation.quantiles import normal_quantile, two_sided_t
 
 KEYS = ["variant", "row_index"]
 SUMMARY_COLUMNS = ["n_rows", "mean", "se", "ci_low", "ci_high"]
@@ -177,7 +180,7 @@ def proportion_interval(values: Sequence[float] | np.ndarray, confidence: float 
 
 def two_sided_z(confidence: float) -> float:
     """The normal quantile a two-sided ``confidence`` interval reaches: 1.96 for 0.95."""
-    return float(_special().ndtri(0.5 + confidence / 2))
+    return normal_quantile(0.5 + confidence / 2)
 
 
 def _wilson_bounds(share: float, n: int, confidence: float) -> tuple[float, float]:
@@ -299,7 +302,7 @@ def sample_size(
     if not (0 < alpha < 1 and 0 < power < 1):
         raise InvalidData(f"alpha and power must be between 0 and 1, got alpha={alpha}, power={power}.")
     variance = _difference_variance(delta, sd, p, paired, correlation)
-    z_sum = _special().ndtri(1 - alpha / 2) + _special().ndtri(power)
+    z_sum = normal_quantile(1 - alpha / 2) + normal_quantile(power)
     return max(2, math.ceil(z_sum**2 * variance / delta**2 - 1e-9))
 
 
@@ -447,7 +450,7 @@ def _cluster_codes(clusters: Any) -> np.ndarray:
 def _t_interval(mean: float, se: float, dof: int, confidence: float) -> tuple[float, float]:
     if math.isnan(se) or dof < 1:
         return _NAN, _NAN
-    half_width = float(_special().stdtrit(dof, 0.5 + confidence / 2)) * se
+    half_width = two_sided_t(confidence, dof) * se
     return mean - half_width, mean + half_width
 
 
@@ -480,5 +483,5 @@ def _require_variants(rows: pd.DataFrame, variants: list[str]) -> None:
 
 
 def _special():
-    """scipy.special (the normal and Student t distribution functions), imported on first use."""
+    """scipy.special (for the Student t distribution function), imported on first use."""
     return importlib.import_module("scipy.special")

@@ -20,9 +20,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core.config import PromptLab
-from promptlab_nb.core.errors import InvalidData, InvalidEvaluator, InvalidFile, InvalidTemplate, PromptLabError
+from promptlab_nb.core.errors import (
+    InvalidData,
+    InvalidEvaluator,
+    InvalidFile,
+    InvalidTemplate,
+    PromptLabError,
+    UnknownProvider,
+)
 from promptlab_nb.engine.providers.base import ModelSpec
-from promptlab_nb.engine.providers.registry import available_providers
+from promptlab_nb.engine.providers.registry import available_providers, provider_factory
 from promptlab_nb.evaluation.specs import as_evaluator
 from promptlab_nb.evaluation.thresholds import Threshold, parse_threshold
 from promptlab_nb.services.experiments import ExperimentService
@@ -201,11 +208,11 @@ def check_model(document: MarkedDocument, where: list[PathPart], model: str) -> 
         provider = ModelSpec.parse(model).provider
     except PromptLabError as error:
         raise document.error(where, str(error)) from None
-    known = available_providers()
-    if provider not in known:
-        raise document.error(
-            where, f"unknown provider {provider!r} in {model!r}; known providers: {', '.join(sorted(known))}"
-        )
+    try:
+        provider_factory(provider)
+    except UnknownProvider:
+        known = ", ".join(sorted(available_providers()))
+        raise document.error(where, f"unknown provider {provider!r} in {model!r}; known providers: {known}") from None
 
 
 def _param_sets(params: Any) -> list[dict[str, Any]]:

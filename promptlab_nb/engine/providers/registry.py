@@ -44,6 +44,17 @@ def available_providers() -> dict[str, str]:
     return found
 
 
+def provider_factory(name: str) -> str:
+    """The "module:factory" of provider ``name``: a built-in without reading the installed packages'
+    entry points (about 6 ms each time), a plugin from them; UnknownProvider when neither has it."""
+    if name in BUILTIN_PROVIDERS:
+        return BUILTIN_PROVIDERS[name]
+    known = available_providers()
+    if name not in known:
+        raise UnknownProvider(name, known)
+    return known[name]
+
+
 class ProviderRegistry:
     """Creates each provider once, with its options, and closes them together.
 
@@ -57,10 +68,7 @@ class ProviderRegistry:
 
     def get(self, name: str) -> Provider:
         if name not in self._instances:
-            known = available_providers()
-            if name not in known:
-                raise UnknownProvider(name, known)
-            self._instances[name] = _create(name, _load(known[name]), self._options.get(name, {}))
+            self._instances[name] = _create(name, _load(provider_factory(name)), self._options.get(name, {}))
         return self._instances[name]
 
     async def aclose(self) -> None:
