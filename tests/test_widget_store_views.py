@@ -3,6 +3,7 @@ on DuckDB and PostgreSQL, agree with the same views computed from every run in m
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from promptlab_nb.notebook import views
 from promptlab_nb.notebook import widget as widget_module
 from promptlab_nb.notebook.widget import ComparisonWidget
 from promptlab_nb.notebook.widget_state import ComparisonState, GridQuery
+from promptlab_nb.services import run_grid
 
 COUNTRIES = pd.DataFrame(
     {
@@ -110,6 +112,80 @@ def test_every_page_filter_search_and_sort_read_from_the_store_shows_what_the_ru
 
     # Then the store's page is the same page: rows, cells with every repeat, diffs, counts and why it is empty
     assert stored_page == in_memory.page(query)
+
+
+SEARCHES_IN_RANGES = [
+    GridQuery(search="a", page_size=2),
+    GridQuery(search="a", page_size=2, page=1),
+    GridQuery(search="a", page_size=2, page=2, descending=True),
+    GridQuery(search="a", page_size=2, page=9),
+    GridQuery(search="europe", page_size=1, page=1),
+    GridQuery(search="i", errors_only=True, page_size=1, descending=True),
+    GridQuery(search="nowhere", page_size=1),
+]
+
+
+@pytest.fixture
+def ranges_of_one_row(monkeypatch):
+    """Searches read range by range from a range of one data row (or the page and the row after it)."""
+    monkeypatch.setattr(run_grid, "FIRST_RANGE_ROWS", 1)
+    monkeypatch.setattr(run_grid, "RANGE_GROWTH", 2)
+
+
+@pytest.mark.parametrize("query", SEARCHES_IN_RANGES, ids=repr)
+def test_a_search_page_found_range_by_range_then_counted_shows_what_the_runs_in_memory_show(
+    mixed, query, ranges_of_one_row
+):
+    # Given the widget on a stored experiment, and the same grid built in memory from every run
+    widget = mixed.widget()
+    in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants)
+
+    # When a page is found without counting the rows that match, and they are counted when it says so
+    stored_page = widget.state.page(query, counted=False)
+    if stored_page["counting"]:
+        stored_page.update(widget.state.count(query))
+
+    # Then it is the page built from every run, counts included
+    assert stored_page == in_memory.page(query)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("page", [0, 1, 2, 5])
+def test_rows_whose_outputs_differ_found_range_by_range_are_the_rows_found_reading_every_run(
+    mixed, ranges_of_one_row, page, descending
+):
+    # Given the grid of a stored experiment, filtered on outputs that differ between variants
+    state = mixed.widget().state
+    source, size = state.source, state.size
+    grid = run_grid.GridFilter(disagree_on=(), descending=descending)
+
+    # When a page of two rows is found range by range, and by reading every run
+    in_ranges = source.page(grid, size, page, 2, counted=False)
+    read_whole = source.page(grid, size, page, 2)
+
+    # Then both give the same rows and page, and the count once every row was read or the page was not last
+    assert in_ranges[1:3] == read_whole[1:3]
+    assert in_ranges[3] in (None, read_whole[3])
+
+
+def test_a_search_shows_its_first_page_before_the_rows_that_match_are_counted(mixed, ranges_of_one_row):
+    # Given the widget of an experiment, two rows a page, while its background work is busy
+    widget = mixed.widget()
+    widget.page_size = 2
+    busy = threading.Event()
+    widget_module.BACKGROUND.submit(busy.wait, 30)
+
+    # When the user searches for "a" (in every one of the 7 rows), and the background work resumes
+    widget.search = "a"
+    first = dict(widget.view)
+    busy.set()
+    counted = widget.wait_for_count(timeout=30)
+
+    # Then the first page was shown with its count still to come, then the count came
+    assert [dict(row["inputs"])["country"] for row in first["rows"]] == ["France", "Japan"]
+    assert (first["counting"], first["matching"], first["page_count"]) == (True, None, 2)
+    assert counted and (widget.view["counting"], widget.view["matching"], widget.view["page_count"]) == (False, 7, 4)
+    assert widget.view["rows"] == first["rows"]
 
 
 def test_a_search_matches_percent_and_underscore_literally(mixed):
@@ -205,8 +281,17 @@ def test_the_runs_listing_shows_a_page_read_from_the_store_and_becomes_the_whole
     assert outputs.tolist() == mixed.runs["output"].tolist()
 
 
-@pytest.mark.parametrize("query", [GridQuery(), GridQuery(search="europe"), GridQuery(failed_check="*")], ids=repr)
-def test_a_data_row_without_runs_is_not_a_grid_row_even_when_its_data_matches(mixed, query):
+@pytest.mark.parametrize(
+    "query",
+    [
+        GridQuery(),
+        GridQuery(search="europe"),
+        GridQuery(search="europe", page_size=1, page=1, descending=True),
+        GridQuery(failed_check="*"),
+    ],
+    ids=repr,
+)
+def test_a_data_row_without_runs_is_not_a_grid_row_even_when_its_data_matches(mixed, query, ranges_of_one_row):
     # Given an experiment whose last data row (Italy, in europe) has no runs left
     with mixed.database.connection() as connection:
         connection.execute(
@@ -216,8 +301,11 @@ def test_a_data_row_without_runs_is_not_a_grid_row_even_when_its_data_matches(mi
         connection.execute(text("delete from run where experiment_id = :id and row_index = 6"), {"id": mixed.id})
     in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants)
 
-    # When the widget shows a page of it
-    stored_page = mixed.widget().state.page(query)
+    # When the widget shows a page of it, searched range by range and then counted
+    state = mixed.widget().state
+    stored_page = state.page(query, counted=False)
+    if stored_page["counting"]:
+        stored_page.update(state.count(query))
 
     # Then Italy is not among the rows, as in the grid built from the runs
     assert stored_page == in_memory.page(query)

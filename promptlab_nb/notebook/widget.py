@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +58,10 @@ QUERY_TRAITS = (
 LIVE_REFRESH_SECONDS = 0.25
 SUMMARY_AFTER_PAGE_RUNS = 20_000
 """Runs above which the widget shows its first page before its summary (about a second a million runs)."""
+BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-widget")
+"""The one thread that computes what follows a page shown (summaries, counts of matching rows), one thing
+at a time: a thread per widget left each its own native memory behind (10-25 MB an opening at a million
+runs), and two at once would add their peaks."""
 
 
 class ComparedExperiment(Protocol):
@@ -115,7 +120,7 @@ class ComparisonWidget(BlindRating, VersusBaseline, anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._variant_labels: dict[str, str] = {}
         self._last_push = 0.0
-        self._summarizing = threading.Thread()
+        self._summarizing = self._counting = _done()
         self.observe(self._query_changed, names=list(QUERY_TRAITS))
         self.on_msg(self._handle_view_message)
 
@@ -151,11 +156,10 @@ class ComparisonWidget(BlindRating, VersusBaseline, anywidget.AnyWidget):
                     record.name, record.status, len(record.variants), record.row_count, record.repeats, counts
                 )
                 self._push_state()
-        self._summarizing = threading.Thread(target=self._show_summary, args=(record.id,), daemon=True)
         if sum(counts.values()) > SUMMARY_AFTER_PAGE_RUNS:
-            self._summarizing.start()
+            self._summarizing = BACKGROUND.submit(self._show_summary, record.id)
         else:
-            self._summarizing.run()
+            self._show_summary(record.id)
 
     def _show_summary(self, experiment_id: str) -> None:
         try:
@@ -171,9 +175,11 @@ class ComparisonWidget(BlindRating, VersusBaseline, anywidget.AnyWidget):
 
     def wait_for_summary(self, timeout: float | None = None) -> bool:
         """Wait until the summary is shown; False when ``timeout`` seconds passed first."""
-        if self._summarizing.is_alive():
-            self._summarizing.join(timeout)
-        return not self._summarizing.is_alive()
+        return _finished(self._summarizing, timeout)
+
+    def wait_for_count(self, timeout: float | None = None) -> bool:
+        """Wait until the page shown says how many rows match; False when ``timeout`` seconds passed first."""
+        return _finished(self._counting, timeout)
 
     def follow(self, experiment: ComparedExperiment) -> None:
         """Show the runs ``experiment`` has and every other data row as pending; ``add_run`` then
@@ -230,7 +236,25 @@ class ComparisonWidget(BlindRating, VersusBaseline, anywidget.AnyWidget):
             self._push_page()
 
     def _push_page(self) -> None:
-        self.view = self.state.page(self.query)
+        """Show the page asked for at once; when finding it did not count the rows that match (a search
+        on a large experiment), they are counted in the background."""
+        query = self.query
+        self.view = self.state.page(query, counted=False)
+        if self.view["counting"]:
+            self._counting = BACKGROUND.submit(self._show_count, query)
+
+    def _show_count(self, query: GridQuery) -> None:
+        state = self.state
+        if not isinstance(state, StoredGrid) or query != self.query:
+            return
+        try:
+            counted = state.count(query)
+        except PromptLabError as error:
+            self.message = str(error)
+            return
+        with self._lock:
+            if state is self.state and query == self.query:
+                self.view = {**self.view, **counted}
 
     def _query_changed(self, change: dict[str, Any]) -> None:
         with self._lock:
@@ -242,6 +266,20 @@ class ComparisonWidget(BlindRating, VersusBaseline, anywidget.AnyWidget):
     def _handle_view_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("kind") == "rate":
             self.rate(str(content["run_id"]), int(content["value"]), content.get("note"))
+
+
+def _done() -> Future[None]:
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
+
+
+def _finished(work: Future[None], timeout: float | None) -> bool:
+    """Whether ``work`` finished within ``timeout`` seconds; an error it raised is raised here."""
+    if wait([work], timeout).not_done:
+        return False
+    work.result()
+    return True
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -27,8 +27,11 @@ from promptlab_nb.services.run_grid import (
     CellIndex,
     GridFilter,
     GridSize,
+    grid_count,
     grid_page,
+    grid_page_in_ranges,
     grid_size,
+    read_in_ranges,
     served_by_cell_index,
 )
 
@@ -118,8 +121,9 @@ class GridLayout(ABC):
         """How many (row, variant) cells have a run."""
 
     @abstractmethod
-    def page(self, query: GridQuery) -> dict[str, Any]:
-        """The view of the page ``query`` asks for."""
+    def page(self, query: GridQuery, counted: bool = True) -> dict[str, Any]:
+        """The view of the page ``query`` asks for; unless ``counted``, how many rows match may be left to
+        ``count`` (the view then says ``counting``)."""
 
     @abstractmethod
     def set_rating(self, run_id: str, value: int, note: str | None) -> None:
@@ -183,19 +187,20 @@ class GridLayout(ABC):
         return self.evaluators[int(evaluator_index)], self.variants[int(variant_index)]
 
     def _page_view(
-        self, shown: Sequence[GridRow], page: int, page_size: int, matching: int, total: int, query: GridQuery
+        self, shown: Sequence[GridRow], page: int, page_size: int, matching: int | None, total: int, query: GridQuery
     ) -> dict[str, Any]:
         """The rows of one page, ready for the view, with where it is among all pages and, when no row
-        is left, why."""
+        is left, why. ``matching`` None: not counted yet, and a row follows the page."""
         return {
             "rows": [self._row_view(row, query.baseline) for row in shown],
             "page": page,
-            "page_count": _page_count(matching, page_size),
+            "page_count": page + 2 if matching is None else _page_count(matching, page_size),
             "first": page * page_size + 1 if shown else 0,
             "last": page * page_size + len(shown),
             "matching": matching,
+            "counting": matching is None,
             "total": total,
-            "empty_reason": self._empty_reason(query, total) if not matching else "",
+            "empty_reason": self._empty_reason(query, total) if matching == 0 else "",
         }
 
     def _empty_reason(self, query: GridQuery, total: int) -> str:
@@ -298,7 +303,7 @@ class ComparisonState(GridLayout):
             rows = [row for row in rows if keep(row)]
         return self._sorted(list(rows), query)
 
-    def page(self, query: GridQuery) -> dict[str, Any]:
+    def page(self, query: GridQuery, counted: bool = True) -> dict[str, Any]:
         rows = self.matching_rows(query)
         page_size = max(1, query.page_size)
         page = min(max(0, query.page), _page_count(len(rows), page_size) - 1)
@@ -333,6 +338,7 @@ class GridSource:
     input_columns: list[str]
     input_keys: list[str]
     evaluators: dict[str, str]
+    row_count: int
     cells: CellIndex | None = None
 
     @classmethod
@@ -353,16 +359,18 @@ class GridSource:
             list(shown.values()),
             keys,
             {column: name for name, column in evaluators.items()},
+            record.row_count,
         )
         return source, size
 
     def page(
-        self, grid: GridFilter, size: GridSize, page: int, page_size: int
-    ) -> tuple[ComparisonState, list[int], int, int]:
+        self, grid: GridFilter, size: GridSize, page: int, page_size: int, counted: bool = True
+    ) -> tuple[ComparisonState, list[int], int, int | None]:
         """The grid rows of page ``page`` (the last one when there are fewer) with every repeat of every
-        variant, ratings and failed steps; their row indexes in order, the page and how many rows match."""
+        variant, ratings and failed steps; their row indexes in order, the page and how many rows match
+        (unless ``counted``, None when the page was found without reading every row: see ``count``)."""
         with self.database.connection() as connection:
-            rows, page, matching = self._row_page(connection, grid, size, page, page_size)
+            rows, page, matching = self._row_page(connection, grid, size, page, page_size, counted)
             runs = rows_runs_frame(connection, self.experiment_id, rows, set(self.evaluators))
             answers = failed_step_answers(connection, self.experiment_id, rows)
         missing = [column for column in [*self.input_columns, *self.evaluators] if column not in runs.columns]
@@ -372,14 +380,26 @@ class GridSource:
         state.show_failed_answers(answers)
         return state, rows, page, matching
 
+    def count(self, grid: GridFilter, size: GridSize) -> int:
+        """How many data rows ``grid`` keeps."""
+        with self.database.connection() as connection:
+            return grid_count(connection, self.experiment_id, grid, size)
+
     def _row_page(
-        self, connection, grid: GridFilter, size: GridSize, page: int, page_size: int
-    ) -> tuple[list[int], int, int]:
+        self, connection, grid: GridFilter, size: GridSize, page: int, page_size: int, counted: bool
+    ) -> tuple[list[int], int, int | None]:
         """The row indexes of page ``page`` (the last one when there are fewer), the page, how many match."""
         if served_by_cell_index(grid):
             matching = self._cells(connection, size).matching(grid, self.variant_ids)
             page = min(page, _page_count(len(matching), page_size) - 1)
             return [int(index) for index in matching[page * page_size : (page + 1) * page_size]], page, len(matching)
+        if not counted and read_in_ranges(grid):
+            offset = page * page_size
+            rows, found = grid_page_in_ranges(
+                connection, self.experiment_id, grid, size, offset, page_size, self.row_count
+            )
+            if found is None or rows or page == 0:
+                return rows, page, found
         rows, count = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
         last_page = _page_count(count, page_size) - 1
         if page > last_page:
@@ -402,6 +422,7 @@ class StoredGrid(GridLayout):
     def __init__(self, source: GridSource, size: GridSize):
         super().__init__(source.variants, source.input_columns, list(source.evaluators))
         self.source, self.size = source, size
+        self._counts: dict[GridFilter, int] = {}
 
     @property
     def finished(self) -> int:
@@ -410,12 +431,22 @@ class StoredGrid(GridLayout):
     def set_rating(self, run_id: str, value: int, note: str | None) -> None:
         """Nothing to keep: the next page is read from the store, rating included."""
 
-    def page(self, query: GridQuery) -> dict[str, Any]:
+    def page(self, query: GridQuery, counted: bool = True) -> dict[str, Any]:
         page_size = max(1, query.page_size)
-        state, rows, page, matching = self.source.page(
-            self._grid_filter(query), self.size, max(0, query.page), page_size
-        )
+        grid = self._grid_filter(query)
+        state, rows, page, matching = self.source.page(grid, self.size, max(0, query.page), page_size, counted)
+        if matching is None:
+            matching = self._counts.get(grid)
         return self._page_view([state.rows[index] for index in rows], page, page_size, matching, self.size.rows, query)
+
+    def count(self, query: GridQuery) -> dict[str, Any]:
+        """What a view left ``counting`` by ``page`` becomes once the rows ``query`` keeps are counted (once
+        a filter: the next pages of a search are not counted again)."""
+        grid = self._grid_filter(query)
+        if grid not in self._counts:
+            self._counts[grid] = self.source.count(grid, self.size)
+        matching = self._counts[grid]
+        return {"matching": matching, "counting": False, "page_count": _page_count(matching, max(1, query.page_size))}
 
     def _grid_filter(self, query: GridQuery) -> GridFilter:
         stored = self.source.evaluators

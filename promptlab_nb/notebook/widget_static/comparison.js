@@ -455,9 +455,10 @@ function pager(model) {
   const next = h("button", { text: "next ›", onclick: () => save(model, "page", model.get("view").page + 1) });
   const update = () => {
     const view = model.get("view");
+    const matching = view.counting ? "…" : view.matching;
     const filtered = view.matching === view.total ? "" : ` (filtered from ${view.total})`;
-    const shown = view.matching ? `rows ${view.first}–${view.last} of ${view.matching}` : "no rows";
-    label.textContent = `page ${view.page + 1} of ${view.page_count} · ${shown}${filtered}`;
+    const shown = view.matching || view.counting ? `rows ${view.first}–${view.last} of ${matching}` : "no rows";
+    label.textContent = `page ${view.page + 1} of ${view.counting ? "…" : view.page_count} · ${shown}${filtered}`;
     previous.disabled = view.page <= 0;
     next.disabled = view.page >= view.page_count - 1;
   };
