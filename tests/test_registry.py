@@ -230,3 +230,40 @@ def test_a_negative_time_to_live_is_refused():
     # Then it is refused with what to write instead
     with pytest.raises(ValueError, match="registry_ttl must be 0"):
         pl.PromptLab(registry_ttl=-1)
+
+
+def test_changing_a_template_an_application_read_changes_nothing_for_the_next_read(app_lab):
+    # Given an application that read the production template and changed what it got
+    template = app_lab.templates.get("summarize", label="production")
+    template.params["temperature"] = 1.5
+    template.labels.append("staging")
+
+    # When it reads the template again, from the cache
+    again = app_lab.templates.get("summarize", label="production")
+
+    # Then the next read is the stored version, untouched
+    assert (again.params, again.labels) == ({"temperature": 0.2}, ["production"])
+    assert again.render(text="x").params == {"temperature": 0.2}
+
+
+def test_a_read_under_way_while_this_process_moves_the_label_is_not_kept(app_lab):
+    # Given an application with an hour's time to live, and a hook that moves the label to version 2 in this
+    # process once a read has looked up where production points
+    app_lab.settings.registry_ttl = 3600
+    moved: list[bool] = []
+
+    def move_label_during_the_read(conn, cursor, statement, *args) -> None:
+        if not moved and "definition_label" in statement and statement.lstrip().lower().startswith("select"):
+            moved.append(True)
+            with app_lab.db.session() as session:
+                TemplateService(session).label("summarize", 2, "production")
+
+    event.listen(app_lab.db.engine, "after_cursor_execute", move_label_during_the_read)
+
+    # When the read under way finishes, with the version production pointed at before the move
+    during = app_lab.templates.get("summarize", label="production")
+    event.remove(app_lab.db.engine, "after_cursor_execute", move_label_during_the_read)
+
+    # Then the next read sees the move at once, without waiting for the time to live
+    assert (moved, during.version) == ([True], 1)
+    assert app_lab.templates.get("summarize", label="production").version == 2

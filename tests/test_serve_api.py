@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,6 +220,82 @@ def test_a_write_the_store_refuses_stores_nothing(served):
     # Then it is told why, and no template was made
     assert_error(answer, 422, "InvalidTemplate")
     assert served.lab.templates.list()["name"].tolist() == ["summarize"]
+
+
+def test_requests_served_at_once_with_one_token_all_succeed_and_its_use_is_noted(served):
+    # Given a token not used yet, and eight application threads
+    def read_latest(_: int) -> int:
+        return served.read("/templates/summarize")[0]
+
+    # When sixteen requests present it at once
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        statuses = list(threads.map(read_latest, range(16)))
+
+    # Then every one is answered, and the store notes when the token was used
+    assert statuses == [200] * 16
+    with served.lab.db.session() as session:
+        [dashboard] = [token for token in TokenService(session).list() if token.name == "dashboard"]
+    assert dashboard.last_used_at is not None
+
+
+def test_label_moves_served_at_once_all_succeed_and_each_is_in_the_history(served):
+    # Given the release bot's token, used once, and eight threads that move production between versions 1 and 2
+    served.call("GET", "/templates/summarize", served.writer)
+
+    def move_production(attempt: int) -> int:
+        body = {"version": 1 + attempt % 2}
+        return served.call("PUT", "/templates/summarize/labels/production", served.writer, json=body)[0]
+
+    # When sixteen moves arrive at once
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        statuses = list(threads.map(move_production, range(16)))
+
+    # Then every move is answered, the history has each of them after the first labelling, chained one after
+    # the other, and the label points where the last one left it
+    assert statuses == [200] * 16
+    history = served.lab.templates.label_history("summarize")
+    assert len(history) == 17
+    assert history["previous_version"].iloc[1:].tolist() == history["version"].iloc[:-1].tolist()
+    assert served.lab.templates.labels("summarize") == {"production": int(history["version"].iloc[-1])}
+
+
+def test_a_body_larger_than_any_template_is_refused_before_it_is_read_or_the_token_checked(served):
+    # Given the API, which takes templates and prompts of at most a million characters
+    huge = b'{"variables": {"text": "' + b"x" * 13_000_000 + b'"}}'
+
+    # When a caller without a token posts a body of 13 MB, and another sends its body in chunks
+    too_large = served.call("POST", "/templates/summarize/render", content=huge)
+    chunked = served.call("POST", "/templates/summarize/render", served.reader, content=iter([b'{"variables": {}}']))
+
+    # Then the first is refused for its size and the second asked for its length, before either body is read
+    assert_error(too_large, 413, "RequestTooLarge")
+    assert_error(chunked, 411, "LengthRequired")
+
+
+def test_a_body_within_the_limit_is_served(served):
+    # Given a prompt text of half a million characters
+    text = "x" * 500_000
+
+    # When it is rendered
+    status, prompt = served.call(
+        "POST", "/templates/summarize/render", served.reader, params={"version": 1}, json={"variables": {"text": text}}
+    )
+
+    # Then it is answered in full
+    assert status == 200
+    assert prompt["messages"][1]["content"].endswith(text)
+
+
+def test_a_path_or_method_the_api_does_not_have_is_answered_in_its_error_shape(served):
+    # Given the API over two versions of summarize (production on 1), a read-only and a read-write token
+    # When an application reads a path that is no route, and deletes a template, which the API does not offer
+    no_route = served.read("/prompts/summarize")
+    no_method = served.call("DELETE", "/templates/summarize", served.writer)
+
+    # Then both answers have an error name and a message that says where the routes are listed
+    assert_error(no_route, 404, "NotFound")
+    assert_error(no_method, 405, "MethodNotAllowed")
+    assert "/docs" in no_route[1]["message"]
 
 
 def test_a_revoked_token_is_refused(served):

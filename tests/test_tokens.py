@@ -12,7 +12,7 @@ from sqlalchemy import select
 from promptlab_nb.cli import cli
 from promptlab_nb.core import errors
 from promptlab_nb.schemas.api_tokens import ApiTokenRecord
-from promptlab_nb.services.tokens import TokenService, check_may_write
+from promptlab_nb.services.tokens import TokenService, check_may_write, use_is_unnoted
 from promptlab_nb.store.models import ApiToken
 
 
@@ -54,16 +54,37 @@ def test_a_new_token_is_stored_only_as_its_sha256_and_prefix(lab):
     assert (row.name, row.read_only, row.revoked_at) == ("billing-app", False, None)
 
 
+def note_use(lab, secret: str) -> None:
+    with lab.db.session() as session:
+        TokenService(session).note_use(secret)
+
+
 def test_a_token_authenticates_and_its_last_use_is_noted(lab):
     # Given a read-only token
     secret = create_token(lab, "reader", read_only=True)
 
-    # When an application presents it
+    # When an application presents it and its use is noted
     token = authenticate(lab, secret)
+    note_use(lab, secret)
 
-    # Then it is recognised, read-only, and its use is stored
-    assert (token.name, token.read_only) == ("reader", True)
+    # Then it is recognised, read-only, its first use was unnoted, and its use is stored
+    assert (token.name, token.read_only, use_is_unnoted(token)) == ("reader", True, True)
     assert stored_tokens(lab)[0].last_used_at is not None
+
+
+def test_a_use_is_noted_at_most_once_a_minute(lab):
+    # Given a token whose use was just noted
+    secret = create_token(lab, "reader", read_only=True)
+    note_use(lab, secret)
+    first_noted = stored_tokens(lab)[0].last_used_at
+
+    # When it is used again within the minute
+    token = authenticate(lab, secret)
+    note_use(lab, secret)
+
+    # Then the use needs no noting and the store keeps the first time
+    assert not use_is_unnoted(token)
+    assert stored_tokens(lab)[0].last_used_at == first_noted
 
 
 @pytest.mark.parametrize("presented", [None, "", "plab_not-a-token"], ids=["absent", "empty", "unknown"])
@@ -115,6 +136,24 @@ def test_a_name_in_use_is_refused_until_that_token_is_revoked(lab):
 
     # Then two rows exist, one of them revoked
     assert [row.revoked_at is None for row in stored_tokens(lab)] == [False, True]
+
+
+def test_revoking_a_name_that_two_tokens_made_at_once_took_stops_both(lab):
+    # Given two tokens named ci made at the same moment, each unit of work not yet seeing the other's
+    with lab.db.session() as first:
+        first_secret = TokenService(first).create("ci").secret
+        with lab.db.session() as second:
+            second_secret = TokenService(second).create("ci").secret
+
+    # When ci is revoked
+    with lab.db.session() as session:
+        TokenService(session).revoke("ci")
+
+    # Then neither token authenticates any more
+    for secret in (first_secret, second_secret):
+        with pytest.raises(errors.ApiTokenRejected):
+            authenticate(lab, secret)
+    assert [row.revoked_at is not None for row in stored_tokens(lab)] == [True, True]
 
 
 @pytest.mark.parametrize("name", ["", "has space", "a/b"])

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from promptlab_nb import __version__
 from promptlab_nb._lab import Lab
 from promptlab_nb.api import health_routes, pipeline_routes, template_routes
+from promptlab_nb.api.body_limit import BodyLimit, most_body_bytes
 from promptlab_nb.api.error_responses import DOCUMENTED_ERRORS, answer_errors_as_json
 from promptlab_nb.core.config import PromptLab
 from promptlab_nb.store.database import require_existing
@@ -35,6 +36,7 @@ def create_app(lab_or_url: Lab | str | Path | None = None, *, settings: PromptLa
     app = FastAPI(title="Prompt Lab", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.lab = lab
     answer_errors_as_json(app)
+    app.add_middleware(BodyLimit, most_bytes=most_body_bytes(lab.settings))
     app.include_router(health_routes.router)
     app.include_router(template_routes.router, prefix=API_PREFIX, responses=DOCUMENTED_ERRORS)
     app.include_router(pipeline_routes.router, prefix=API_PREFIX, responses=DOCUMENTED_ERRORS)

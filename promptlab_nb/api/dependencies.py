@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from promptlab_nb._lab import Lab
 from promptlab_nb.schemas.api_tokens import ApiTokenRecord
-from promptlab_nb.services.tokens import TokenService, check_may_write
+from promptlab_nb.services.tokens import TokenService, check_may_write, use_is_unnoted
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -34,16 +35,37 @@ def store_session(lab: LabDep) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(store_session, scope="function")]
 
+_one_writer = threading.Lock()
+
 
 def api_token(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    lab: LabDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> ApiTokenRecord:
-    return TokenService(session).authenticate(credentials.credentials if credentials else None)
+    """The caller's token, checked in a unit of work of its own before the request's; its last use is noted
+    in another, as a write (see ``writing_session``)."""
+    secret = credentials.credentials if credentials else None
+    with lab.db.session() as session:
+        token = TokenService(session).authenticate(secret)
+    if secret and use_is_unnoted(token):
+        with _one_writer, lab.db.session() as session:
+            TokenService(session).note_use(secret)
+    return token
 
 
 def writing_token(token: Annotated[ApiTokenRecord, Depends(api_token)]) -> ApiTokenRecord:
     check_may_write(token)
     return token
+
+
+def writing_session(lab: LabDep, token: Annotated[ApiTokenRecord, Depends(writing_token)]) -> Iterator[Session]:
+    """The unit of work of a request that writes, one at a time in this process: requests served at once
+    on a DuckDB file write in concurrent transactions of one database, where all writers of a row but the
+    first fail."""
+    with _one_writer, lab.db.session() as session:
+        yield session
+
+
+WritingSessionDep = Annotated[Session, Depends(writing_session, scope="function")]
 
 
 VersionQuery = Annotated[int | None, Query(ge=1, description="A stored version; default: the latest.")]

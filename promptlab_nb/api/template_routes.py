@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from promptlab_nb.api.dependencies import LabDep, LabelQuery, SessionDep, VersionQuery, api_token, writing_token
+from promptlab_nb.api.dependencies import LabDep, LabelQuery, SessionDep, VersionQuery, WritingSessionDep, api_token
 from promptlab_nb.display.records import frame_records
 from promptlab_nb.schemas.api import (
     LabelMoveRequest,
@@ -46,9 +46,9 @@ def render_template(
     return lab.registry.get(name, version, label=label, session=session).render(request.variables)
 
 
-@router.put("/{name}", status_code=status.HTTP_201_CREATED, dependencies=[Depends(writing_token)])
+@router.put("/{name}", status_code=status.HTTP_201_CREATED)
 def save_template(
-    name: str, request: TemplateSaveRequest, lab: LabDep, session: SessionDep, response: Response
+    name: str, request: TemplateSaveRequest, lab: LabDep, session: WritingSessionDep, response: Response
 ) -> TemplateResponse:
     """A new version when something changed (201), else the stored one (200)."""
     template = TemplateService(session, lab.settings).save(name, **request.model_dump())
@@ -57,8 +57,10 @@ def save_template(
     return TemplateResponse.of(template)
 
 
-@router.put("/{name}/labels/{label}", dependencies=[Depends(writing_token)])
-def move_label(name: str, label: str, request: LabelMoveRequest, lab: LabDep, session: SessionDep) -> TemplateResponse:
+@router.put("/{name}/labels/{label}")
+def move_label(
+    name: str, label: str, request: LabelMoveRequest, lab: LabDep, session: WritingSessionDep
+) -> TemplateResponse:
     """Point ``label`` at a version: this service reads by it at once, other processes within their cache's time."""
     template = TemplateService(session, lab.settings).label(name, request.version, label)
     return TemplateResponse.of(template)

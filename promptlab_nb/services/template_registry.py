@@ -5,10 +5,15 @@ another process shows within that time; a pinned version never changes, so it is
 templates are kept: a name not found yet is looked up again on the next read. A unit of work of this process
 that writes templates or labels empties the cache when it commits, whichever service wrote them, so this
 process sees its own changes at once.
+
+Every read returns a copy, so an application that changes the template it got (its params, say) changes
+nothing for the next read; a read that began before the cache was emptied is not kept, so it cannot bring
+back what a write of this process replaced.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +49,8 @@ class TemplateRegistry:
         self._settings = settings
         self._clock = clock
         self._kept: dict[ReadKey, _Kept] = {}
+        self._forgotten = 0
+        self._forgetting = threading.Lock()
         event.listen(database.engine, "after_cursor_execute", _note_template_writes, named=True)
         event.listen(database.engine, "commit", self._forget_after_template_writes)
         event.listen(database.engine, "rollback", _drop_note)
@@ -56,11 +63,18 @@ class TemplateRegistry:
         key = (name, version, label)
         now = self._clock()
         kept = self._kept.get(key)
-        if kept is not None and (kept.pinned or now - kept.read_at < self._settings.registry_ttl):
-            return kept.template
-        template = self._read(name, version, label, session)
-        self._kept[key] = _Kept(template, now, pinned=version is not None)
-        return template
+        if kept is None or not (kept.pinned or now - kept.read_at < self._settings.registry_ttl):
+            kept = self._read_and_keep(key, now, session)
+        return kept.template.model_copy(deep=True)
+
+    def _read_and_keep(self, key: ReadKey, now: float, session: Session | None) -> _Kept:
+        name, version, label = key
+        forgotten_before = self._forgotten
+        kept = _Kept(self._read(name, version, label, session), now, pinned=version is not None)
+        with self._forgetting:
+            if self._forgotten == forgotten_before:
+                self._kept[key] = kept
+        return kept
 
     def _read(self, name: str, version: int | None, label: str | None, session: Session | None) -> Template:
         if session is not None:
@@ -70,7 +84,9 @@ class TemplateRegistry:
 
     def forget(self) -> None:
         """Drop every kept read: the next reads come from the store."""
-        self._kept.clear()
+        with self._forgetting:
+            self._forgotten += 1
+            self._kept.clear()
 
     def _forget_after_template_writes(self, connection: Connection) -> None:
         if connection.info.pop(TEMPLATES_WRITTEN, False):

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from promptlab_nb.core import errors
@@ -27,6 +27,11 @@ LAST_USE_PRECISION = timedelta(minutes=1)
 
 def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def use_is_unnoted(token: ApiTokenRecord) -> bool:
+    """Whether the token's last use is older than ``LAST_USE_PRECISION``, so ``note_use`` should note it."""
+    return token.last_used_at is None or utcnow() - token.last_used_at >= LAST_USE_PRECISION
 
 
 def check_may_write(token: ApiTokenRecord) -> None:
@@ -63,25 +68,32 @@ class TokenService:
         return [ApiTokenRecord.model_validate(row) for row in rows]
 
     def revoke(self, name: str) -> ApiTokenRecord:
-        """The token named ``name`` stops working at once; its row stays, marked revoked."""
-        row = self._active(name)
-        if row is None:
+        """The token named ``name`` stops working at once; its row stays, marked revoked. Every token of that
+        name is revoked: two ``create`` made at the same moment can both have taken it."""
+        rows = self.session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).all()
+        if not rows:
             raise errors.ApiTokenNotFound(name)
-        row.revoked_at = utcnow()
-        return ApiTokenRecord.model_validate(row)
+        now = utcnow()
+        for row in rows:
+            row.revoked_at = now
+        return ApiTokenRecord.model_validate(rows[0])
 
     def authenticate(self, secret: str | None) -> ApiTokenRecord:
-        """The token whose secret this is, unless revoked; its last use is noted at most once a minute,
-        so reads do not write on every request."""
+        """The token whose secret this is, unless revoked. Only reads: ``note_use`` notes the use."""
         row = (
             self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(secret))) if secret else None
         )
         if row is None or row.revoked_at is not None:
             raise errors.ApiTokenRejected()
-        now = utcnow()
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USE_PRECISION:
-            row.last_used_at = now
         return ApiTokenRecord.model_validate(row)
+
+    def note_use(self, secret: str) -> None:
+        """Note that the token was used now, unless a use was noted less than ``LAST_USE_PRECISION`` ago."""
+        now = utcnow()
+        unnoted = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USE_PRECISION)
+        self.session.execute(
+            update(ApiToken).where(ApiToken.token_hash == token_digest(secret), unnoted).values(last_used_at=now)
+        )
 
     def _active(self, name: str) -> ApiToken | None:
         return self.session.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
