@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 
 from promptlab_nb.core import errors
-from promptlab_nb.engine.templating import PromptTemplate, TemplateLimits
+from promptlab_nb.engine.templating import MAX_RENDER_STEPS, PromptTemplate, TemplateLimits
 
 
 @pytest.mark.parametrize(
@@ -74,6 +74,39 @@ def test_a_prompt_longer_than_the_rendered_limit_is_a_render_error():
 
     # Then only the longer one is refused
     assert len(short[0]["content"]) == 1000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}done",
+        "{% for i in items %}{% for j in items %}{% for k in items %}{% endfor %}{% endfor %}{% endfor %}done",
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
+    ],
+    ids=["nested-ranges", "nested-loops-over-data", "macro-calling-itself-twice"],
+)
+def test_a_template_that_would_loop_or_call_without_end_is_a_render_error(body):
+    # Given a template that outputs nothing for billions of loop turns or calls
+    template = PromptTemplate(body)
+
+    # When it is rendered with a row of 1,000 items
+    # Then rendering stops at the limit of loop turns and calls, and says what to do
+    with pytest.raises(errors.RenderFailed, match=f"more than {MAX_RENDER_STEPS:,} loop turns and calls"):
+        template.render(items=list(range(1000)))
+
+
+def test_loops_within_the_limit_render_as_jinja_renders_them():
+    # Given a template with a loop that reads its loop variables and one with an else branch
+    loops = PromptTemplate(
+        "{% for x in items %}{{ loop.index }}/{{ loop.length }} {{ x }}{% if loop.last %}!{% endif %} {% endfor %}"
+    )
+    empty = PromptTemplate("{% for k, v in mapping|dictsort %}{{ k }}={{ v }}{% else %}none{% endfor %}")
+
+    # When they render
+    rendered = [loops.render(items=["a", "b"]), empty.render(mapping={}), empty.render(mapping={"b": 1, "a": 2})]
+
+    # Then the output is Jinja's
+    assert [messages[0]["content"] for messages in rendered] == ["1/2 a 2/2 b!", "none", "a=2b=1"]
 
 
 def test_a_body_longer_than_the_limit_is_refused():

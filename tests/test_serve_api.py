@@ -145,6 +145,22 @@ def test_render_with_a_variable_missing_is_a_400_that_names_it(served):
     assert "text" in answer[1]["message"]
 
 
+def test_rendering_a_template_that_would_loop_without_end_is_refused_and_the_service_goes_on(served):
+    # Given a template saved with loops that would turn ten billion times and output nothing
+    served.lab.templates.save(
+        "spin", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
+    )
+
+    # When an application renders it, then reads another template
+    answer = served.call("POST", "/templates/spin/render", served.reader, json={"variables": {}})
+    after = served.read("/templates/summarize")
+
+    # Then the render is refused with what to do, and the service still answers
+    assert_error(answer, 422, "RenderFailed")
+    assert "loop turns and calls" in answer[1]["message"]
+    assert after[0] == 200
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "error"),
     [

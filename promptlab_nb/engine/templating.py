@@ -12,7 +12,8 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,6 +34,10 @@ _THREAD_LINE = re.compile(
 )
 _BOUNDARY = re.compile(f"{_ROLE_LINE.pattern}|{_THREAD_LINE.pattern}", re.IGNORECASE | re.MULTILINE)
 MAX_NUMBER_BITS = 4096
+MAX_RENDER_STEPS = 250_000
+"""Loop turns and calls one render may take: a template that outputs nothing in nested loops over
+``range`` (or calls a macro that calls itself twice) would otherwise hold a server's thread for good."""
+_COUNTED = "promptlab-counted"
 _OPERATORS = {"*": operator.mul, "**": operator.pow}
 
 
@@ -84,9 +89,48 @@ class _GuardedSandbox(ImmutableSandboxedEnvironment):
         self.limits = limits
         self.code_generator_class = _UnfoldedOutput
         self.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+        self.filters[_COUNTED] = _counted
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         return _checked_binop(operator, left, right, self.limits)
+
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        _take_step()
+        return super().call(context, obj, *args, **kwargs)
+
+
+class _Steps:
+    def __init__(self, left: int):
+        self.left = left
+
+
+_RENDER_STEPS: ContextVar[_Steps | None] = ContextVar("promptlab_render_steps", default=None)
+
+
+class _TooManySteps(Exception):
+    pass
+
+
+def _take_step() -> None:
+    steps = _RENDER_STEPS.get()
+    if steps is not None:
+        steps.left -= 1
+        if steps.left < 0:
+            raise _TooManySteps()
+
+
+def _counted(iterable: Any) -> Iterator[Any]:
+    """What a loop goes over, a step taken per item."""
+    for item in iterable:
+        _take_step()
+        yield item
+
+
+def _loops_counted(tree: nodes.Template) -> nodes.Template:
+    """Every ``for`` of ``tree`` goes over its items through ``_counted``."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Filter(loop.iter, _COUNTED, [], [], None, None, lineno=loop.lineno)
+    return tree
 
 
 class _UnfoldedOutput(CodeGenerator):
@@ -278,7 +322,7 @@ class PromptTemplate:
             if too_large:
                 raise InvalidTemplate(self.name, too_large[0], part.first_line + too_large[1] - 1)
             names = _undeclared_variables(tree, sandbox)
-            compiled = _Substitution.of(tree, sandbox) or sandbox.from_string(tree)
+            compiled = _Substitution.of(tree, sandbox) or sandbox.from_string(_loops_counted(tree))
             return compiled, names, _only_tested(tree, names)
         except InvalidTemplate:
             raise
@@ -301,6 +345,13 @@ class PromptTemplate:
             raise MissingVariables(missing, available=values.keys(), where=f"Template {self.name!r}")
         if self.optional_variables:
             values = {**{name: Undefined(name=name) for name in self.optional_variables}, **values}
+        steps = _RENDER_STEPS.set(_Steps(MAX_RENDER_STEPS))
+        try:
+            return self._rendered(values)
+        finally:
+            _RENDER_STEPS.reset(steps)
+
+    def _rendered(self, values: Mapping[str, Any]) -> list[Message]:
         messages: list[Message] = []
         room = self.limits.rendered_chars
         for part, (compiled, _, _) in zip(self._parts, self._compiled, strict=True):
@@ -337,6 +388,11 @@ class PromptTemplate:
             raise RenderFailed(
                 self.name, f"the prompt is longer than {self.limits.rendered_chars:,} characters "
                 "(PromptLab.max_rendered_chars)"
+            ) from None  # fmt: skip
+        except _TooManySteps:
+            raise RenderFailed(
+                self.name, f"it takes more than {MAX_RENDER_STEPS:,} loop turns and calls to render; "
+                "loop over less data, or nest fewer loops"
             ) from None  # fmt: skip
         except SecurityError as error:
             raise UnsafeTemplateOperation(str(error)) from None
