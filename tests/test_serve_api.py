@@ -161,6 +161,17 @@ def test_rendering_a_template_that_would_loop_without_end_is_refused_and_the_ser
     assert after[0] == 200
 
 
+@pytest.mark.parametrize("version", [True, "2", 2.0, 0], ids=["true", "text", "float", "zero"])
+def test_a_label_move_to_what_is_not_a_version_number_is_refused(served, version):
+    # Given the service over a store with summarize, production on version 1
+    # When a release bot moves the label with a version that is not a whole number from 1 up
+    answer = served.call("PUT", "/templates/summarize/labels/production", served.writer, json={"version": version})
+
+    # Then it is refused and the label stays where it was
+    assert_error(answer, 422, "InvalidRequest")
+    assert served.lab.templates.labels("summarize") == {"production": 1}
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "error"),
     [

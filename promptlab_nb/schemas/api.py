@@ -33,7 +33,8 @@ class RenderRequest(Request):
 
 
 class LabelMoveRequest(Request):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)
+    """A JSON integer: ``true``, ``"2"`` or ``2.0`` are refused, not read as a version."""
 
 
 class HealthResponse(BaseModel):
