@@ -251,7 +251,10 @@ def test_the_store_commands_list_show_and_export_what_a_run_stored(tmp_path, cap
     unknown = invoke("experiments", "show", "nope", *store)
     mismatched = invoke("runs", "capitals", "--format", "csv", "-o", "runs.jsonl", *store)
     assert (unknown.exit_code, mismatched.exit_code) == (2, 2)
-    assert unknown.stderr.startswith("Error: No experiment named 'nope'")
+    assert (
+        unknown.stderr.startswith("Error: No experiment named 'nope'")
+        and "promptlab experiments list" in unknown.stderr
+    )
     assert mismatched.stderr.startswith("Error: --format csv writes a .csv file")
 
 

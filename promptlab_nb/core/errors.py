@@ -67,7 +67,9 @@ class TargetNotFound(NotFound):
 
 class ExperimentNotFound(NotFound):
     def __init__(self, name: str):
-        super().__init__(f"No experiment named {name!r}; list them with lab.experiments().")
+        super().__init__(
+            f"No experiment named {name!r}; list them with lab.experiments() or `promptlab experiments list`."
+        )
         self.name = name
 
 
