@@ -168,6 +168,92 @@ def test_rows_whose_outputs_differ_found_range_by_range_are_the_rows_found_readi
     assert in_ranges[3] in (None, read_whole[3])
 
 
+STATUS_AND_SCORE_VIEWS = [
+    GridQuery(errors_only=True, page_size=1),
+    GridQuery(errors_only=True, page_size=1, page=1, descending=True),
+    GridQuery(errors_only=True, page_size=1, page=9),
+    GridQuery(failed_check="*", page_size=2),
+    GridQuery(failed_check="equals:expected", page_size=2, page=1),
+    GridQuery(disagree_only=True, page_size=2),
+    GridQuery(disagree_only=True, page_size=2, page=1, descending=True),
+    GridQuery(sort_by="score:0:1", page_size=1),
+    GridQuery(sort_by="score:0:1", page_size=1, page=3),
+    GridQuery(sort_by="score:0:1", page_size=2, page=1, descending=True),
+    GridQuery(sort_by="score:1:0", page_size=1, page=2, descending=True),
+    GridQuery(sort_by="score:0:0", page_size=3),
+    GridQuery(sort_by="score:1:1", page_size=3, page=1, descending=True),
+    GridQuery(sort_by="score:0:1", page_size=3, page=2),
+    GridQuery(sort_by="score:0:0", failed_check="contains:a", page_size=1),
+    GridQuery(sort_by="score:1:1", errors_only=True, page_size=1, descending=True),
+    GridQuery(sort_by="score:0:1", disagree_only=True, page_size=2),
+]
+
+
+@pytest.mark.parametrize("query", STATUS_AND_SCORE_VIEWS, ids=repr)
+def test_the_first_status_or_score_view_found_before_the_cell_index_then_counted_shows_what_the_runs_show(
+    mixed, query, ranges_of_one_row
+):
+    # Given a freshly opened widget on a stored experiment (ties in every score), and the grid built in memory
+    state = mixed.widget().state
+    in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants)
+
+    # When its first filter or sort on statuses or scores shows a page, then counts the rows when it says so
+    stored_page = state.page(query, counted=False)
+    index_read_for_the_page = state.source.cells is not None
+    if stored_page["counting"]:
+        stored_page.update(state.count(query))
+
+    # Then it is the page built from every run, and a page left counting was found without the cell index
+    assert stored_page == in_memory.page(query)
+    assert not (index_read_for_the_page and stored_page["counting"])
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("page", [0, 2, 5])
+def test_a_row_without_a_run_of_the_sorted_variant_comes_after_the_scored_rows_before_the_cell_index(
+    mixed, ranges_of_one_row, page, descending
+):
+    # Given an experiment whose second variant has no runs left on two rows (France, Kenya)
+    variant_id = mixed.record.variants[1].id
+    with mixed.database.connection() as connection:
+        runs = "select id from run where experiment_id = :id and variant_id = :variant and row_index in (0, 3)"
+        connection.execute(text(f"delete from score where run_id in ({runs})"), {"id": mixed.id, "variant": variant_id})
+        connection.execute(text(runs.replace("select id", "delete")), {"id": mixed.id, "variant": variant_id})
+    in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants)
+    query = GridQuery(sort_by="score:0:1", page_size=1, page=page, descending=descending)
+
+    # When a freshly opened widget sorts by that variant's score, and counts when it says so
+    state = mixed.widget().state
+    stored_page = state.page(query, counted=False)
+    if stored_page["counting"]:
+        stored_page.update(state.count(query))
+
+    # Then it is the page built from every run: the rows without that score last
+    assert stored_page == in_memory.page(query)
+
+
+def test_the_first_status_filter_reads_no_cell_index_before_its_page_and_the_count_reads_it_after(mixed):
+    # Given the widget of an experiment, two rows a page, while its background work is busy
+    widget = mixed.widget()
+    widget.page_size = 2
+    busy = threading.Event()
+    widget_module.BACKGROUND.submit(busy.wait, 30)
+
+    # When the user keeps the rows that failed a check, and the background work resumes
+    widget.failed_check = "*"
+    first = dict(widget.view)
+    index_before_count = widget.state.source.cells
+    busy.set()
+    counted = widget.wait_for_count(timeout=30)
+
+    # Then the first page was shown before the cell index was read, which came with the count
+    in_memory = ComparisonState.from_runs(mixed.runs, mixed.variants).page(GridQuery(failed_check="*", page_size=2))
+    assert (first["counting"], first["matching"], index_before_count) == (True, None, None)
+    assert first["rows"] == in_memory["rows"]
+    assert counted and (widget.view["counting"], widget.view["matching"]) == (False, in_memory["matching"])
+    assert widget.state.source.cells is not None
+
+
 def test_a_search_shows_its_first_page_before_the_rows_that_match_are_counted(mixed, ranges_of_one_row):
     # Given the widget of an experiment, two rows a page, while its background work is busy
     widget = mixed.widget()
@@ -288,6 +374,10 @@ def test_the_runs_listing_shows_a_page_read_from_the_store_and_becomes_the_whole
         GridQuery(search="europe"),
         GridQuery(search="europe", page_size=1, page=1, descending=True),
         GridQuery(failed_check="*"),
+        GridQuery(failed_check="*", page_size=1, page=3),
+        GridQuery(sort_by="score:0:1", page_size=1, page=5),
+        GridQuery(sort_by="score:0:1", page_size=2, page=2, descending=True),
+        GridQuery(sort_by="score:1:0", page_size=3, page=1),
     ],
     ids=repr,
 )

@@ -5,6 +5,7 @@ page; and the summary chart's bars."""
 from __future__ import annotations
 
 import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from promptlab_nb.notebook.widget_diff import word_diff
 from promptlab_nb.services.results import (
     data_keys,
     failed_step_answers,
+    planned_for_a_page,
     rows_runs_frame,
     score_columns,
     shown_data_columns,
@@ -29,10 +31,12 @@ from promptlab_nb.services.run_grid import (
     GridSize,
     grid_count,
     grid_page,
+    grid_page_by_score,
     grid_page_in_ranges,
     grid_size,
     read_in_ranges,
     served_by_cell_index,
+    sorted_by_score_alone,
 )
 
 if TYPE_CHECKING:
@@ -340,6 +344,7 @@ class GridSource:
     evaluators: dict[str, str]
     row_count: int
     cells: CellIndex | None = None
+    reading_cells: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def read(cls, database: Database, record: ExperimentRecord) -> tuple[GridSource, GridSize]:
@@ -371,6 +376,7 @@ class GridSource:
         (unless ``counted``, None when the page was found without reading every row: see ``count``)."""
         with self.database.connection() as connection:
             rows, page, matching = self._row_page(connection, grid, size, page, page_size, counted)
+            planned_for_a_page(connection)
             runs = rows_runs_frame(connection, self.experiment_id, rows, set(self.evaluators))
             answers = failed_step_answers(connection, self.experiment_id, rows)
         missing = [column for column in [*self.input_columns, *self.evaluators] if column not in runs.columns]
@@ -381,25 +387,26 @@ class GridSource:
         return state, rows, page, matching
 
     def count(self, grid: GridFilter, size: GridSize) -> int:
-        """How many data rows ``grid`` keeps."""
+        """How many data rows ``grid`` keeps; a filter on statuses and scores reads the cell index for it
+        (then the next such filters and sorts take milliseconds)."""
         with self.database.connection() as connection:
+            if served_by_cell_index(grid):
+                return len(self._cells(connection, size).matching(grid, self.variant_ids))
             return grid_count(connection, self.experiment_id, grid, size)
 
     def _row_page(
         self, connection, grid: GridFilter, size: GridSize, page: int, page_size: int, counted: bool
     ) -> tuple[list[int], int, int | None]:
-        """The row indexes of page ``page`` (the last one when there are fewer), the page, how many match."""
+        """The row indexes of page ``page`` (the last one when there are fewer), the page, how many match.
+        Unless ``counted``, a page that can be found without reading every run (or every cell into the
+        cell index, until it is read) is found so, and how many rows match may be None."""
+        if served_by_cell_index(grid) and (counted or self.cells is not None):
+            return self._index_page(connection, grid, size, page, page_size)
+        found = None if counted else self._page_first(connection, grid, size, page, page_size)
+        if found is not None:
+            return found
         if served_by_cell_index(grid):
-            matching = self._cells(connection, size).matching(grid, self.variant_ids)
-            page = min(page, _page_count(len(matching), page_size) - 1)
-            return [int(index) for index in matching[page * page_size : (page + 1) * page_size]], page, len(matching)
-        if not counted and read_in_ranges(grid):
-            offset = page * page_size
-            rows, found = grid_page_in_ranges(
-                connection, self.experiment_id, grid, size, offset, page_size, self.row_count
-            )
-            if found is None or rows or page == 0:
-                return rows, page, found
+            return self._index_page(connection, grid, size, page, page_size)
         rows, count = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
         last_page = _page_count(count, page_size) - 1
         if page > last_page:
@@ -407,12 +414,36 @@ class GridSource:
             rows, _ = grid_page(connection, self.experiment_id, grid, size, page * page_size, page_size)
         return rows, page, count
 
+    def _page_first(
+        self, connection, grid: GridFilter, size: GridSize, page: int, page_size: int
+    ) -> tuple[list[int], int, int | None] | None:
+        """Page ``page`` found range by range, or among the best scored rows, when it is there (else None)."""
+        offset = page * page_size
+        if read_in_ranges(grid):
+            rows, found = grid_page_in_ranges(
+                connection, self.experiment_id, grid, size, offset, page_size, self.row_count
+            )
+            return (rows, page, found) if found is None or rows or page == 0 else None
+        if sorted_by_score_alone(grid):
+            scored = grid_page_by_score(connection, self.experiment_id, grid, size, offset, page_size, self.row_count)
+            return None if scored is None else (scored, page, None)
+        return None
+
+    def _index_page(
+        self, connection, grid: GridFilter, size: GridSize, page: int, page_size: int
+    ) -> tuple[list[int], int, int]:
+        matching = self._cells(connection, size).matching(grid, self.variant_ids)
+        page = min(page, _page_count(len(matching), page_size) - 1)
+        return [int(index) for index in matching[page * page_size : (page + 1) * page_size]], page, len(matching)
+
     def _cells(self, connection, size: GridSize) -> CellIndex:
-        """The cell index, read at the first filter or sort on statuses and scores."""
-        if self.cells is None:
-            stored = [name for shown, name in self.evaluators.items() if shown != RATING]
-            self.cells = CellIndex.read(connection, self.experiment_id, size.repeated, self.variant_ids, stored)
-        return self.cells
+        """The cell index, read at the first count of a filter on statuses and scores (on the widget's
+        background thread), or at the first such page that cannot be found otherwise; read once."""
+        with self.reading_cells:
+            if self.cells is None:
+                stored = [name for shown, name in self.evaluators.items() if shown != RATING]
+                self.cells = CellIndex.read(connection, self.experiment_id, size.repeated, self.variant_ids, stored)
+            return self.cells
 
 
 class StoredGrid(GridLayout):

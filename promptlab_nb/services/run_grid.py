@@ -1,6 +1,7 @@
 """The comparison grid computed in the store: one grid row per data row, filtered, searched, sorted and cut
 into pages in SQL (filters and sorts on statuses and scores over a compact index of the cells read
-from it), so that only the runs of the visible page are read. A grid row's cell for a variant is that
+from it once, their first pages found in SQL before it is read), so that only the runs of the visible page
+are read. A grid row's cell for a variant is that
 variant's lowest repeat on the row (the one the widget shows first)."""
 
 from __future__ import annotations
@@ -255,10 +256,79 @@ def grid_count(connection, experiment_id: str, grid: GridFilter, size: GridSize)
 
 
 def read_in_ranges(grid: GridFilter) -> bool:
-    """Whether ``grid`` searches text or compares outputs in row order: then its first page is found
-    sooner range by range (``grid_page_in_ranges``) than by reading every run."""
+    """Whether ``grid`` keeps rows in row order by what their cells show (text, outputs compared, statuses,
+    scores): then its first page is found sooner range by range (``grid_page_in_ranges``) than by reading
+    every run, or every cell into the cell index."""
     compares_text = bool(grid.search.strip()) or grid.disagree_on == ()
-    return compares_text and grid.sort_evaluator is None
+    return (compares_text or served_by_cell_index(grid)) and grid.sort_evaluator is None
+
+
+def sorted_by_score_alone(grid: GridFilter) -> bool:
+    """Whether ``grid`` sorts by a score and keeps rows by conditions on each cell only (no comparison of a
+    row's cells, no text): then its first pages are the best scored rows (``grid_page_by_score``)."""
+    return grid.sort_evaluator is not None and grid.disagree_on is None and not grid.search.strip()
+
+
+def grid_page_by_score(
+    connection, experiment_id: str, grid: GridFilter, size: GridSize, offset: int, limit: int, row_count: int
+) -> list[int] | None:
+    """``grid_page`` of a grid ``sorted_by_score_alone``, found among the rows whose cell of the sorted variant
+    has that score (None unless a scored row follows the page: rows without the score come after every
+    scored row). When many cells share the lowest score (the highest when descending), as pass/fail checks
+    do, the page is among the rows with that score, in row order: read range by range. Else in SQL with
+    ORDER BY and LIMIT (the store keeps the best rows and sorts none of the others)."""
+    planned_for_whole_experiments(connection)
+    wanted = offset + limit + 1
+    extreme = _most_extreme_score(connection, experiment_id, grid)
+    if extreme is not None and extreme[1] >= wanted * RANGE_GROWTH:
+        query = _Query(connection, grid, bounded=True)
+        conditions = _scored_cells(query, grid, f"= {query.bind('extreme', extreme[0])}")
+        sql = f"""
+with c as not materialized ({_shown_cells(size.repeated, bounded=True)})
+select c.row_index from c {query.joins([str(grid.sort_evaluator)])}
+where {" and ".join(conditions)}
+order by c.row_index"""
+        rows, found = _rows_in_ranges(connection, experiment_id, query, sql, wanted, row_count, descending=False)
+        if found is None:
+            return rows[offset : offset + limit]
+    query = _Query(connection, grid)
+    evaluator = str(grid.sort_evaluator)
+    sql = f"""
+with c as not materialized ({_shown_cells(size.repeated)})
+select c.row_index from c {query.joins([evaluator])}
+where {" and ".join(_scored_cells(query, grid, "is not null"))}
+order by {query.score(evaluator)} {_direction(grid)}, c.row_index limit :limit offset :offset"""
+    page = query_frame(connection, sql, experiment_id=experiment_id, limit=limit + 1, offset=offset, **query.parameters)
+    if len(page) <= limit:
+        return None
+    return [int(index) for index in page["row_index"].iloc[:limit]]
+
+
+def _scored_cells(query: _Query, grid: GridFilter, score_condition: str) -> list[str]:
+    """Conditions on cell ``c``: of the sorted variant, its score ``score_condition``, its row kept by the
+    grid's filters."""
+    variant = query.bind("sort_variant_id", grid.sort_variant_id)
+    value = query.score(str(grid.sort_evaluator))
+    return [f"c.variant_id = {variant}", f"{value} {score_condition}", *query.row_filters()]
+
+
+EXTREME_SCORE_QUERY = """
+select value, count(*) as scores from score
+where experiment_id = :experiment_id and evaluator = :evaluator and value is not null
+group by value order by value {direction} limit 1
+"""
+
+
+def _most_extreme_score(connection, experiment_id: str, grid: GridFilter) -> tuple[float, int] | None:
+    """The lowest score of the sorted evaluator in the experiment (the highest when descending), over every
+    variant, and how many runs have it; None when none is scored."""
+    found = query_frame(
+        connection,
+        EXTREME_SCORE_QUERY.replace("{direction}", _direction(grid)),
+        experiment_id=experiment_id,
+        evaluator=grid.sort_evaluator,
+    )
+    return None if found.empty else (float(found["value"].iloc[0]), int(found["scores"].iloc[0]))
 
 
 FIRST_RANGE_ROWS = 4_096
@@ -276,16 +346,24 @@ def grid_page_in_ranges(
     planned_for_whole_experiments(connection)
     query = _Query(connection, grid, bounded=True)
     sql = f"select row_index from ({query.rows(size)}) matched order by row_index {_direction(grid)}"
-    wanted = offset + limit + 1
+    rows, found = _rows_in_ranges(connection, experiment_id, query, sql, offset + limit + 1, row_count, grid.descending)
+    return rows[offset : offset + limit], found
+
+
+def _rows_in_ranges(
+    connection, experiment_id: str, query: _Query, sql: str, wanted: int, row_count: int, descending: bool
+) -> tuple[list[int], int | None]:
+    """The row indexes ``sql`` selects (in the order of the ranges), read range by range until ``wanted``
+    are found; how many it selects when every range was read, else None."""
     found: list[int] = []
-    for first, last in _row_ranges(row_count, max(FIRST_RANGE_ROWS, wanted), grid.descending):
+    for first, last in _row_ranges(row_count, max(FIRST_RANGE_ROWS, wanted), descending):
         rows = query_frame(
             connection, sql, experiment_id=experiment_id, first_row=first, last_row=last, **query.parameters
         )
         found.extend(int(index) for index in rows["row_index"])
         if len(found) >= wanted:
-            return found[offset : offset + limit], None
-    return found[offset : offset + limit], len(found)
+            return found, None
+    return found, len(found)
 
 
 def _row_ranges(row_count: int, first_span: int, descending: bool) -> Iterator[tuple[int, int]]:
