@@ -8,17 +8,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from promptlab_nb.api.error_responses import answer
 from promptlab_nb.core.config import PromptLab
+from promptlab_nb.schemas.api import most_request_bytes
 
-JSON_BYTES_PER_CHAR = 12
-REQUEST_OVERHEAD_BYTES = 65_536
 LENGTH_REQUIRED = 411
 TOO_LARGE = 413
 
 
 def most_body_bytes(settings: PromptLab) -> int:
-    """Room for the longest template or prompt in JSON, every character escaped, with the rest of a request."""
-    most_chars = max(settings.max_template_chars, settings.max_rendered_chars)
-    return JSON_BYTES_PER_CHAR * most_chars + REQUEST_OVERHEAD_BYTES
+    """Room for the longest template or prompt in a request."""
+    return most_request_bytes(max(settings.max_template_chars, settings.max_rendered_chars))
 
 
 class BodyLimit:

@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from promptlab_nb.schemas.definitions import Pipeline, PipelineStep, Template
 
+JSON_BYTES_PER_CHAR = 12
+REQUEST_OVERHEAD_BYTES = 65_536
+
+
+def most_request_bytes(text_chars: int) -> int:
+    """The largest body a request carrying ``text_chars`` characters of text may have: every character
+    escaped in JSON, with the rest of the request."""
+    return JSON_BYTES_PER_CHAR * text_chars + REQUEST_OVERHEAD_BYTES
+
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -31,6 +31,7 @@ from promptlab_nb.schemas.api import (
     TemplateResponse,
     TemplateSaveRequest,
     TemplateSummary,
+    most_request_bytes,
 )
 from promptlab_nb.server.experiment_views import experiment_detail, experiment_list, runs_page
 from promptlab_nb.server.lab_access import LabStore
@@ -45,8 +46,6 @@ RUNS_PAGE_LIMIT = 100
 RUNS_PAGE_MAX = 1000
 NAME = r"(?P<name>[^/]+)"
 WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
-JSON_BYTES_PER_CHAR = 12
-REQUEST_OVERHEAD_BYTES = 65_536
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -147,8 +146,7 @@ class TemplateHandler(LabHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        most_chars = self.store.settings.max_template_chars
-        self.check_body_size(JSON_BYTES_PER_CHAR * most_chars + REQUEST_OVERHEAD_BYTES)
+        self.check_body_size(most_request_bytes(self.store.settings.max_template_chars))
         request = self.parse_body(TemplateSaveRequest)
         await self.answered(self.store.compile(name, request.body))
         template = await self.on_lab(lambda lab: lab.templates.save(name, **request.model_dump()))
@@ -167,7 +165,7 @@ class TemplateRenderHandler(LabHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.check_body_size(JSON_BYTES_PER_CHAR * self.store.settings.max_rendered_chars + REQUEST_OVERHEAD_BYTES)
+        self.check_body_size(most_request_bytes(self.store.settings.max_rendered_chars))
         request = self.parse_body(RenderRequest)
         version, label = self.chosen_version()
         rendered = await self.on_lab(
