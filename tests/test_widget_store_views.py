@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import pytest
@@ -232,18 +233,32 @@ def test_a_row_without_a_run_of_the_sorted_variant_comes_after_the_scored_rows_b
     assert stored_page == in_memory.page(query)
 
 
-def test_the_first_status_filter_reads_no_cell_index_before_its_page_and_the_count_reads_it_after(mixed):
-    # Given the widget of an experiment, two rows a page, while its background work is busy
-    widget = mixed.widget()
-    widget.page_size = 2
+@contextmanager
+def background_busy() -> Iterator[None]:
+    """The widgets' background work waits until the block ends."""
     busy = threading.Event()
     widget_module.BACKGROUND.submit(busy.wait, 30)
+    try:
+        yield
+    finally:
+        busy.set()
 
-    # When the user keeps the rows that failed a check, and the background work resumes
-    widget.failed_check = "*"
-    first = dict(widget.view)
-    index_before_count = widget.state.source.cells
-    busy.set()
+
+def two_rows_a_page(experiment) -> ComparisonWidget:
+    widget = experiment.widget()
+    widget.page_size = 2
+    return widget
+
+
+def test_the_first_status_filter_reads_no_cell_index_before_its_page_and_the_count_reads_it_after(mixed):
+    # Given the widget of an experiment, two rows a page
+    widget = two_rows_a_page(mixed)
+
+    # When the user keeps the rows that failed a check while the background work is busy, then it resumes
+    with background_busy():
+        widget.failed_check = "*"
+        first = dict(widget.view)
+        index_before_count = widget.state.source.cells
     counted = widget.wait_for_count(timeout=30)
 
     # Then the first page was shown before the cell index was read, which came with the count
@@ -255,16 +270,14 @@ def test_the_first_status_filter_reads_no_cell_index_before_its_page_and_the_cou
 
 
 def test_a_search_shows_its_first_page_before_the_rows_that_match_are_counted(mixed, ranges_of_one_row):
-    # Given the widget of an experiment, two rows a page, while its background work is busy
-    widget = mixed.widget()
-    widget.page_size = 2
-    busy = threading.Event()
-    widget_module.BACKGROUND.submit(busy.wait, 30)
+    # Given the widget of an experiment, two rows a page
+    widget = two_rows_a_page(mixed)
 
-    # When the user searches for "a" (in every one of the 7 rows), and the background work resumes
-    widget.search = "a"
-    first = dict(widget.view)
-    busy.set()
+    # When the user searches for "a" (in every one of the 7 rows) while the background work is busy,
+    # then it resumes
+    with background_busy():
+        widget.search = "a"
+        first = dict(widget.view)
     counted = widget.wait_for_count(timeout=30)
 
     # Then the first page was shown with its count still to come, then the count came
