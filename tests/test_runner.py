@@ -132,6 +132,20 @@ def test_rate_limits_are_retried_after_the_time_the_provider_asks(lab):
     assert model.calls == 2
 
 
+def test_a_call_that_keeps_failing_is_tried_once_and_then_max_retries_times(lab):
+    # Given a model whose next five calls fail with a retryable error, and two retries allowed
+    model = pl.mock_model("flaky", "done")
+    model.errors.extend(errors.RateLimited(f"busy {index}", provider="mock", retry_after=0.01) for index in range(5))
+    lab.templates.save("hello", "Hello {{ name }}", model="mock:flaky")
+    lab.settings.max_retries = 2
+    # When one run calls it
+    runs = lab.run("hello", [{"name": "Ada"}], progress=False).runs
+    # Then three attempts were made and the run failed with the last one's error
+    assert model.calls == 3
+    assert runs["status"].tolist() == ["error"]
+    assert "busy 2" in runs["error"].iloc[0]
+
+
 def test_a_call_slower_than_the_timeout_is_retried_then_recorded_as_timed_out(lab):
     pl.mock_model("slow", "late", latency=0.5)
     lab.templates.save("hello", "Hello {{ name }}", model="mock:slow")

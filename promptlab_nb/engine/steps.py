@@ -94,11 +94,9 @@ class ModelCaller:
         limits: Limits,
         policy: RetryPolicy,
         cache: ResponseCache,
-        on_retry: Callable[[ProviderError], Any] | None = None,
         stream_to: Callable[[str], Any] | None = None,
     ):
         self.registry, self.limits, self.policy, self.cache = registry, limits, policy, cache
-        self.on_retry = on_retry
         self.stream_to = stream_to
         self.calls = 0
         self._in_flight: dict[str, asyncio.Future] = {}
@@ -181,7 +179,7 @@ class ModelCaller:
                 self.calls += 1
                 return await self._deadlines.within(send(provider, request))
 
-        return await with_retries(attempt, self.policy, self.on_retry), False
+        return await with_retries(attempt, self.policy), False
 
     async def _streamed(self, provider, request: ChatRequest) -> ChatResponse:
         """Show the text as it arrives; token counts are not reported by a stream, so they stay unknown."""
