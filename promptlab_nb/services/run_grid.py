@@ -109,14 +109,21 @@ class _Query:
         return f"s{self.evaluators.index(evaluator)}.value"
 
     def joins(self, evaluators: Sequence[str]) -> str:
-        """Each evaluator's score of cell ``c`` as ``s<index>.value`` (index in ``self.evaluators``)."""
+        """Each evaluator's score of cell ``c`` as ``s<index>.value`` (index in ``self.evaluators``). Within a
+        range of rows, the scores of the range's cells are selected first: joined to the cells directly,
+        DuckDB hashes every score of the experiment to find a few thousand (60-110 ms at a million runs,
+        35-50 ms so)."""
         joins = []
         for name in evaluators:
             index = self.evaluators.index(name)
-            joins.append(
-                f"left join score s{index} on s{index}.run_id = c.id and s{index}.experiment_id = :experiment_id "
-                f"and s{index}.evaluator = :evaluator_{index}"
-            )
+            scores = f"s{index}.experiment_id = :experiment_id and s{index}.evaluator = :evaluator_{index}"
+            if self.bounded:
+                joins.append(
+                    f"left join (select s{index}.run_id, s{index}.value from score s{index} where {scores} "
+                    f"and s{index}.run_id in (select c.id from c)) s{index} on s{index}.run_id = c.id"
+                )
+            else:
+                joins.append(f"left join score s{index} on s{index}.run_id = c.id and {scores}")
         return " ".join(joins)
 
     def row_filters(self, row: str = "c.row_index") -> list[str]:
@@ -155,10 +162,12 @@ class _Query:
         return f"(count(*) > 1 and ({' or '.join(differences)}))"
 
     def _search(self, term: str, row: str) -> str:
-        pattern = self.bind("pattern", "%" + _escaped(term) + "%")
-        found = f"{row} in (select c.row_index from c where {SHOWN_TEXT} ilike {pattern} escape '\\')"
+        """Rows whose cells show ``term`` (or whose data do), any case: a literal substring found with
+        ``strpos`` on lowered text, which DuckDB runs about three times faster than ``ilike ... escape``."""
+        term = self.bind("term", term)
+        found = f"{row} in (select c.row_index from c where {_contains(SHOWN_TEXT, term)})"
         in_inputs = " or ".join(
-            f"{self._input(index, key)} ilike {pattern} escape '\\'" for index, key in enumerate(self.grid.search_keys)
+            _contains(self._input(index, key), term) for index, key in enumerate(self.grid.search_keys)
         )
         if not in_inputs:
             return found
@@ -386,9 +395,8 @@ def _direction(grid: GridFilter) -> str:
     return "desc" if grid.descending else "asc"
 
 
-def _escaped(term: str) -> str:
-    """``term`` matched literally by LIKE: its wildcards and the escape character escaped."""
-    return term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _contains(text: str, term: str) -> str:
+    return f"strpos(lower({text}), lower({term})) > 0"
 
 
 def _present(value: str | None) -> list[str]:
