@@ -378,7 +378,7 @@ class GridSource:
             rows, page, matching = self._row_page(connection, grid, size, page, page_size, counted)
             planned_for_a_page(connection)
             runs = rows_runs_frame(connection, self.experiment_id, rows, set(self.evaluators))
-            answers = failed_step_answers(connection, self.experiment_id, rows)
+            answers = failed_step_answers(connection, self.experiment_id, _rows_stopped_at_a_step(runs))
         missing = [column for column in [*self.input_columns, *self.evaluators] if column not in runs.columns]
         runs = runs.assign(**dict.fromkeys(missing))
         runs.attrs.update(inputs=self.input_columns, evaluators=list(self.evaluators))
@@ -639,3 +639,9 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _rows_stopped_at_a_step(runs: pd.DataFrame) -> list[int]:
+    """The data rows with a pipeline run that stopped at a failed step: only those have a step's answer to
+    show, so a page without one reads no steps."""
+    return sorted({int(index) for index in runs.loc[runs["failed_step"].notna(), "row_index"]})
