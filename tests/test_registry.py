@@ -141,20 +141,25 @@ def test_the_latest_version_saved_elsewhere_shows_once_the_time_to_live_has_pass
     assert registry.get("summarize").version == 3
 
 
-def test_a_pinned_version_is_kept_however_much_time_passes(app_lab):
-    # Given a registry that has read version 1
+def test_a_pinned_version_shows_labels_and_a_deletion_made_elsewhere_once_the_time_to_live_has_passed(
+    notebook_lab, app_lab
+):
+    # Given an application's registry that has read version 2, which has no label
     clock = FakeClock()
     registry = TemplateRegistry(app_lab.db, pl.PromptLab(registry_ttl=5.0), clock=clock)
-    first = registry.get("summarize", version=1)
-    statements = StatementCounter(app_lab)
+    first = registry.get("summarize", version=2)
 
-    # When a day passes and it is read again
-    clock.advance(86_400)
-    again = registry.get("summarize", version=1)
+    # When the notebook labels version 2 production, then deletes the template
+    notebook_lab.templates.label("summarize", 2, "production")
+    notebook_lab.templates.delete("summarize")
 
-    # Then it comes from the cache: a stored version never changes
-    assert again == first
-    assert statements.count == 0
+    # Then the application reads version 2 as it was until the time to live has passed, then as it is now
+    clock.advance(4.9)
+    assert registry.get("summarize", version=2) == first
+    clock.advance(0.2)
+    again = registry.get("summarize", version=2)
+    assert (again.body, again.labels, again.deleted) == (first.body, ["production"], True)
+    assert (first.labels, first.deleted) == ([], False)
 
 
 def test_a_time_to_live_of_zero_reads_the_store_every_time_from_when_it_is_set(notebook_lab, app_lab):

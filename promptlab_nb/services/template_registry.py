@@ -1,7 +1,8 @@
 """Templates as applications read them: from a process-local cache, so a read per request costs microseconds.
 
-A read by label or of the latest version is kept ``PromptLab.registry_ttl`` seconds, so a label moved by
-another process shows within that time; a pinned version never changes, so it is kept for good. Only found
+Every read is kept ``PromptLab.registry_ttl`` seconds, so a label moved by another process shows within that
+time, and so does a pinned version's change: its text never changes, but its labels do, and another process
+may delete the template. Only found
 templates are kept: a name not found yet is looked up again on the next read. A unit of work of this process
 that writes templates or labels empties the cache when it commits, whichever service wrote them, so this
 process sees its own changes at once.
@@ -38,7 +39,6 @@ TEMPLATES_WRITTEN = "promptlab_templates_written"
 class _Kept:
     template: Template
     read_at: float
-    pinned: bool
 
 
 class TemplateRegistry:
@@ -63,14 +63,14 @@ class TemplateRegistry:
         key = (name, version, label)
         now = self._clock()
         kept = self._kept.get(key)
-        if kept is None or not (kept.pinned or now - kept.read_at < self._settings.registry_ttl):
+        if kept is None or now - kept.read_at >= self._settings.registry_ttl:
             kept = self._read_and_keep(key, now, session)
         return kept.template.model_copy(deep=True)
 
     def _read_and_keep(self, key: ReadKey, now: float, session: Session | None) -> _Kept:
         name, version, label = key
         forgotten_before = self._forgotten
-        kept = _Kept(self._read(name, version, label, session), now, pinned=version is not None)
+        kept = _Kept(self._read(name, version, label, session), now)
         with self._forgetting:
             if self._forgotten == forgotten_before:
                 self._kept[key] = kept
