@@ -111,8 +111,8 @@ class _Query:
     def joins(self, evaluators: Sequence[str]) -> str:
         """Each evaluator's score of cell ``c`` as ``s<index>.value`` (index in ``self.evaluators``). Within a
         range of rows, the scores of the range's cells are selected first: joined to the cells directly,
-        DuckDB hashes every score of the experiment to find a few thousand (60-110 ms at a million runs,
-        35-50 ms so)."""
+        DuckDB hashes every score of the experiment to find a few thousand (60-110 ms for a range at a
+        million runs, 35-50 ms when they are selected first)."""
         joins = []
         for name in evaluators:
             index = self.evaluators.index(name)

@@ -1,11 +1,10 @@
 """Templates as applications read them: from a process-local cache, so a read per request costs microseconds.
 
 Every read is kept ``PromptLab.registry_ttl`` seconds, so a label moved by another process shows within that
-time, and so does a pinned version's change: its text never changes, but its labels do, and another process
-may delete the template. Only found
-templates are kept: a name not found yet is looked up again on the next read. A unit of work of this process
-that writes templates or labels empties the cache when it commits, whichever service wrote them, so this
-process sees its own changes at once.
+time; so does a change to a pinned version, whose text never changes but whose labels do, and whose template
+another process may delete. Only found templates are kept: a name not found yet is looked up again on the
+next read. A unit of work of this process that writes templates or labels empties the cache when it commits,
+whichever service wrote them, so this process sees its own changes at once.
 
 Every read returns a copy, so an application that changes the template it got (its params, say) changes
 nothing for the next read; a read that began before the cache was emptied is not kept, so it cannot bring
