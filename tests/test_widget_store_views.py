@@ -122,6 +122,7 @@ SEARCHES_IN_RANGES = [
     GridQuery(search="a", page_size=2, page=9),
     GridQuery(search="europe", page_size=1, page=1),
     GridQuery(search="i", errors_only=True, page_size=1, descending=True),
+    GridQuery(search="a", failed_check="contains:a", page_size=1, page=1),
     GridQuery(search="nowhere", page_size=1),
 ]
 
@@ -299,6 +300,26 @@ def test_a_search_matches_percent_and_underscore_literally(mixed):
 
     # Then only the rows with those very characters are left
     assert (percent, underscore) == (["Kenya"], ["Spain"])
+
+
+@pytest.mark.parametrize(
+    ("search", "found"), [("ΣΊΣΥΦΟΣ", ["Greece"]), ("σίσυφος", ["Greece"]), ("\\temp", ["Windows"])]
+)
+def test_a_search_finds_other_scripts_in_any_case_and_a_backslash_literally(lab, search, found):
+    # Given the widget of an experiment whose answers are in Greek, hold a backslash, or neither
+    pl.mock_model("lettered", {"greece": "Ο Σίσυφος", "windows": "C:\\temp\\notes", "*": "nothing"})
+    lab.templates.save("where", "Where is {{ place }}?", model="mock:lettered")
+    places = pd.DataFrame({"place": ["Greece", "Windows", "Peru"]})
+    experiment = lab.run("where", places, progress=False)
+    widget = ComparisonWidget.from_experiment(experiment)
+
+    # When the user searches
+    widget.search = search
+
+    # Then the rows whose answer has the text are left, as in the grid computed in memory
+    assert [dict(row["inputs"])["place"] for row in widget.view["rows"]] == found
+    in_memory = ComparisonState.from_runs(experiment.runs, experiment.variants)
+    assert widget.state.page(widget.query) == in_memory.page(widget.query)
 
 
 @pytest.mark.parametrize("cluster", [None, "region"])

@@ -71,7 +71,10 @@ def _malloc_trim() -> Callable[[int], int] | None:
     """The C library's ``malloc_trim`` on Linux (glibc), else None."""
     if not sys.platform.startswith("linux"):
         return None
-    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 MALLOC_TRIM = _malloc_trim()

@@ -162,9 +162,10 @@ class _Query:
         return f"(count(*) > 1 and ({' or '.join(differences)}))"
 
     def _search(self, term: str, row: str) -> str:
-        """Rows whose cells show ``term`` (or whose data do), any case: a literal substring found with
-        ``strpos`` on lowered text, which DuckDB runs about three times faster than ``ilike ... escape``."""
-        term = self.bind("term", term)
+        """Rows whose cells show ``term`` (or whose data do), any case: the term lowered as Python lowers it
+        (a final sigma stays one) found as a literal substring of the lowered text with ``strpos``, which
+        DuckDB runs about three times faster than ``ilike ... escape``."""
+        term = self.bind("term", term.lower())
         found = f"{row} in (select c.row_index from c where {_contains(SHOWN_TEXT, term)})"
         in_inputs = " or ".join(
             _contains(self._input(index, key), term) for index, key in enumerate(self.grid.search_keys)
@@ -395,8 +396,8 @@ def _direction(grid: GridFilter) -> str:
     return "desc" if grid.descending else "asc"
 
 
-def _contains(text: str, term: str) -> str:
-    return f"strpos(lower({text}), lower({term})) > 0"
+def _contains(text: str, lowered_term: str) -> str:
+    return f"strpos(lower({text}), {lowered_term}) > 0"
 
 
 def _present(value: str | None) -> list[str]:
