@@ -3,7 +3,8 @@ no Python object per run), on DuckDB or PostgreSQL alike.
 
 Each run has an output of about 40 words; one evaluator scores it, with a pass rate that grows with the
 variant's position; about 1 run in 97 failed to run. The data rows have a ``question`` and a ``topic``
-(50 topics, for clustered summaries).
+(50 topics, for clustered summaries). Their texts are indexed for search afterwards, as ``lab.vacuum()``
+indexes an experiment stored by an older version.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from sqlalchemy import create_engine, text
 
 import promptlab_nb as pl
+from promptlab_nb.store.text_grams import index_experiment
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SENTENCE = "the capital city of this country is well known for its long history and its river "
@@ -78,6 +80,7 @@ def stored_experiment(lab: pl.Lab, rows: int, variants: int, repeats: int, name:
                 },
             )
         connection.execute(text(SCORES_SQL), {"experiment_id": record.id})
+        index_experiment(connection, record.id)
     return experiment
 
 

@@ -16,6 +16,7 @@ from promptlab_nb.engine.cache import ResponseCache
 from promptlab_nb.store.bulk import insert_records
 from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import Run, RunStep, Score
+from promptlab_nb.store.text_grams import SHOWN, add_texts, run_texts
 
 if TYPE_CHECKING:
     from promptlab_nb.engine.run_rows import RunRecord
@@ -46,6 +47,7 @@ class RunRecords:
 
     def write(self, connection: Connection, *, skip_stored_runs: bool = False) -> None:
         insert_records(connection, Run.__table__, self.runs, skip_existing=skip_stored_runs)
+        add_texts(connection, SHOWN, run_texts(self.runs))
         insert_records(connection, RunStep.__table__, self.steps)
         insert_records(connection, Score.__table__, self.scores)
         ResponseCache.write(connection, self.cache_entries)

@@ -20,7 +20,17 @@ from promptlab_nb.schemas.experiment_records import ExperimentRecord, VariantRec
 from promptlab_nb.services.versioning import NAME_PATTERN
 from promptlab_nb.store.bulk import delete_where_in, insert_records
 from promptlab_nb.store.database import Database
-from promptlab_nb.store.models import ExperimentRow, Rating, Run, RunStep, Score, StoredExperiment, Variant
+from promptlab_nb.store.models import (
+    ExperimentRow,
+    IndexedTexts,
+    Rating,
+    Run,
+    RunStep,
+    Score,
+    StoredExperiment,
+    Variant,
+)
+from promptlab_nb.store.text_grams import INPUTS, add_texts, input_texts
 
 LIST_COLUMNS = ["name", "status", "mode", "variants", "rows", "repeats", "runs", "errors", "cost", "created"]
 HOST = socket.gethostname()
@@ -116,11 +126,14 @@ class ExperimentService:
             for position, plan in enumerate(variants)
         )
         self.session.flush()
+        connection = self.session.connection()
         insert_records(
-            self.session.connection(),
+            connection,
             ExperimentRow.__table__,
             [{"experiment_id": experiment.id, "row_index": index, "inputs": row} for index, row in enumerate(rows)],
         )
+        add_texts(connection, INPUTS, input_texts(experiment.id, enumerate(rows)))
+        self.session.add(IndexedTexts(experiment_id=experiment.id))
         return self.get(name)
 
     def _experiment(self, name: str) -> StoredExperiment:

@@ -17,6 +17,7 @@ from promptlab_nb.core.errors import InvalidData
 from promptlab_nb.core.ids import utcnow
 from promptlab_nb.store.database import Database
 from promptlab_nb.store.models import CacheEntry
+from promptlab_nb.store.text_grams import index_experiment, unindexed_experiments
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([wdhms])\s*$", re.IGNORECASE)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -66,7 +67,9 @@ class StoreMaintenance:
     def vacuum(self) -> None:
         """Compact the store: DuckDB checkpoints (the blocks of deleted rows are freed for new ones,
         and the file shrinks where they end it) and refreshes its statistics; PostgreSQL reclaims the
-        space of deleted rows and refreshes the planner's statistics (VACUUM ANALYZE)."""
+        space of deleted rows and refreshes the planner's statistics (VACUUM ANALYZE). First, the texts of
+        experiments stored by an older version are indexed, so that searching them skips blocks too."""
+        self.index_texts()
         if self.database.is_duckdb:
             with self.database.connection() as connection:
                 connection.execute(text("VACUUM ANALYZE"))
@@ -74,3 +77,13 @@ class StoreMaintenance:
             return
         with self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
+
+    def index_texts(self) -> int:
+        """Index the texts of every experiment stored before searches skipped blocks by their trigrams, one
+        transaction each; returns how many were indexed."""
+        with self.database.connection() as connection:
+            experiment_ids = unindexed_experiments(connection)
+        for experiment_id in experiment_ids:
+            with self.database.connection() as connection:
+                index_experiment(connection, experiment_id)
+        return len(experiment_ids)

@@ -13,6 +13,7 @@ import numpy as np
 
 from promptlab_nb.core.vocabulary import RunStatus
 from promptlab_nb.services.results import input_path, input_text, planned_for_whole_experiments, query_frame
+from promptlab_nb.store.text_grams import INPUTS, SHOWN, block_ranges, candidate_blocks
 
 SHOWN_TEXT = "coalesce(nullif(c.output, ''), c.error, '')"
 SPACED_OUTPUT = r"lower(trim(regexp_replace(coalesce(c.output, ''), '\s+', ' ', 'g')))"
@@ -92,8 +93,9 @@ class _Query:
     compares the cells of a row, and the sort key are computed per row. The cells are not materialized:
     each use reads the run table's columns it needs (a million outputs held at once weigh 700 MB)."""
 
-    def __init__(self, connection, grid: GridFilter, bounded: bool = False):
-        self.connection, self.grid, self.bounded = connection, grid, bounded
+    def __init__(self, connection, experiment_id: str, grid: GridFilter, bounded: bool = False):
+        self.connection, self.experiment_id, self.grid, self.bounded = connection, experiment_id, grid, bounded
+        self._candidates: dict[str, np.ndarray] | None = None
         self.parameters: dict[str, object] = {}
         self.evaluators = list(
             dict.fromkeys([*grid.failed_checks, *(grid.disagree_on or ()), *_present(grid.sort_evaluator)])
@@ -164,21 +166,36 @@ class _Query:
     def _search(self, term: str, row: str) -> str:
         """Rows whose cells show ``term`` (or whose data do), any case: the term lowered as Python lowers it
         (a final sigma stays one) found as a literal substring of the lowered text with ``strpos``, which
-        DuckDB runs about three times faster than ``ilike ... escape``."""
-        term = self.bind("term", term.lower())
-        found = f"{row} in (select c.row_index from c where {_contains(SHOWN_TEXT, term)})"
+        DuckDB runs about three times faster than ``ilike ... escape``; only in the blocks of rows whose
+        texts hold the term's trigrams (store/text_grams.py)."""
+        lowered = self.bind("term", term.lower())
+        shown = self._in_candidate_blocks(SHOWN, term, "c.row_index")
+        found = f"{row} in (select c.row_index from c where {shown}{_contains(SHOWN_TEXT, lowered)})"
         in_inputs = " or ".join(
-            _contains(self._input(index, key), term) for index, key in enumerate(self.grid.search_keys)
+            _contains(self._input(index, key), lowered) for index, key in enumerate(self.grid.search_keys)
         )
         if not in_inputs:
             return found
+        in_inputs = f"{self._in_candidate_blocks(INPUTS, term, 'er.row_index')}({in_inputs})"
         if row == "er.row_index":
             return f"({found} or {in_inputs})"
         within = " and er.row_index between :first_row and :last_row" if self.bounded else ""
         return (
             f"({found} or {row} in (select er.row_index from experiment_row er "
-            f"where er.experiment_id = :experiment_id{within} and ({in_inputs})))"
+            f"where er.experiment_id = :experiment_id{within} and {in_inputs}))"
         )
+
+    def _in_candidate_blocks(self, kind: str, term: str, row: str) -> str:
+        """A condition, followed by ``and``, keeping the rows ``row`` of the blocks whose texts of ``kind``
+        may hold ``term``; empty when the blocks cannot tell."""
+        if self._candidates is None:
+            self._candidates = candidate_blocks(self.connection, self.experiment_id, term) or {}
+        if kind not in self._candidates:
+            return ""
+        ranges = " or ".join(
+            f"{row} between {first} and {last}" for first, last in block_ranges(self._candidates[kind])
+        )
+        return f"({ranges or 'false'}) and "
 
     def _input(self, index: int, key: str) -> str:
         self.bind(f"key_{index}", input_path(self.connection, key))
@@ -235,7 +252,7 @@ def grid_page(
     keeps in all. Without a filter or a sort, when every data row has a run, the page is read from the
     data rows alone."""
     planned_for_whole_experiments(connection)
-    query = _Query(connection, grid)
+    query = _Query(connection, experiment_id, grid)
     if size.every_row and not query.filters_rows() and grid.sort_evaluator is None:
         page = query_frame(
             connection,
@@ -260,7 +277,7 @@ def grid_page(
 def grid_count(connection, experiment_id: str, grid: GridFilter, size: GridSize) -> int:
     """How many data rows ``grid`` keeps."""
     planned_for_whole_experiments(connection)
-    query = _Query(connection, grid)
+    query = _Query(connection, experiment_id, grid)
     sql = f"select count(*) as matching from ({query.rows(size)}) matched"
     return int(query_frame(connection, sql, experiment_id=experiment_id, **query.parameters)["matching"].iloc[0])
 
@@ -291,7 +308,7 @@ def grid_page_by_score(
     wanted = offset + limit + 1
     extreme = _most_extreme_score(connection, experiment_id, grid)
     if extreme is not None and extreme[1] >= wanted * RANGE_GROWTH:
-        query = _Query(connection, grid, bounded=True)
+        query = _Query(connection, experiment_id, grid, bounded=True)
         conditions = _scored_cells(query, grid, f"= {query.bind('extreme', extreme[0])}")
         sql = f"""
 with c as not materialized ({_shown_cells(size.repeated, bounded=True)})
@@ -301,7 +318,7 @@ order by c.row_index"""
         rows, found = _rows_in_ranges(connection, experiment_id, query, sql, wanted, row_count, descending=False)
         if found is None:
             return rows[offset : offset + limit]
-    query = _Query(connection, grid)
+    query = _Query(connection, experiment_id, grid)
     evaluator = str(grid.sort_evaluator)
     sql = f"""
 with c as not materialized ({_shown_cells(size.repeated)})
@@ -354,7 +371,7 @@ def grid_page_in_ranges(
     the page and the row after it are found. A search then reads the outputs of a few thousand rows, not
     of every run. How many rows match is known only when every range was read (else None)."""
     planned_for_whole_experiments(connection)
-    query = _Query(connection, grid, bounded=True)
+    query = _Query(connection, experiment_id, grid, bounded=True)
     sql = f"select row_index from ({query.rows(size)}) matched order by row_index {_direction(grid)}"
     rows, found = _rows_in_ranges(connection, experiment_id, query, sql, offset + limit + 1, row_count, grid.descending)
     return rows[offset : offset + limit], found
@@ -424,7 +441,7 @@ class CellIndex:
     ) -> CellIndex:
         """The cells of ``variant_ids`` (in that order) with the scores of ``evaluators``."""
         planned_for_whole_experiments(connection)
-        query = _Query(connection, GridFilter(failed_checks=tuple(evaluators)))
+        query = _Query(connection, experiment_id, GridFilter(failed_checks=tuple(evaluators)))
         codes = " ".join(f"when '{status}' then {code}" for status, code in STATUS_CODES.items())
         positions = " ".join(
             f"when {query.bind(f'variant_{index}', id_)} then {index}" for index, id_ in enumerate(variant_ids)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -183,6 +184,29 @@ class Run(Base):
     request_id: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class IndexedTexts(Base):
+    """An experiment whose texts have text blocks: one stored by an older version has none until
+    ``lab.vacuum()`` indexes it."""
+
+    __tablename__ = "indexed_texts"
+
+    experiment_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+
+
+class TextBlock(Base):
+    """The trigrams the texts of a block of an experiment's data rows hold (store/text_grams.py): ``kind``
+    is ``shown`` for what its runs show, ``inputs`` for its data."""
+
+    __tablename__ = "text_block"
+    __table_args__ = (Index("ix_text_block_experiment_id_kind_block", "experiment_id", "kind", "block"),)
+
+    id: Mapped[str] = _id_column()
+    experiment_id: Mapped[str] = mapped_column(String(26))
+    kind: Mapped[str] = mapped_column(String(10))
+    block: Mapped[int] = mapped_column(Integer)
+    grams: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RunStep(Base):

@@ -1,0 +1,230 @@
+"""Which trigrams the texts of each block of data rows hold, so that a search reads only the blocks that
+can hold its text.
+
+A block is ``BLOCK_ROWS`` consecutive data rows of an experiment. For the texts its runs show (outputs
+and errors) and, apart, for its data, the store keeps a bitset of ``GRAM_BITS`` bits: the hash of each
+three-byte window of the lowered UTF-8 text sets a bit. A text holds a term only if its block has the
+bit of every window of the term, so a block missing one is skipped. Bitsets only gain bits (a run
+deleted or replaced leaves its bits behind), so a skipped block never holds the text.
+
+The search lowers its term in Python and each text in the store (``lower`` in SQL), which differ for a
+few characters outside ASCII, so only a term's windows of three ASCII bytes are looked up. A text's
+windows are taken from ``_lowered``, whose ASCII is what the store's ``lower`` gives: besides A-Z only
+U+0130 and U+212A (Kelvin) lower to ASCII there, and U+0130 lowers to ``i`` plus a combining dot in
+Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, text
+
+from promptlab_nb.core.ids import new_id
+from promptlab_nb.store.models import ExperimentRow, IndexedTexts, Run, StoredExperiment, TextBlock
+
+BLOCK_ROWS = 1_024
+GRAM_BITS = 1 << 16
+BITSET_BYTES = GRAM_BITS // 8
+SHOWN = "shown"
+INPUTS = "inputs"
+BLOCKS_AT_ONCE = 64
+"""Blocks whose bitsets are computed together (64 x 64 Kbit flags: 4 MB)."""
+
+BlockTexts = Mapping[tuple[str, int], Sequence[str]]
+"""Texts by (experiment id, block)."""
+
+
+def block_of(row_index: int) -> int:
+    return row_index // BLOCK_ROWS
+
+
+def _lowered(shown: str) -> str:
+    return shown.lower() if shown.isascii() else shown.replace("\u0130", "i").lower()
+
+
+def _window_hashes(data: np.ndarray) -> np.ndarray:
+    """The bit of each three-byte window of ``data`` (uint8): a multiplicative hash to 16 bits."""
+    windows = data[:-2].astype(np.uint32)
+    windows <<= 8
+    windows |= data[1:-1]
+    windows <<= 8
+    windows |= data[2:]
+    windows *= np.uint32(0x9E3779B1)
+    windows >>= 16
+    return windows
+
+
+def bitsets(texts_by_block: Sequence[Sequence[str]]) -> np.ndarray:
+    """One bitset (``BITSET_BYTES`` uint8) per block of texts, in that order."""
+    found = np.zeros((len(texts_by_block), BITSET_BYTES), dtype=np.uint8)
+    for start in range(0, len(texts_by_block), BLOCKS_AT_ONCE):
+        found[start : start + BLOCKS_AT_ONCE] = _bitsets_of(texts_by_block[start : start + BLOCKS_AT_ONCE])
+    return found
+
+
+def _bitsets_of(texts_by_block: Sequence[Sequence[str]]) -> np.ndarray:
+    """The texts of each block, lowered and encoded, end to end (each followed by a zero byte) and hashed
+    at once; the windows that start in a block's bytes set its bits."""
+    encoded = [
+        b"\0".join(_lowered(item).encode("utf-8", "surrogatepass") for item in texts) + b"\0"
+        for texts in texts_by_block
+    ]
+    hashes = _window_hashes(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    flags = np.zeros((len(encoded), GRAM_BITS), dtype=bool)
+    start = 0
+    for block, data in enumerate(encoded):
+        flags[block][hashes[start : start + len(data)]] = True
+        start += len(data)
+    return np.packbits(flags, axis=1, bitorder="little")
+
+
+def term_bits(term: str) -> np.ndarray:
+    """The bits a block must have to hold ``term`` (lowered as the search lowers it): those of its windows
+    of three ASCII bytes; none when it has no such window."""
+    data = np.frombuffer(term.lower().encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if len(data) < 3:
+        return np.empty(0, dtype=np.uint32)
+    ascii_windows = (data[:-2] < 0x80) & (data[1:-1] < 0x80) & (data[2:] < 0x80)
+    return np.unique(_window_hashes(data)[ascii_windows])
+
+
+def run_texts(runs: Iterable[Any]) -> dict[tuple[str, int], list[str]]:
+    """The texts runs show (output and error), by (experiment id, block)."""
+    texts: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
+    for run in runs:
+        shown = texts[(run.experiment_id, run.row_index // BLOCK_ROWS)]
+        if run.output:
+            shown.append(run.output)
+        if run.error:
+            shown.append(run.error)
+    return texts
+
+
+def input_texts(experiment_id: str, rows: Iterable[tuple[int, Any]]) -> dict[tuple[str, int], list[str]]:
+    """The texts of data rows ``(row_index, inputs)``, by (experiment id, block): each string value, and
+    each other value as JSON both compact and spaced (as a store reads a number or a nested value back)."""
+    texts: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
+    for row_index, inputs in rows:
+        values = inputs.values() if isinstance(inputs, dict) else [inputs]
+        block = texts[(experiment_id, row_index // BLOCK_ROWS)]
+        for value in values:
+            if isinstance(value, str):
+                block.append(value)
+            elif value is not None:
+                block.extend(_json_forms(value))
+    return texts
+
+
+def _json_forms(value: Any) -> list[str]:
+    spaced = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        return [spaced, orjson.dumps(value).decode()]
+    except (orjson.JSONEncodeError, TypeError):
+        return [spaced]
+
+
+def add_texts(connection: Connection, kind: str, texts: BlockTexts) -> None:
+    """Add the bits of ``texts`` to their blocks' bitsets of ``kind``: each block's stored bitsets are
+    merged with the new bits into one."""
+    keys = [key for key, block_texts in texts.items() if block_texts]
+    if not keys:
+        return
+    merged = {key: bits for key, bits in zip(keys, bitsets([texts[key] for key in keys]), strict=True)}
+    stored_ids = []
+    for experiment_id in {experiment_id for experiment_id, _ in keys}:
+        blocks = [block for owner, block in keys if owner == experiment_id]
+        for id_, block, grams in connection.execute(
+            select(TextBlock.id, TextBlock.block, TextBlock.grams).where(
+                TextBlock.experiment_id == experiment_id, TextBlock.kind == kind, TextBlock.block.in_(blocks)
+            )
+        ):
+            merged[(experiment_id, block)] |= np.frombuffer(grams, dtype=np.uint8)
+            stored_ids.append(id_)
+    if stored_ids:
+        connection.execute(delete(TextBlock).where(TextBlock.id.in_(stored_ids)))
+    connection.execute(
+        insert(TextBlock),
+        [
+            {"id": new_id(), "experiment_id": experiment_id, "kind": kind, "block": block, "grams": bits.tobytes()}
+            for (experiment_id, block), bits in merged.items()
+        ],
+    )
+
+
+def candidate_blocks(connection: Connection, experiment_id: str, term: str) -> dict[str, np.ndarray] | None:
+    """By kind (``SHOWN``, ``INPUTS``), the blocks whose texts may hold ``term``, sorted; None when the
+    blocks cannot tell (an experiment stored before its texts were indexed, or a term without three ASCII
+    bytes in a row). The store tests the term's bits and returns only the blocks that have them all."""
+    wanted = term_bits(term)
+    if not len(wanted) or not _indexed(connection, experiment_id):
+        return None
+    tests = " and ".join(_bit_is_set(connection.dialect.name, int(bit)) for bit in wanted)
+    found = connection.execute(
+        text(f"select kind, block from text_block where experiment_id = :experiment_id and {tests} order by block"),
+        {"experiment_id": experiment_id},
+    ).all()
+    return {
+        kind: np.unique(np.array([block for owner, block in found if owner == kind], dtype=np.int64))
+        for kind in (SHOWN, INPUTS)
+    }
+
+
+def _bit_is_set(dialect: str, bit: int) -> str:
+    """SQL testing ``bit`` of a bitset packed as ``bitsets`` packs it (bit 0 the lowest of the first byte):
+    PostgreSQL's ``get_bit`` numbers bits alike, DuckDB's BIT string from the highest of each byte."""
+    if dialect == "duckdb":
+        return f"get_bit(grams::bit, {(bit >> 3) * 8 + 7 - (bit & 7)}) = 1"
+    return f"get_bit(grams, {bit}) = 1"
+
+
+def _indexed(connection: Connection, experiment_id: str) -> bool:
+    indexed = select(IndexedTexts.experiment_id).where(IndexedTexts.experiment_id == experiment_id)
+    return connection.scalar(indexed) is not None
+
+
+def block_ranges(blocks: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive blocks as ranges of row indexes (first, last)."""
+    if not len(blocks):
+        return []
+    consecutive = np.split(blocks, np.flatnonzero(np.diff(blocks) != 1) + 1)
+    return [(int(run[0]) * BLOCK_ROWS, (int(run[-1]) + 1) * BLOCK_ROWS - 1) for run in consecutive]
+
+
+def index_experiment(connection: Connection, experiment_id: str) -> None:
+    """Index the texts of an experiment stored before its texts were indexed: its bitsets are written again
+    from every stored run and data row, ``BLOCKS_AT_ONCE`` blocks at a time."""
+    connection.execute(delete(TextBlock).where(TextBlock.experiment_id == experiment_id))
+    last_row = connection.scalar(select(func.max(Run.row_index)).where(Run.experiment_id == experiment_id))
+    last_input = connection.scalar(
+        select(func.max(ExperimentRow.row_index)).where(ExperimentRow.experiment_id == experiment_id)
+    )
+    last = max(-1 if last_row is None else last_row, -1 if last_input is None else last_input)
+    rows_at_once = BLOCK_ROWS * BLOCKS_AT_ONCE
+    for first in range(0, last + 1, rows_at_once):
+        within = (first, first + rows_at_once - 1)
+        runs = connection.execute(
+            select(Run.experiment_id, Run.row_index, Run.output, Run.error).where(
+                Run.experiment_id == experiment_id, Run.row_index.between(*within)
+            )
+        )
+        add_texts(connection, SHOWN, run_texts(runs))
+        rows = connection.execute(
+            select(ExperimentRow.row_index, ExperimentRow.inputs).where(
+                ExperimentRow.experiment_id == experiment_id, ExperimentRow.row_index.between(*within)
+            )
+        )
+        add_texts(connection, INPUTS, input_texts(experiment_id, ((index, inputs) for index, inputs in rows)))
+    connection.execute(delete(IndexedTexts).where(IndexedTexts.experiment_id == experiment_id))
+    connection.execute(insert(IndexedTexts).values(experiment_id=experiment_id))
+
+
+def unindexed_experiments(connection: Connection) -> list[str]:
+    """Experiments stored before their texts were indexed."""
+    indexed = select(IndexedTexts.experiment_id)
+    return list(connection.scalars(select(StoredExperiment.id).where(StoredExperiment.id.not_in(indexed))))
