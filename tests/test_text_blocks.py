@@ -169,6 +169,33 @@ def test_an_experiment_stored_before_text_blocks_is_searched_in_full_until_vacuu
         assert text_grams.unindexed_experiments(connection) == []
 
 
+NUMBERS = [1e5, 1e20, 1.5, 12345678901234567890, -0.0, True, {"depth": 2, "tags": ["x", 7e-9]}, "plain"]
+NUMBER_SEARCHES = ["100000", "00000.0", "1e+20", "1e20", "1.5", "1234567890123", "-0.0", "true", '"depth":2', "7e-09"]
+
+
+def found_rows(lab, experiment, search: str) -> list[int]:
+    widget = ComparisonWidget.from_experiment(experiment)
+    widget.search = search
+    return shown_rows(widget)
+
+
+def test_numbers_and_nested_values_in_the_data_are_found_as_the_store_reads_them_back(lab, small_blocks):
+    # Given data whose values are numbers, a boolean and a nested value, one kind to a block of rows
+    pl.mock_model("quiet", {"*": "nothing to see"})
+    lab.templates.save("look", "Look at row {{ number }}", model="mock:quiet")
+    data = pd.DataFrame({"number": range(4 * len(NUMBERS)), "value": [value for value in NUMBERS for _ in range(4)]})
+    experiment = lab.run("look", data, progress=False)
+
+    # When the user searches numbers as written and as the store writes them back, with and without blocks
+    with_blocks = {search: found_rows(lab, experiment, search) for search in NUMBER_SEARCHES}
+    forget_the_blocks(lab, experiment)
+    without_blocks = {search: found_rows(lab, experiment, search) for search in NUMBER_SEARCHES}
+
+    # Then the blocks never hide a row the store's text would show
+    assert with_blocks == without_blocks
+    assert with_blocks["1.5"] == [8, 9, 10, 11]
+
+
 TEXTS = [
     "Plain ASCII Text with UPPER and lower",
     "İstanbul İZMİR",

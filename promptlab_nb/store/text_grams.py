@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -106,18 +107,31 @@ def run_texts(runs: Iterable[Any]) -> dict[tuple[str, int], list[str]]:
     return texts
 
 
+NUMBER_CHARACTERS = "0123456789.eE+-"
+NUMBER_WINDOWS = "".join(map("".join, product(NUMBER_CHARACTERS, repeat=3)))
+"""Every window of three characters a number can be written with: a store reads a number back in its own
+form (DuckDB reads ``1e5`` as ``100000.0``), so a block with a number, or a nested value holding one,
+gets the bits of all of them."""
+
+
 def input_texts(experiment_id: str, rows: Iterable[tuple[int, Any]]) -> dict[tuple[str, int], list[str]]:
-    """The texts of data rows ``(row_index, inputs)``, by (experiment id, block): each string value, and
-    each other value as JSON both compact and spaced (as a store reads a number or a nested value back)."""
+    """The texts of data rows ``(row_index, inputs)``, by (experiment id, block): each string value; each
+    other value as JSON both compact and spaced (as a store reads a nested value back), and
+    ``NUMBER_WINDOWS`` once in a block with any value that is not a string."""
     texts: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
+    not_strings = set()
     for row_index, inputs in rows:
         values = inputs.values() if isinstance(inputs, dict) else [inputs]
-        block = texts[(experiment_id, row_index // BLOCK_ROWS)]
+        key = (experiment_id, row_index // BLOCK_ROWS)
+        block = texts[key]
         for value in values:
             if isinstance(value, str):
                 block.append(value)
             elif value is not None:
                 block.extend(_json_forms(value))
+                not_strings.add(key)
+    for key in not_strings:
+        texts[key].append(NUMBER_WINDOWS)
     return texts
 
 
