@@ -210,15 +210,35 @@ TEXTS = [
 
 
 def test_every_text_a_search_finds_in_the_store_has_each_bit_of_the_term_in_its_block():
-    # Given texts in many scripts and cases, lowered as the store lowers them
+    # Given texts in many scripts and cases, lowered as the store lowers them, each a block of its own
     store = duckdb.connect()
     lowered = [store.execute("select lower(?)", [text]).fetchone()[0] for text in TEXTS]
-    for text, stored_lower in zip(TEXTS, lowered, strict=True):
-        bits = np.unpackbits(text_grams.bitsets([[text]])[0], bitorder="little")
+    bitsets, four_grams = text_grams.bitsets([[text] for text in TEXTS])
+    assert four_grams.all()
+    for text, stored_lower, packed in zip(TEXTS, lowered, bitsets, strict=True):
+        bits = np.unpackbits(packed, bitorder="little")
         # When a term is any piece of the stored text, in its case or upper case, that the search would find
         pieces = {stored_lower[start : start + size] for size in (3, 4, 6) for start in range(len(stored_lower))}
         terms = {term for piece in pieces for term in (piece, piece.upper())}
         found = [term for term in terms if term.lower() in stored_lower]
-        # Then each bit the term asks for is set in the text's bitset
-        missing = [term for term in found if not bits[text_grams.term_bits(term)].all()]
+        # Then each bit the term asks for, of its windows of three and of four bytes, is set in the bitset
+        missing = [term for term in found for size in (3, 4) if not bits[text_grams.term_bits(term, size)].all()]
         assert not missing, (text, missing)
+
+
+def test_a_block_of_long_texts_keeps_the_windows_of_three_bytes_only_and_still_finds_its_rows(lab, spread, monkeypatch):
+    # Given blocks whose texts are longer than the bitsets keep windows of four bytes for
+    monkeypatch.setattr(text_grams, "FOUR_GRAMS_UP_TO", 8)
+    forget_the_blocks(lab, spread)
+    lab.vacuum()
+
+    # When the user searches a rare word
+    widget = ComparisonWidget.from_experiment(spread)
+    widget.search = "Zanzibar"
+
+    # Then the blocks say they keep three-byte windows only, and the rows are found through them
+    with lab.db.connection() as connection:
+        kept = set(connection.scalars(select(TextBlock.four_grams).where(TextBlock.experiment_id == spread.record.id)))
+    assert kept == {False}
+    assert candidates(lab, spread, "Zanzibar")["shown"] == [2, 8]
+    assert shown_rows(widget) == [9, 33]

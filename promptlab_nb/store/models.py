@@ -197,7 +197,8 @@ class IndexedTexts(Base):
 
 class TextBlock(Base):
     """The trigrams the texts of a block of an experiment's data rows hold (store/text_grams.py): ``kind``
-    is ``shown`` for what its runs show, ``inputs`` for its data."""
+    is ``shown`` for what its runs show, ``inputs`` for its data; ``four_grams`` when the bitset holds the
+    windows of four bytes too."""
 
     __tablename__ = "text_block"
     __table_args__ = (Index("ix_text_block_experiment_id_kind_block", "experiment_id", "kind", "block"),)
@@ -207,6 +208,7 @@ class TextBlock(Base):
     kind: Mapped[str] = mapped_column(String(10))
     block: Mapped[int] = mapped_column(Integer)
     grams: Mapped[bytes] = mapped_column(LargeBinary)
+    four_grams: Mapped[bool] = mapped_column(Boolean)
 
 
 class RunStep(Base):

@@ -41,58 +41,77 @@ BlockTexts = Mapping[tuple[str, int], Sequence[str]]
 """Texts by (experiment id, block)."""
 
 
-def block_of(row_index: int) -> int:
-    return row_index // BLOCK_ROWS
-
-
 def _lowered(shown: str) -> str:
     return shown.lower() if shown.isascii() else shown.replace("\u0130", "i").lower()
 
 
-def _window_hashes(data: np.ndarray) -> np.ndarray:
-    """The bit of each three-byte window of ``data`` (uint8): a multiplicative hash to 16 bits."""
-    windows = data[:-2].astype(np.uint32)
-    windows <<= 8
-    windows |= data[1:-1]
-    windows <<= 8
-    windows |= data[2:]
-    windows *= np.uint32(0x9E3779B1)
+FOUR_GRAMS_UP_TO = 65_536
+"""A block whose texts in one write take at most this many bytes also sets the bits of their windows of four
+bytes, and is marked so: short texts, such as most data columns, then tell blocks apart by longer pieces
+(``question 4242`` from ``topic 42`` and ``question 4124``); longer texts would fill the bitset."""
+
+HASH_FACTORS = {3: np.uint32(0x9E3779B1), 4: np.uint32(0x85EBCA6B)}
+
+
+def _window_hashes(data: np.ndarray, size: int) -> np.ndarray:
+    """The bit of each window of ``size`` (3 or 4) bytes of ``data`` (uint8): a multiplicative hash to 16 bits."""
+    windows = data[: len(data) - size + 1].astype(np.uint32)
+    for offset in range(1, size):
+        windows <<= 8
+        windows |= data[offset : len(data) - size + 1 + offset]
+    windows *= HASH_FACTORS[size]
     windows >>= 16
     return windows
 
 
-def bitsets(texts_by_block: Sequence[Sequence[str]]) -> np.ndarray:
-    """One bitset (``BITSET_BYTES`` uint8) per block of texts, in that order."""
+def bitsets(texts_by_block: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """One bitset (``BITSET_BYTES`` uint8) per block of texts, in that order, and whether it has the bits of
+    the windows of four bytes too."""
     found = np.zeros((len(texts_by_block), BITSET_BYTES), dtype=np.uint8)
+    four_grams = np.zeros(len(texts_by_block), dtype=bool)
     for start in range(0, len(texts_by_block), BLOCKS_AT_ONCE):
-        found[start : start + BLOCKS_AT_ONCE] = _bitsets_of(texts_by_block[start : start + BLOCKS_AT_ONCE])
-    return found
+        within = slice(start, start + BLOCKS_AT_ONCE)
+        found[within], four_grams[within] = _bitsets_of(texts_by_block[within])
+    return found, four_grams
 
 
-def _bitsets_of(texts_by_block: Sequence[Sequence[str]]) -> np.ndarray:
+def _bitsets_of(texts_by_block: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     """The texts of each block, lowered and encoded, end to end (each followed by a zero byte) and hashed
-    at once; the windows that start in a block's bytes set its bits."""
+    at once; the windows that start in a block's bytes set its bits. Windows of four bytes too in a block
+    of at most ``FOUR_GRAMS_UP_TO`` bytes whose texts do not end with ``NUMBER_WINDOWS``."""
     encoded = [
         b"\0".join(_lowered(item).encode("utf-8", "surrogatepass") for item in texts) + b"\0"
         for texts in texts_by_block
     ]
-    hashes = _window_hashes(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    four_grams = np.array(
+        [
+            len(block) <= FOUR_GRAMS_UP_TO and not (texts and texts[-1] is NUMBER_WINDOWS)
+            for block, texts in zip(encoded, texts_by_block, strict=True)
+        ]
+    )
+    three = _window_hashes(data, 3)
+    four = _window_hashes(data, 4) if four_grams.any() else three
     flags = np.zeros((len(encoded), GRAM_BITS), dtype=bool)
     start = 0
-    for block, data in enumerate(encoded):
-        flags[block][hashes[start : start + len(data)]] = True
-        start += len(data)
-    return np.packbits(flags, axis=1, bitorder="little")
+    for block, block_data in enumerate(encoded):
+        window = slice(start, start + len(block_data))
+        flags[block][three[window]] = True
+        if four_grams[block]:
+            flags[block][four[window]] = True
+        start += len(block_data)
+    return np.packbits(flags, axis=1, bitorder="little"), four_grams
 
 
-def term_bits(term: str) -> np.ndarray:
+def term_bits(term: str, size: int = 3) -> np.ndarray:
     """The bits a block must have to hold ``term`` (lowered as the search lowers it): those of its windows
-    of three ASCII bytes; none when it has no such window."""
+    of ``size`` ASCII bytes; none when it has no such window."""
     data = np.frombuffer(term.lower().encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    if len(data) < 3:
+    if len(data) < size:
         return np.empty(0, dtype=np.uint32)
-    ascii_windows = (data[:-2] < 0x80) & (data[1:-1] < 0x80) & (data[2:] < 0x80)
-    return np.unique(_window_hashes(data)[ascii_windows])
+    ascii_bytes, count = data < 0x80, len(data) - size + 1
+    ascii_windows = np.logical_and.reduce([ascii_bytes[offset : offset + count] for offset in range(size)])
+    return np.unique(_window_hashes(data, size)[ascii_windows])
 
 
 def run_texts(runs: Iterable[Any]) -> dict[tuple[str, int], list[str]]:
@@ -111,13 +130,13 @@ NUMBER_CHARACTERS = "0123456789.eE+-"
 NUMBER_WINDOWS = "".join(map("".join, product(NUMBER_CHARACTERS, repeat=3)))
 """Every window of three characters a number can be written with: a store reads a number back in its own
 form (DuckDB reads ``1e5`` as ``100000.0``), so a block with a number, or a nested value holding one,
-gets the bits of all of them."""
+gets the bits of all of them, and keeps windows of three bytes only (those of four would fill its bitset)."""
 
 
 def input_texts(experiment_id: str, rows: Iterable[tuple[int, Any]]) -> dict[tuple[str, int], list[str]]:
     """The texts of data rows ``(row_index, inputs)``, by (experiment id, block): each string value; each
     other value as JSON both compact and spaced (as a store reads a nested value back), and
-    ``NUMBER_WINDOWS`` once in a block with any value that is not a string."""
+    ``NUMBER_WINDOWS`` last in a block with any value that is not a string."""
     texts: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
     not_strings = set()
     for row_index, inputs in rows:
@@ -149,24 +168,34 @@ def add_texts(connection: Connection, kind: str, texts: BlockTexts) -> None:
     keys = [key for key, block_texts in texts.items() if block_texts]
     if not keys:
         return
-    merged = {key: bits for key, bits in zip(keys, bitsets([texts[key] for key in keys]), strict=True)}
+    bits, four_grams = bitsets([texts[key] for key in keys])
+    merged = {key: [bits[index], bool(four_grams[index])] for index, key in enumerate(keys)}
     stored_ids = []
     for experiment_id in {experiment_id for experiment_id, _ in keys}:
         blocks = [block for owner, block in keys if owner == experiment_id]
-        for id_, block, grams in connection.execute(
-            select(TextBlock.id, TextBlock.block, TextBlock.grams).where(
+        for id_, block, grams, stored_four_grams in connection.execute(
+            select(TextBlock.id, TextBlock.block, TextBlock.grams, TextBlock.four_grams).where(
                 TextBlock.experiment_id == experiment_id, TextBlock.kind == kind, TextBlock.block.in_(blocks)
             )
         ):
-            merged[(experiment_id, block)] |= np.frombuffer(grams, dtype=np.uint8)
+            block_bits = merged[(experiment_id, block)]
+            block_bits[0] = block_bits[0] | np.frombuffer(grams, dtype=np.uint8)
+            block_bits[1] = block_bits[1] and stored_four_grams
             stored_ids.append(id_)
     if stored_ids:
         connection.execute(delete(TextBlock).where(TextBlock.id.in_(stored_ids)))
     connection.execute(
         insert(TextBlock),
         [
-            {"id": new_id(), "experiment_id": experiment_id, "kind": kind, "block": block, "grams": bits.tobytes()}
-            for (experiment_id, block), bits in merged.items()
+            {
+                "id": new_id(),
+                "experiment_id": experiment_id,
+                "kind": kind,
+                "block": block,
+                "grams": block_bits.tobytes(),
+                "four_grams": block_four_grams,
+            }
+            for (experiment_id, block), (block_bits, block_four_grams) in merged.items()
         ],
     )
 
@@ -174,11 +203,15 @@ def add_texts(connection: Connection, kind: str, texts: BlockTexts) -> None:
 def candidate_blocks(connection: Connection, experiment_id: str, term: str) -> dict[str, np.ndarray] | None:
     """By kind (``SHOWN``, ``INPUTS``), the blocks whose texts may hold ``term``, sorted; None when the
     blocks cannot tell (an experiment stored before its texts were indexed, or a term without three ASCII
-    bytes in a row). The store tests the term's bits and returns only the blocks that have them all."""
+    bytes in a row). The store tests the term's bits and returns only the blocks that have them all (those
+    of its windows of four bytes in blocks that keep them)."""
     wanted = term_bits(term)
     if not len(wanted) or not _indexed(connection, experiment_id):
         return None
-    tests = " and ".join(_bit_is_set(connection.dialect.name, int(bit)) for bit in wanted)
+    dialect = connection.dialect.name
+    tests = " and ".join(_bit_is_set(dialect, int(bit)) for bit in wanted)
+    if len(four := term_bits(term, 4)):
+        tests += f" and (not four_grams or ({' and '.join(_bit_is_set(dialect, int(bit)) for bit in four)}))"
     found = connection.execute(
         text(f"select kind, block from text_block where experiment_id = :experiment_id and {tests} order by block"),
         {"experiment_id": experiment_id},

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("block", sa.Integer(), nullable=False),
         sa.Column("grams", sa.LargeBinary(), nullable=False),
+        sa.Column("four_grams", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_text_block"),
     )
     op.create_index("ix_text_block_experiment_id_kind_block", "text_block", ["experiment_id", "kind", "block"])
