@@ -66,6 +66,16 @@ def test_a_search_for_a_rare_word_reads_only_the_blocks_that_hold_it(lab, spread
     assert shown_rows(widget) == [9, 33]
 
 
+def test_a_word_every_block_of_answers_may_hold_leaves_the_answers_unrestricted(lab, spread):
+    # Given an experiment where every block of rows has an answer saying "plain answer"
+    # When the user searches for "answer", Then the store restricts only the data (which never says it)
+    assert candidates(lab, spread, "answer") == {"inputs": []}
+    widget = ComparisonWidget.from_experiment(spread)
+    widget.search = "answer"
+    widget.wait_for_count()
+    assert widget.view["matching"] == ROWS - len(RARE_ROWS) - len(CITIES)
+
+
 def test_a_rare_word_in_the_data_is_found_in_its_block_of_data(lab, spread):
     # Given an experiment whose data column has "Quokka" in row 14 only
     # When the user searches for it

@@ -201,10 +201,10 @@ def add_texts(connection: Connection, kind: str, texts: BlockTexts) -> None:
 
 
 def candidate_blocks(connection: Connection, experiment_id: str, term: str) -> dict[str, np.ndarray] | None:
-    """By kind (``SHOWN``, ``INPUTS``), the blocks whose texts may hold ``term``, sorted; None when the
-    blocks cannot tell (an experiment stored before its texts were indexed, or a term without three ASCII
-    bytes in a row). The store tests the term's bits and returns only the blocks that have them all (those
-    of its windows of four bytes in blocks that keep them)."""
+    """By kind (``SHOWN``, ``INPUTS``), the blocks whose texts may hold ``term``, sorted; a kind every block
+    of which may hold it is left out. None when the blocks cannot tell (an experiment stored before its
+    texts were indexed, or a term without three ASCII bytes in a row). The store tests the term's bits:
+    a block may hold it when it has them all (those of its windows of four bytes too, where kept)."""
     wanted = term_bits(term)
     if not len(wanted) or not _indexed(connection, experiment_id):
         return None
@@ -212,14 +212,16 @@ def candidate_blocks(connection: Connection, experiment_id: str, term: str) -> d
     tests = " and ".join(_bit_is_set(dialect, int(bit)) for bit in wanted)
     if len(four := term_bits(term, 4)):
         tests += f" and (not four_grams or ({' and '.join(_bit_is_set(dialect, int(bit)) for bit in four)}))"
-    found = connection.execute(
-        text(f"select kind, block from text_block where experiment_id = :experiment_id and {tests} order by block"),
+    blocks = connection.execute(
+        text(f"select kind, block, {tests} as holds from text_block where experiment_id = :experiment_id"),
         {"experiment_id": experiment_id},
     ).all()
-    return {
-        kind: np.unique(np.array([block for owner, block in found if owner == kind], dtype=np.int64))
-        for kind in (SHOWN, INPUTS)
-    }
+    found = {}
+    for kind in (SHOWN, INPUTS):
+        holds = [(block, block_holds) for owner, block, block_holds in blocks if owner == kind]
+        if not all(block_holds for _, block_holds in holds):
+            found[kind] = np.unique(np.array([block for block, block_holds in holds if block_holds], dtype=np.int64))
+    return found
 
 
 def _bit_is_set(dialect: str, bit: int) -> str:
