@@ -200,27 +200,39 @@ def add_texts(connection: Connection, kind: str, texts: BlockTexts) -> None:
     )
 
 
+_BLOCKS_OF_AN_INDEXED_EXPERIMENT = text(
+    "select kind, count(distinct block) from text_block where experiment_id = :experiment_id "
+    "and experiment_id in (select experiment_id from indexed_texts) group by kind"
+)
+"""How many blocks of each kind an experiment has, when its texts are indexed (else none)."""
+
+
 def candidate_blocks(connection: Connection, experiment_id: str, term: str) -> dict[str, np.ndarray] | None:
     """By kind (``SHOWN``, ``INPUTS``), the blocks whose texts may hold ``term``, sorted; a kind every block
     of which may hold it is left out. None when the blocks cannot tell (an experiment stored before its
-    texts were indexed, or a term without three ASCII bytes in a row). The store tests the term's bits:
-    a block may hold it when it has them all (those of its windows of four bytes too, where kept)."""
+    texts were indexed, or without any text, or a term without three ASCII bytes in a row). The store
+    tests the term's bits: a block may hold it when it has them all (of its windows of four bytes too,
+    where kept)."""
     wanted = term_bits(term)
-    if not len(wanted) or not _indexed(connection, experiment_id):
+    if not len(wanted):
+        return None
+    counted = connection.execute(_BLOCKS_OF_AN_INDEXED_EXPERIMENT, {"experiment_id": experiment_id})
+    stored = {kind: blocks for kind, blocks in counted}
+    if not stored:
         return None
     dialect = connection.dialect.name
     tests = " and ".join(_bit_is_set(dialect, int(bit)) for bit in wanted)
     if len(four := term_bits(term, 4)):
         tests += f" and (not four_grams or ({' and '.join(_bit_is_set(dialect, int(bit)) for bit in four)}))"
-    blocks = connection.execute(
-        text(f"select kind, block, {tests} as holds from text_block where experiment_id = :experiment_id"),
+    holding = connection.execute(
+        text(f"select kind, block from text_block where experiment_id = :experiment_id and {tests}"),
         {"experiment_id": experiment_id},
     ).all()
     found = {}
-    for kind in (SHOWN, INPUTS):
-        holds = [(block, block_holds) for owner, block, block_holds in blocks if owner == kind]
-        if not all(block_holds for _, block_holds in holds):
-            found[kind] = np.unique(np.array([block for block, block_holds in holds if block_holds], dtype=np.int64))
+    for kind, blocks in stored.items():
+        holds = np.unique(np.array([block for owner, block in holding if owner == kind], dtype=np.int64))
+        if len(holds) < blocks:
+            found[kind] = holds
     return found
 
 
@@ -230,11 +242,6 @@ def _bit_is_set(dialect: str, bit: int) -> str:
     if dialect == "duckdb":
         return f"get_bit(grams::bit, {(bit >> 3) * 8 + 7 - (bit & 7)}) = 1"
     return f"get_bit(grams, {bit}) = 1"
-
-
-def _indexed(connection: Connection, experiment_id: str) -> bool:
-    indexed = select(IndexedTexts.experiment_id).where(IndexedTexts.experiment_id == experiment_id)
-    return connection.scalar(indexed) is not None
 
 
 def block_ranges(blocks: np.ndarray) -> list[tuple[int, int]]:
