@@ -207,6 +207,8 @@ def test_numbers_and_nested_values_in_the_data_are_found_as_the_store_reads_them
 
 
 TEXTS = [
+    "ok",
+    "no",
     "Plain ASCII Text with UPPER and lower",
     "İstanbul İZMİR",
     "\u212aelvin and \u212b ångström",
@@ -252,3 +254,15 @@ def test_a_block_of_long_texts_keeps_the_windows_of_three_bytes_only_and_still_f
     assert kept == {False}
     assert candidates(lab, spread, "Zanzibar")["shown"] == [2, 8]
     assert shown_rows(widget) == [9, 33]
+
+
+def test_a_block_of_one_short_answer_has_no_windows_and_a_run_answering_it_is_stored(lab):
+    # Given a model answering with one letter
+    pl.mock_model("terse", {"*": "x"})
+    lab.templates.save("yes_no", "Answer {{ q }}", model="mock:terse")
+
+    # When it runs, Then the run is stored and its block has no bit set, so no search of three letters finds it
+    experiment = lab.run("yes_no", pd.DataFrame({"q": ["a"]}), progress=False)
+    assert list(experiment.runs["output"]) == ["x"]
+    assert not text_grams.bitsets([["x"]])[0].any()
+    assert candidates(lab, experiment, "xyz") == {"shown": [], "inputs": []}

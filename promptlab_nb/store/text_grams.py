@@ -55,10 +55,11 @@ HASH_FACTORS = {3: np.uint32(0x9E3779B1), 4: np.uint32(0x85EBCA6B)}
 
 def _window_hashes(data: np.ndarray, size: int) -> np.ndarray:
     """The bit of each window of ``size`` (3 or 4) bytes of ``data`` (uint8): a multiplicative hash to 16 bits."""
-    windows = data[: len(data) - size + 1].astype(np.uint32)
+    count = max(0, len(data) - size + 1)
+    windows = data[:count].astype(np.uint32)
     for offset in range(1, size):
         windows <<= 8
-        windows |= data[offset : len(data) - size + 1 + offset]
+        windows |= data[offset : offset + count]
     windows *= HASH_FACTORS[size]
     windows >>= 16
     return windows
