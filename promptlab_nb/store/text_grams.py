@@ -3,15 +3,15 @@ can hold its text.
 
 A block is ``BLOCK_ROWS`` consecutive data rows of an experiment. For the texts its runs show (outputs
 and errors) and, apart, for its data, the store keeps a bitset of ``GRAM_BITS`` bits: the hash of each
-three-byte window of the lowered UTF-8 text sets a bit. A text holds a term only if its block has the
-bit of every window of the term, so a block missing one is skipped. Bitsets only gain bits (a run
-deleted or replaced leaves its bits behind), so a skipped block never holds the text.
+three-byte window of the lowered UTF-8 text sets a bit (and of each four-byte window, in a block of short
+texts). A text holds a term only if its block has the bit of every window of the term, so a block
+missing one is skipped. Bitsets only gain bits (a run deleted or replaced leaves its bits behind), so a
+skipped block never holds the text.
 
 The search lowers its term in Python and each text in the store (``lower`` in SQL), which differ for a
-few characters outside ASCII, so only a term's windows of three ASCII bytes are looked up. A text's
-windows are taken from ``_lowered``, whose ASCII is what the store's ``lower`` gives: besides A-Z only
-U+0130 and U+212A (Kelvin) lower to ASCII there, and U+0130 lowers to ``i`` plus a combining dot in
-Python.
+few characters outside ASCII, so only a term's windows of ASCII bytes are looked up. A text's windows
+are taken from ``_lowered``, whose ASCII is what the store's ``lower`` gives: besides A-Z only U+0130
+and U+212A (Kelvin) lower to ASCII there, and U+0130 lowers to ``i`` plus a combining dot in Python.
 """
 
 from __future__ import annotations
