@@ -131,7 +131,8 @@ def test_a_dotless_search_finds_the_dotted_capital_i_as_the_store_lowers_it(spre
 
 
 def test_runs_written_in_several_writes_leave_one_bitset_per_block_with_the_bits_of_each(lab, spread):
-    # Given an experiment whose runs are stored, and a later write of more texts to block 2
+    # Given an experiment whose runs are stored and searched, and a later write of more texts to block 2
+    assert candidates(lab, spread, "okapi") == {"shown": [], "inputs": []}
     with lab.db.connection() as connection:
         text_grams.add_texts(connection, text_grams.SHOWN, {(spread.record.id, 2): ["a later Okapi"]})
 
@@ -143,12 +144,13 @@ def test_runs_written_in_several_writes_leave_one_bitset_per_block_with_the_bits
             .group_by(TextBlock.kind, TextBlock.block)
         ).all()
 
-    # Then each block has one bitset, and block 2 holds both what its runs show and the later text
+    # Then each block has one bitset, and block 2 holds both what its runs show and the later text, which
+    # the next search reads
     assert sorted((kind, block) for kind, block, _ in blocks) == sorted(
         (kind, block) for kind in ("shown", "inputs") for block in range(10)
     )
     assert {count for _, _, count in blocks} == {1}
-    assert 2 in candidates(lab, spread, "okapi")["shown"]
+    assert candidates(lab, spread, "okapi")["shown"] == [2]
     assert 2 in candidates(lab, spread, "zanzibar")["shown"]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
@@ -201,48 +202,76 @@ def add_texts(connection: Connection, kind: str, texts: BlockTexts) -> None:
     )
 
 
-_BLOCKS_OF_AN_INDEXED_EXPERIMENT = text(
-    "select kind, count(distinct block) from text_block where experiment_id = :experiment_id "
-    "and experiment_id in (select experiment_id from indexed_texts) group by kind"
+@dataclass(frozen=True)
+class _StoredBitsets:
+    """An experiment's bitsets as read from the store, with the digest of its blocks' ids: any write
+    replaces the blocks it merges into, so a new digest means new bits."""
+
+    key: tuple[str, str, str]
+    kinds: np.ndarray
+    blocks: np.ndarray
+    four_grams: np.ndarray
+    grams: np.ndarray
+
+
+_LAST_READ: dict[str, _StoredBitsets] = {}
+"""The bitsets read last (one experiment: 8 MB at a million runs), kept while their digest holds."""
+
+_DIGEST = text(
+    "select count(*), md5(string_agg(id, ',' order by id)) from text_block where experiment_id = :experiment_id "
+    "and experiment_id in (select experiment_id from indexed_texts)"
 )
-"""How many blocks of each kind an experiment has, when its texts are indexed (else none)."""
+
+
+def _stored_bitsets(connection: Connection, experiment_id: str) -> _StoredBitsets | None:
+    """The bitsets of an indexed experiment (None when it is not indexed, or has no text), read again only
+    when its blocks changed."""
+    count, digest = connection.execute(_DIGEST, {"experiment_id": experiment_id}).one()
+    if not count:
+        return None
+    key = (str(connection.engine.url), experiment_id, digest)
+    if (last := _LAST_READ.get("bitsets")) is not None and last.key == key:
+        return last
+    rows = connection.execute(
+        select(TextBlock.kind, TextBlock.block, TextBlock.four_grams, TextBlock.grams).where(
+            TextBlock.experiment_id == experiment_id
+        )
+    ).all()
+    read = _StoredBitsets(
+        key,
+        np.array([row.kind for row in rows]),
+        np.array([row.block for row in rows], dtype=np.int64),
+        np.array([row.four_grams for row in rows], dtype=bool),
+        np.frombuffer(b"".join(row.grams for row in rows), dtype=np.uint8).reshape(len(rows), BITSET_BYTES),
+    )
+    _LAST_READ["bitsets"] = read
+    return read
 
 
 def candidate_blocks(connection: Connection, experiment_id: str, term: str) -> dict[str, np.ndarray] | None:
     """By kind (``SHOWN``, ``INPUTS``), the blocks whose texts may hold ``term``, sorted; a kind every block
     of which may hold it is left out. None when the blocks cannot tell (an experiment stored before its
-    texts were indexed, or without any text, or a term without three ASCII bytes in a row). The store
-    tests the term's bits: a block may hold it when it has them all (of its windows of four bytes too,
-    where kept)."""
+    texts were indexed, or without any text, or a term without three ASCII bytes in a row). A block may
+    hold the term when it has all of its bits (of its windows of four bytes too, where kept)."""
     wanted = term_bits(term)
-    if not len(wanted):
+    if not len(wanted) or (stored := _stored_bitsets(connection, experiment_id)) is None:
         return None
-    counted = connection.execute(_BLOCKS_OF_AN_INDEXED_EXPERIMENT, {"experiment_id": experiment_id})
-    stored = {kind: blocks for kind, blocks in counted}
-    if not stored:
-        return None
-    dialect = connection.dialect.name
-    tests = " and ".join(_bit_is_set(dialect, int(bit)) for bit in wanted)
+    holds = _have_bits(stored.grams, wanted)
     if len(four := term_bits(term, 4)):
-        tests += f" and (not four_grams or ({' and '.join(_bit_is_set(dialect, int(bit)) for bit in four)}))"
-    holding = connection.execute(
-        text(f"select kind, block from text_block where experiment_id = :experiment_id and {tests}"),
-        {"experiment_id": experiment_id},
-    ).all()
+        holds &= _have_bits(stored.grams, four) | ~stored.four_grams
     found = {}
-    for kind, blocks in stored.items():
-        holds = np.unique(np.array([block for owner, block in holding if owner == kind], dtype=np.int64))
-        if len(holds) < blocks:
-            found[kind] = holds
+    for kind in (SHOWN, INPUTS):
+        of_kind = stored.kinds == kind
+        holding = np.unique(stored.blocks[of_kind & holds])
+        if len(holding) < len(np.unique(stored.blocks[of_kind])):
+            found[kind] = holding
     return found
 
 
-def _bit_is_set(dialect: str, bit: int) -> str:
-    """SQL testing ``bit`` of a bitset packed as ``bitsets`` packs it (bit 0 the lowest of the first byte):
-    PostgreSQL's ``get_bit`` numbers bits alike, DuckDB's BIT string from the highest of each byte."""
-    if dialect == "duckdb":
-        return f"get_bit(grams::bit, {(bit >> 3) * 8 + 7 - (bit & 7)}) = 1"
-    return f"get_bit(grams, {bit}) = 1"
+def _have_bits(grams: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """Which bitsets (rows of ``grams``, packed as ``bitsets`` packs them) have every one of ``bits``."""
+    masks = (np.uint8(1) << (bits & 7).astype(np.uint8)).astype(np.uint8)
+    return ((grams[:, bits >> 3] & masks) == masks).all(axis=1)
 
 
 def block_ranges(blocks: np.ndarray) -> list[tuple[int, int]]:
