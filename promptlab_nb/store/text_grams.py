@@ -218,16 +218,19 @@ _LAST_READ: dict[str, _StoredBitsets] = {}
 """The bitsets read last (one experiment: 8 MB at a million runs), kept while their digest holds."""
 
 _DIGEST = text(
-    "select count(*), md5(string_agg(id, ',' order by id)) from text_block where experiment_id = :experiment_id "
-    "and experiment_id in (select experiment_id from indexed_texts)"
+    "select count(*), md5(string_agg(id, ',' order by id)), "
+    "(select count(*) from indexed_texts where experiment_id = :experiment_id) "
+    "from text_block where experiment_id = :experiment_id"
 )
+"""How many blocks, the digest of their ids, and whether the experiment is indexed; without a join, which
+PostgreSQL would plan as a nested loop, disabled for the grid's queries (then JIT-compiled: 50-120 ms)."""
 
 
 def _stored_bitsets(connection: Connection, experiment_id: str) -> _StoredBitsets | None:
     """The bitsets of an indexed experiment (None when it is not indexed, or has no text), read again only
     when its blocks changed."""
-    count, digest = connection.execute(_DIGEST, {"experiment_id": experiment_id}).one()
-    if not count:
+    count, digest, indexed = connection.execute(_DIGEST, {"experiment_id": experiment_id}).one()
+    if not (count and indexed):
         return None
     key = (str(connection.engine.url), experiment_id, digest)
     if (last := _LAST_READ.get("bitsets")) is not None and last.key == key:
