@@ -185,7 +185,7 @@ NUMBERS = [1e5, 1e20, 1.5, 12345678901234567890, -0.0, True, {"depth": 2, "tags"
 NUMBER_SEARCHES = ["100000", "00000.0", "1e+20", "1e20", "1.5", "1234567890123", "-0.0", "true", '"depth":2', "7e-09"]
 
 
-def found_rows(lab, experiment, search: str) -> list[int]:
+def found_rows(experiment, search: str) -> list[int]:
     widget = ComparisonWidget.from_experiment(experiment)
     widget.search = search
     return shown_rows(widget)
@@ -199,9 +199,9 @@ def test_numbers_and_nested_values_in_the_data_are_found_as_the_store_reads_them
     experiment = lab.run("look", data, progress=False)
 
     # When the user searches numbers as written and as the store writes them back, with and without blocks
-    with_blocks = {search: found_rows(lab, experiment, search) for search in NUMBER_SEARCHES}
+    with_blocks = {search: found_rows(experiment, search) for search in NUMBER_SEARCHES}
     forget_the_blocks(lab, experiment)
-    without_blocks = {search: found_rows(lab, experiment, search) for search in NUMBER_SEARCHES}
+    without_blocks = {search: found_rows(experiment, search) for search in NUMBER_SEARCHES}
 
     # Then the blocks never hide a row the store's text would show
     assert with_blocks == without_blocks
